@@ -1,0 +1,116 @@
+"""Environments, deployments and their status history. Writes go through ``deployments.services``."""
+
+import uuid
+
+from django.db import models
+
+from releases.models import Project, Release, Source
+from releasetracker.models import OrgOwned
+
+PRODUCTION_NAMES = frozenset({"production", "prod"})
+
+
+class Environment(OrgOwned):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100)
+    is_production = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_production", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="deployments_environment_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeploymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    CANCELING = "canceling", "Canceling"
+    CANCELED = "canceled", "Canceled"
+    UNKNOWN = "unknown", "Unknown"
+
+
+FINAL_STATUSES = frozenset({DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE, DeploymentStatus.CANCELED})
+STATUS_VALUES = [choice.value for choice in DeploymentStatus]
+
+
+class Deployment(OrgOwned):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments")
+    release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments")
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments")
+    commit_sha = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.SUCCESS)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deployed_at = models.DateTimeField(null=True, blank=True, help_text="when the client says it deployed")
+    # The deployment's time for metrics and the timeline: finished_at, else deployed_at, else
+    # created_at. Kept by the service so metric queries read one indexed column.
+    occurred_at = models.DateTimeField(editable=False)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    changelog = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    branch = models.CharField(max_length=255, blank=True)
+    is_fix = models.BooleanField(default=False)
+    is_hotfix = models.BooleanField(default=False)
+    is_forced = models.BooleanField(default=False)
+    is_rollback = models.BooleanField(default=False)
+    tags = models.JSONField(default=list, blank=True)
+    triggered_by = models.CharField(max_length=200, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    member = models.CharField(max_length=200, blank=True)
+    pull_request_number = models.PositiveIntegerField(null=True, blank=True)
+    repository_url = models.URLField(max_length=500, blank=True)
+    commits_count = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    created_by = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            # A CI retry with the same external id is the same deployment (idempotent create).
+            models.UniqueConstraint(
+                fields=["organization", "environment", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="deployments_deployment_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=STATUS_VALUES), name="deployments_deployment_status_valid"
+            ),
+        ]
+        indexes = [
+            # Used by the metrics queries and the deployments page (per environment over time).
+            models.Index(fields=["organization", "environment", "occurred_at"], name="deployments_org_env_time"),
+            # Used by the API list and the metrics window scan across environments.
+            models.Index(fields=["organization", "occurred_at"], name="deployments_org_time"),
+            # Used by the timeline's status chips (latest deployment per release and environment).
+            models.Index(fields=["release", "environment", "occurred_at"], name="deployments_release_env_time"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.release.version if self.release_id else self.commit_sha[:12]
+        return f"{target} → {self.environment} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class DeploymentStatusChange(OrgOwned):
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=16, choices=DeploymentStatus.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["deployment", "at"], name="deployments_statuschange_time")]
+
+    def __str__(self) -> str:
+        return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"

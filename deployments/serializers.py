@@ -1,0 +1,126 @@
+"""Wire format of environments and deployments. Type checks only: rules live in services."""
+
+from rest_framework import serializers
+
+from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
+from releasetracker.api.fields import AwareDateTimeField, TagsField
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    name = serializers.CharField(max_length=100)
+    is_production = serializers.BooleanField(
+        required=False, help_text="default: true for 'production' and 'prod', false otherwise"
+    )
+
+    class Meta:
+        model = Environment
+        fields = ["id", "name", "is_production", "created_at"]
+
+
+class EnvironmentUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    is_production = serializers.BooleanField(required=False)
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeploymentStatusChange
+        fields = ["status", "at"]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    environment = serializers.CharField(source="environment.name")
+    is_production = serializers.BooleanField(source="environment.is_production")
+    release = serializers.CharField(source="release.version", default=None, allow_null=True)
+    release_id = serializers.UUIDField(source="release.public_id", default=None, allow_null=True)
+    project = serializers.CharField(source="project.name", default=None, allow_null=True)
+    status_history = StatusChangeSerializer(source="status_changes", many=True, read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "environment",
+            "is_production",
+            "release",
+            "release_id",
+            "project",
+            "commit_sha",
+            "status",
+            "started_at",
+            "finished_at",
+            "deployed_at",
+            "occurred_at",
+            "duration_seconds",
+            "title",
+            "changelog",
+            "url",
+            "branch",
+            "is_fix",
+            "is_hotfix",
+            "is_forced",
+            "is_rollback",
+            "tags",
+            "triggered_by",
+            "external_id",
+            "member",
+            "pull_request_number",
+            "repository_url",
+            "commits_count",
+            "source",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "status_history",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentCreateSerializer(serializers.Serializer):
+    environment = serializers.CharField(max_length=100)
+    release = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="a release version")
+    commit_sha = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    project = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=DeploymentStatus.choices, default=DeploymentStatus.SUCCESS)
+    started_at = AwareDateTimeField(required=False, allow_null=True)
+    finished_at = AwareDateTimeField(
+        required=False, allow_null=True, help_text="default: now, for a final status (success, failure, canceled)"
+    )
+    deployed_at = AwareDateTimeField(required=False, allow_null=True)
+    duration_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    title = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    changelog = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    branch = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    is_fix = serializers.BooleanField(required=False, default=False)
+    is_hotfix = serializers.BooleanField(required=False, default=False)
+    is_forced = serializers.BooleanField(required=False, default=False)
+    is_rollback = serializers.BooleanField(required=False, default=False)
+    tags = TagsField(required=False)
+    triggered_by = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    member = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    pull_request_number = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=2_147_483_647
+    )
+    repository_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    commits_count = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2_147_483_647)
+
+    def validate(self, attrs):
+        if not attrs.get("release") and not attrs.get("commit_sha"):
+            raise serializers.ValidationError({"release": ["send a release version or a commit_sha"]})
+        return attrs
+
+
+class DeploymentUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DeploymentStatus.choices, required=False)
+    at = AwareDateTimeField(required=False, help_text="when the status changed (default: now)")
+    title = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    changelog = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    branch = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    triggered_by = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    member = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    repository_url = serializers.URLField(max_length=500, required=False, allow_blank=True)

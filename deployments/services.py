@@ -1,0 +1,333 @@
+"""Writes for environments, deployments and their status history.
+
+Every entry point records deployments through ``deployment_record`` and changes their status
+through ``deployment_update``; both keep the status history, the metrics time
+(``occurred_at``) and the automatic rollback flag consistent.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deployments.models import (
+    FINAL_STATUSES,
+    PRODUCTION_NAMES,
+    STATUS_VALUES,
+    Deployment,
+    DeploymentStatus,
+    DeploymentStatusChange,
+    Environment,
+)
+from releases.models import Project, Release, ReleaseCommit, Source
+from releases.services import project_get_or_create
+from releasetracker.errors import DomainError
+from releasetracker.models import Organization
+from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
+
+# Tags that set the matching flag; any tag is kept in ``tags`` as sent (is_failure included,
+# which the change failure rate reads).
+FLAG_TAGS = ("is_fix", "is_hotfix", "is_forced", "is_rollback")
+MAX_TAGS = 50
+
+
+def environment_get_or_create(*, organization: Organization, name: str, field_name: str = "environment") -> Environment:
+    name = clean_text(name, field=field_name, max_length=100, required=True)
+    env, _ = Environment.objects.get_or_create(
+        organization=organization, name=name, defaults={"is_production": name.lower() in PRODUCTION_NAMES}
+    )
+    return env
+
+
+def environment_update(
+    *, organization: Organization, environment: Environment, name: str | None = None, is_production: bool | None = None
+) -> Environment:
+    if environment.organization_id != organization.pk:
+        raise DomainError("environment belongs to another organization", field="environment")
+    changed = ["updated_at"]
+    if name is not None:
+        name = clean_text(name, field="name", max_length=100, required=True)
+        clash = Environment.objects.for_organization(organization).filter(name=name).exclude(pk=environment.pk)
+        if clash.exists():
+            raise DomainError(f"an environment named '{name}' already exists", field="name")
+        environment.name = name
+        changed.append("name")
+    if is_production is not None:
+        environment.is_production = bool(is_production)
+        changed.append("is_production")
+    try:
+        with transaction.atomic():
+            environment.save(update_fields=changed)
+    except IntegrityError:
+        raise DomainError(f"an environment named '{name}' already exists", field="name") from None
+    return environment
+
+
+def clean_tags(tags, *, field: str = "tags") -> list[str]:
+    if tags is None or tags == "":
+        return []
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    if not isinstance(tags, (list, tuple)):
+        raise DomainError("must be a list of strings or a comma-separated string", field=field)
+    cleaned: list[str] = []
+    for index, tag in enumerate(tags):
+        value = clean_text(tag, field=f"{field}.{index}", max_length=100)
+        if value and value not in cleaned:
+            cleaned.append(value)
+    if len(cleaned) > MAX_TAGS:
+        raise DomainError(f"at most {MAX_TAGS} tags", field=field)
+    return cleaned
+
+
+def _clean_status(status: str, *, field: str = "status") -> str:
+    if status not in STATUS_VALUES:
+        raise DomainError(f"'{status}' is not one of: {', '.join(STATUS_VALUES)}", field=field)
+    return status
+
+
+def _resolve_release(*, organization: Organization, version: str | None, commit_sha: str) -> Release | None:
+    if version:
+        release = Release.objects.for_organization(organization).filter(version=version).first()
+        if release is None:
+            raise DomainError(f"no release with version '{version}'; create it first", field="release")
+        return release
+    if commit_sha:
+        # A bare sha attaches to the release that contains it, when exactly one does.
+        release_ids = list(
+            ReleaseCommit.objects.for_organization(organization)
+            .filter(commit__sha=commit_sha)
+            .values_list("release_id", flat=True)
+            .distinct()[:2]
+        )
+        if len(release_ids) == 1:
+            return Release.objects.get(pk=release_ids[0])
+    return None
+
+
+def _target_filter(deployment: Deployment) -> dict:
+    if deployment.release_id:
+        return {"release_id": deployment.release_id}
+    return {"release__isnull": True, "commit_sha": deployment.commit_sha}
+
+
+def _detect_rollback(deployment: Deployment) -> bool:
+    """A successful deployment that puts back what was live before the one it replaces."""
+    if deployment.status != DeploymentStatus.SUCCESS or not (deployment.release_id or deployment.commit_sha):
+        return False
+    earlier = (
+        Deployment.objects.for_organization(deployment.organization)
+        .filter(
+            environment_id=deployment.environment_id,
+            project_id=deployment.project_id,
+            status=DeploymentStatus.SUCCESS,
+            occurred_at__lt=deployment.occurred_at,
+        )
+        .exclude(pk=deployment.pk)
+    )
+    live = earlier.order_by("-occurred_at", "-id").first()
+    if live is None:
+        return False
+    same_as_live = (
+        live.release_id == deployment.release_id
+        if deployment.release_id
+        else (live.release_id is None and live.commit_sha == deployment.commit_sha)
+    )
+    if same_as_live:
+        return False
+    return earlier.filter(occurred_at__lt=live.occurred_at, **_target_filter(deployment)).exists()
+
+
+def _apply_times(deployment: Deployment, *, now: datetime) -> None:
+    if deployment.status in FINAL_STATUSES and deployment.finished_at is None:
+        deployment.finished_at = now
+    if deployment.status == DeploymentStatus.IN_PROGRESS and deployment.started_at is None:
+        deployment.started_at = now
+    if deployment.started_at and deployment.finished_at and deployment.finished_at < deployment.started_at:
+        raise DomainError("must not be before started_at", field="finished_at")
+    if deployment.started_at and deployment.finished_at and deployment.duration_seconds is None:
+        deployment.duration_seconds = (deployment.finished_at - deployment.started_at).total_seconds()
+    deployment.occurred_at = deployment.finished_at or deployment.deployed_at or deployment.created_at or now
+
+
+def _status_time(deployment: Deployment, now: datetime) -> datetime:
+    if deployment.status in FINAL_STATUSES and deployment.finished_at:
+        return deployment.finished_at
+    if deployment.status == DeploymentStatus.IN_PROGRESS and deployment.started_at:
+        return deployment.started_at
+    return now
+
+
+_TEXT_LIMITS = {
+    "title": 500,
+    "changelog": 65_536,
+    "url": 500,
+    "branch": 255,
+    "triggered_by": 200,
+    "member": 200,
+    "repository_url": 500,
+}
+
+
+@transaction.atomic
+def deployment_record(
+    *,
+    organization: Organization,
+    environment: str,
+    release: str | Release | None = None,
+    commit_sha: str = "",
+    project: str | None = None,
+    status: str = DeploymentStatus.SUCCESS,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    deployed_at: datetime | None = None,
+    duration_seconds: float | None = None,
+    is_fix: bool = False,
+    is_hotfix: bool = False,
+    is_forced: bool = False,
+    is_rollback: bool = False,
+    tags: Iterable[str] | str | None = None,
+    external_id: str = "",
+    pull_request_number: int | None = None,
+    commits_count: int | None = None,
+    source: str = Source.API,
+    created_by: str = "",
+    **text_fields: str,
+) -> tuple[Deployment, bool]:
+    """Record a deployment of a release (by version) or a commit to an environment.
+
+    Returns ``(deployment, created)``. A repeat with the same ``external_id`` in the same
+    environment returns the first deployment unchanged (``created`` False).
+    """
+    unknown = set(text_fields) - set(_TEXT_LIMITS)
+    if unknown:
+        raise TypeError(f"unknown deployment fields: {', '.join(sorted(unknown))}")
+    env = environment_get_or_create(organization=organization, name=environment)
+    external_id = clean_text(external_id, field="external_id", max_length=200)
+    if external_id:
+        existing = Deployment.objects.for_organization(organization).filter(environment=env, external_id=external_id)
+        found = existing.first()
+        if found is not None:
+            return found, False
+
+    sha = clean_sha(commit_sha, field="commit_sha") if commit_sha else ""
+    if isinstance(release, Release):
+        if release.organization_id != organization.pk:
+            raise DomainError("no such release", field="release")
+        release_row = release
+    else:
+        version = clean_text(release, field="release", max_length=200)
+        release_row = _resolve_release(organization=organization, version=version, commit_sha=sha)
+    if release_row is None and not sha:
+        raise DomainError("a deployment needs a release version or a commit_sha", field="release")
+
+    project_row: Project | None = None
+    if project:
+        project_row = project_get_or_create(organization=organization, name=project)
+    elif release_row is not None:
+        # A release of a single project deploys that project.
+        only = list(release_row.projects.all()[:2])
+        if len(only) == 1:
+            project_row = only[0]
+
+    tag_list = clean_tags(tags)
+    flags = {
+        "is_fix": bool(is_fix) or "is_fix" in tag_list,
+        "is_hotfix": bool(is_hotfix) or "is_hotfix" in tag_list,
+        "is_forced": bool(is_forced) or "is_forced" in tag_list,
+        "is_rollback": bool(is_rollback) or "is_rollback" in tag_list,
+    }
+    if duration_seconds is not None:
+        if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, (int, float)):
+            raise DomainError("must be a number of seconds", field="duration_seconds")
+        if not 0 <= duration_seconds <= 366 * 86400:
+            raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
+
+    now = timezone.now()
+    deployment = Deployment(
+        organization=organization,
+        environment=env,
+        release=release_row,
+        project=project_row,
+        commit_sha=sha,
+        status=_clean_status(status),
+        started_at=clean_time(started_at, field="started_at"),
+        finished_at=clean_time(finished_at, field="finished_at"),
+        deployed_at=clean_time(deployed_at, field="deployed_at"),
+        duration_seconds=duration_seconds,
+        tags=tag_list,
+        external_id=external_id,
+        pull_request_number=clean_positive_int(pull_request_number, field="pull_request_number"),
+        commits_count=clean_positive_int(commits_count, field="commits_count"),
+        source=source,
+        created_by=created_by[:200],
+        created_at=now,
+        **flags,
+        **{name: clean_text(value, field=name, max_length=_TEXT_LIMITS[name]) for name, value in text_fields.items()},
+    )
+    _apply_times(deployment, now=now)
+    if not deployment.is_rollback:
+        deployment.is_rollback = _detect_rollback(deployment)
+    try:
+        with transaction.atomic():
+            deployment.save()
+    except IntegrityError:
+        if not external_id:
+            raise
+        # A concurrent request with the same external id won the race: answer with its row.
+        return Deployment.objects.for_organization(organization).get(environment=env, external_id=external_id), False
+    DeploymentStatusChange.objects.create(
+        organization=organization, deployment=deployment, status=deployment.status, at=_status_time(deployment, now)
+    )
+    return deployment, True
+
+
+@transaction.atomic
+def deployment_update(
+    *,
+    organization: Organization,
+    deployment: Deployment,
+    status: str | None = None,
+    at: datetime | None = None,
+    **text_fields: str,
+) -> Deployment:
+    """Change a deployment's status (kept in its history, with its time) and descriptive fields.
+
+    A final status sets ``finished_at`` (to ``at``, default now); ``in_progress`` sets
+    ``started_at`` when it is unknown. The same status again adds no history.
+    """
+    if deployment.organization_id != organization.pk:
+        raise DomainError("no such deployment", field="deployment")
+    unknown = set(text_fields) - set(_TEXT_LIMITS)
+    if unknown:
+        raise DomainError("cannot be changed", field=sorted(unknown)[0])
+    # Lock the row so two concurrent status changes are applied one after the other.
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    now = timezone.now()
+    at = clean_time(at, field="at") or now
+    changed = {"updated_at"}
+    for name, value in text_fields.items():
+        setattr(deployment, name, clean_text(value, field=name, max_length=_TEXT_LIMITS[name]))
+        changed.add(name)
+    if status is not None and _clean_status(status) != deployment.status:
+        deployment.status = status
+        if status in FINAL_STATUSES:
+            deployment.finished_at = at
+            if deployment.started_at is not None:
+                deployment.duration_seconds = None  # recomputed from the two times below
+        elif status == DeploymentStatus.IN_PROGRESS and deployment.started_at is None:
+            deployment.started_at = at
+        _apply_times(deployment, now=now)
+        if deployment.status == DeploymentStatus.SUCCESS and not deployment.is_rollback:
+            deployment.is_rollback = _detect_rollback(deployment)
+        changed |= {"status", "finished_at", "started_at", "duration_seconds", "occurred_at", "is_rollback"}
+        DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
+    deployment.save(update_fields=sorted(changed))
+    return deployment
+
+
+def deployment_change_status(
+    *, organization: Organization, deployment: Deployment, status: str, at: datetime | None = None
+) -> Deployment:
+    return deployment_update(organization=organization, deployment=deployment, status=status, at=at)

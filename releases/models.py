@@ -1,0 +1,152 @@
+"""Projects, repositories, commits and releases. Writes go through ``releases.services``."""
+
+import uuid
+
+from django.db import models
+
+from releasetracker.models import OrgOwned
+
+
+class Source(models.TextChoices):
+    """Which entry point created a row: shown on the release page, useful when numbers disagree."""
+
+    API = "api", "Native API"
+    ADMIN = "admin", "Admin"
+    ECHOES = "echoes", "Echoes API"
+    AVIATOR = "aviator", "Aviator API"
+    IFTRUE = "iftrue", "iftrue API"
+    MULTITUDES = "multitudes", "Multitudes API"
+    SENTRY = "sentry", "Sentry API"
+    GITHUB = "github", "GitHub webhook"
+    IMPORT = "import", "Git import"
+    DEMO = "demo", "Demo data"
+
+
+class Project(OrgOwned):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="releases_project_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Repository(OrgOwned):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, help_text="owner/repo")
+    url = models.URLField(max_length=500, blank=True)
+    provider = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "repositories"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="releases_repository_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Commit(OrgOwned):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    sha = models.CharField(max_length=64)
+    repository = models.ForeignKey(Repository, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.TextField(blank=True)
+    author_name = models.CharField(max_length=200, blank=True)
+    author_email = models.CharField(max_length=254, blank=True)
+    # When the commit was authored; unknown for bare shas. Lead time then uses created_at,
+    # the time the tracker first saw the commit.
+    timestamp = models.DateTimeField(null=True, blank=True)
+    pr_number = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sha"], name="releases_commit_unique_sha"),
+            models.CheckConstraint(condition=models.Q(sha__regex=r"^[0-9a-f]{7,64}$"), name="releases_commit_sha_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return self.sha[:12]
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+
+class Release(OrgOwned):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    version = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, blank=True)
+    ref = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    date_released = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    created_by = models.CharField(max_length=200, blank=True, help_text="token or user that created it")
+    # The normalized create payload: a repeat is compared with it (303 when equal, 409 naming
+    # the fields that differ).
+    create_payload = models.JSONField(default=dict, blank=True, editable=False)
+    projects = models.ManyToManyField(Project, through="ReleaseProject", related_name="releases")
+    commits = models.ManyToManyField(Commit, through="ReleaseCommit", related_name="releases")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "version"], name="releases_release_unique_version"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "success", "failure"]), name="releases_release_status_valid"
+            ),
+        ]
+        indexes = [
+            # Used by the timeline and the API list (newest first within an organization).
+            models.Index(fields=["organization", "-created_at", "-id"], name="releases_release_org_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class ReleaseProject(OrgOwned):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="release_projects")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="release_projects")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["release", "project"], name="releases_releaseproject_unique"),
+        ]
+
+
+class ReleaseCommit(OrgOwned):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="release_commits")
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="release_commits")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "commit"], name="releases_releasecommit_unique"),
+        ]
+
+
+class ReleaseRef(OrgOwned):
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="refs")
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="+")
+    commit = models.CharField(max_length=64)
+    previous_commit = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["release", "repository"], name="releases_releaseref_unique_repository"),
+        ]

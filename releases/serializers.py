@@ -1,0 +1,221 @@
+"""Wire format of releases, commits, projects and repositories. Type checks only: rules live in services."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from releases.models import Commit, Project, Release, Repository
+from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
+from releasetracker.api.fields import AwareDateTimeField
+
+
+class CommitObjectSerializer(serializers.Serializer):
+    sha = serializers.CharField(max_length=64, required=False, help_text="7 to 64 hex digits")
+    id = serializers.CharField(max_length=64, required=False, help_text="Sentry's name for sha")
+    repository = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=65_536)
+    author_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    author_email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    timestamp = AwareDateTimeField(required=False, allow_null=True)
+    pr_number = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2_147_483_647)
+
+    def validate(self, attrs):
+        sha = attrs.pop("sha", None) or attrs.pop("id", None)
+        attrs.pop("id", None)
+        if not sha:
+            raise serializers.ValidationError({"sha": ["this field is required"]})
+        attrs["sha"] = sha
+        return attrs
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "a commit sha"},
+            {"$ref": "#/components/schemas/CommitObjectRequest"},
+        ]
+    }
+)
+class CommitInputField(serializers.Field):
+    """A commit as a sha string or as an object with its details."""
+
+    default_error_messages = {"invalid": "must be a sha string or an object with a 'sha'"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            return CommitInput(sha=data)
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        serializer = CommitObjectSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return CommitInput(**serializer.validated_data)
+
+    def to_representation(self, value):
+        return value.sha
+
+
+class RefInputSerializer(serializers.Serializer):
+    repository = serializers.CharField(max_length=200)
+    commit = serializers.CharField(max_length=64)
+    previous_commit = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+
+    def to_internal_value(self, data):
+        attrs = super().to_internal_value(data)
+        return RefInput(
+            repository=attrs["repository"], commit=attrs["commit"], previous_commit=attrs.get("previous_commit") or ""
+        )
+
+
+class ReleaseCreateSerializer(serializers.Serializer):
+    version = serializers.CharField(max_length=200)
+    projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
+    commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    date_released = AwareDateTimeField(required=False, allow_null=True)
+    refs = RefInputSerializer(many=True, required=False)
+
+
+class ReleaseUpdateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Release.Status.choices, required=False)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    date_released = AwareDateTimeField(required=False)
+    projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
+
+
+class AddCommitsSerializer(serializers.Serializer):
+    commits = serializers.ListField(child=CommitInputField(), max_length=MAX_COMMITS_PER_REQUEST, allow_empty=False)
+    refs = RefInputSerializer(many=True, required=False)
+
+
+class AddCommitsResultSerializer(serializers.Serializer):
+    release = serializers.UUIDField()
+    added = serializers.IntegerField(help_text="commits sent in this request (after de-duplication)")
+    commit_count = serializers.IntegerField(help_text="commits in the release now")
+
+
+class CommitSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    repository = serializers.CharField(source="repository.name", default=None, read_only=True)
+
+    class Meta:
+        model = Commit
+        fields = [
+            "id",
+            "sha",
+            "repository",
+            "message",
+            "author_name",
+            "author_email",
+            "timestamp",
+            "pr_number",
+            "created_at",
+        ]
+
+
+class ReleaseRefSerializer(serializers.Serializer):
+    repository = serializers.CharField(source="repository.name")
+    commit = serializers.CharField()
+    previous_commit = serializers.CharField()
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    projects = serializers.SerializerMethodField()
+    commit_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "version",
+            "name",
+            "ref",
+            "url",
+            "date_released",
+            "status",
+            "source",
+            "created_by",
+            "projects",
+            "commit_count",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_projects(self, release) -> list[str]:
+        return sorted(p.name for p in release.projects.all())
+
+    def get_commit_count(self, release) -> int:
+        annotated = getattr(release, "commit_count", None)
+        return annotated if annotated is not None else release.release_commits.count()
+
+
+class ReleaseEnvironmentSerializer(serializers.Serializer):
+    environment = serializers.CharField()
+    is_production = serializers.BooleanField()
+    status = serializers.CharField(help_text="status of the latest deployment of this release there")
+    deployment_id = serializers.UUIDField()
+    occurred_at = serializers.DateTimeField()
+
+
+class ReleaseDetailSerializer(ReleaseSerializer):
+    commits = serializers.SerializerMethodField()
+    refs = ReleaseRefSerializer(many=True, read_only=True)
+    environments = serializers.SerializerMethodField()
+    deployments = serializers.SerializerMethodField()
+
+    class Meta(ReleaseSerializer.Meta):
+        fields = [*ReleaseSerializer.Meta.fields, "commits", "refs", "environments", "deployments"]
+
+    @extend_schema_field(CommitSerializer(many=True))
+    def get_commits(self, release):
+        return CommitSerializer([rc.commit for rc in release.release_commits.all()], many=True).data
+
+    @extend_schema_field(ReleaseEnvironmentSerializer(many=True))
+    def get_environments(self, release):
+        latest = {}
+        for deployment in release.deployments.all():  # newest first
+            latest.setdefault(deployment.environment_id, deployment)
+        return [
+            {
+                "environment": d.environment.name,
+                "is_production": d.environment.is_production,
+                "status": d.status,
+                "deployment_id": d.public_id,
+                "occurred_at": d.occurred_at,
+            }
+            for d in latest.values()
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_deployments(self, release):
+        from deployments.serializers import DeploymentSerializer
+
+        return DeploymentSerializer(release.deployments.all(), many=True).data
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    name = serializers.CharField(max_length=200)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "created_at"]
+
+
+class RepositorySerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    name = serializers.RegexField(
+        r"^[^/\s]+(/[^/\s]+)+$",
+        max_length=200,
+        help_text="owner/repo",
+        error_messages={"invalid": "must look like owner/repo"},
+    )
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    provider = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+    class Meta:
+        model = Repository
+        fields = ["id", "name", "url", "provider", "created_at"]

@@ -1,0 +1,377 @@
+"""Writes for projects, repositories, commits and releases.
+
+Every entry point (native API, vendor adapters, admin, management commands) writes through
+these functions. Each takes the organization first, runs in one transaction and raises
+``DomainError`` (or a subclass) naming the field at fault.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
+from releasetracker.errors import Conflict, DomainError
+from releasetracker.models import Organization
+from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
+
+MAX_COMMITS_PER_REQUEST = getattr(settings, "MAX_COMMITS_PER_REQUEST", 10_000)
+# Keeps "IN (...)" lists well under SQLite's and PostgreSQL's parameter limits.
+CHUNK = 900
+
+
+@dataclass
+class CommitInput:
+    sha: str
+    repository: str = ""
+    message: str = ""
+    author_name: str = ""
+    author_email: str = ""
+    timestamp: datetime | None = None
+    pr_number: int | None = None
+
+
+@dataclass
+class RefInput:
+    repository: str
+    commit: str
+    previous_commit: str = ""
+
+
+@dataclass
+class _CleanRelease:
+    version: str
+    name: str = ""
+    ref: str = ""
+    url: str = ""
+    date_released: datetime | None = None
+    projects: list[str] = field(default_factory=list)
+    commits: list[CommitInput] = field(default_factory=list)
+    refs: list[RefInput] = field(default_factory=list)
+
+
+# Lookups created on first use --------------------------------------------------------------
+
+
+def project_get_or_create(*, organization: Organization, name: str, field_name: str = "project") -> Project:
+    name = clean_text(name, field=field_name, max_length=200, required=True)
+    project, _ = Project.objects.get_or_create(organization=organization, name=name)
+    return project
+
+
+def repository_get_or_create(
+    *, organization: Organization, name: str, url: str = "", provider: str = "", field_name: str = "repository"
+) -> Repository:
+    name = clean_text(name, field=field_name, max_length=200, required=True)
+    url = clean_text(url, field=f"{field_name}.url", max_length=500)
+    repo, created = Repository.objects.get_or_create(
+        organization=organization, name=name, defaults={"url": url, "provider": provider[:50]}
+    )
+    if not created and url and not repo.url:
+        repo.url = url
+        repo.save(update_fields=["url", "updated_at"])
+    return repo
+
+
+# Commits -----------------------------------------------------------------------------------
+
+
+def _clean_commits(commits: Iterable[CommitInput], *, field_name: str = "commits") -> list[CommitInput]:
+    cleaned: dict[str, CommitInput] = {}
+    for index, item in enumerate(commits):
+        path = f"{field_name}.{index}"
+        if index >= MAX_COMMITS_PER_REQUEST:
+            raise DomainError(
+                f"at most {MAX_COMMITS_PER_REQUEST} commits per request; send the rest with "
+                "POST /api/v1/releases/<id>/commits/",
+                field=field_name,
+            )
+        sha = clean_sha(item.sha, field=f"{path}.sha")
+        commit = CommitInput(
+            sha=sha,
+            repository=clean_text(item.repository, field=f"{path}.repository", max_length=200),
+            message=clean_text(item.message, field=f"{path}.message", max_length=65_536),
+            author_name=clean_text(item.author_name, field=f"{path}.author_name", max_length=200),
+            author_email=clean_text(item.author_email, field=f"{path}.author_email", max_length=254),
+            timestamp=clean_time(item.timestamp, field=f"{path}.timestamp"),
+            pr_number=clean_positive_int(item.pr_number, field=f"{path}.pr_number"),
+        )
+        # The same sha twice in one list is one commit; keep the most informative entry.
+        previous = cleaned.get(sha)
+        if previous is None or (not previous.message and commit.message):
+            cleaned[sha] = commit
+    return list(cleaned.values())
+
+
+_FILLABLE = ("message", "author_name", "author_email", "timestamp", "pr_number")
+
+
+def commits_upsert(*, organization: Organization, commits: Sequence[CommitInput]) -> list[Commit]:
+    """Store commits (already cleaned) with a constant number of queries; return them in input order.
+
+    Existing commits keep their data; fields they lack are filled from the input, so a bare sha
+    seen first in a deployment gains its timestamp when a push or release brings it.
+    """
+    if not commits:
+        return []
+    repo_names = sorted({c.repository for c in commits if c.repository})
+    repos = {name: repository_get_or_create(organization=organization, name=name) for name in repo_names}
+    Commit.objects.bulk_create(
+        [
+            Commit(
+                organization=organization,
+                sha=c.sha,
+                repository=repos.get(c.repository),
+                message=c.message,
+                author_name=c.author_name,
+                author_email=c.author_email,
+                timestamp=c.timestamp,
+                pr_number=c.pr_number,
+            )
+            for c in commits
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    shas = [c.sha for c in commits]
+    stored: dict[str, Commit] = {}
+    for start in range(0, len(shas), CHUNK):
+        for commit in Commit.objects.for_organization(organization).filter(sha__in=shas[start : start + CHUNK]):
+            stored[commit.sha] = commit
+    to_update: list[Commit] = []
+    for c in commits:
+        row = stored[c.sha]
+        changed = False
+        for name in _FILLABLE:
+            if getattr(row, name) in ("", None) and getattr(c, name) not in ("", None):
+                setattr(row, name, getattr(c, name))
+                changed = True
+        if row.repository_id is None and c.repository:
+            row.repository = repos[c.repository]
+            changed = True
+        if changed:
+            to_update.append(row)
+    if to_update:
+        Commit.objects.bulk_update(to_update, [*_FILLABLE, "repository"], batch_size=500)
+    return [stored[sha] for sha in shas]
+
+
+def _link_commits(*, organization: Organization, release: Release, commits: list[Commit]) -> None:
+    start = release.release_commits.count() if release.pk else 0
+    ReleaseCommit.objects.bulk_create(
+        [
+            ReleaseCommit(organization=organization, release=release, commit=commit, position=start + i)
+            for i, commit in enumerate(commits)
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+
+
+# Releases ----------------------------------------------------------------------------------
+
+
+def _clean_release(
+    *,
+    version,
+    name,
+    ref,
+    url,
+    date_released,
+    projects,
+    commits,
+    refs,
+) -> _CleanRelease:
+    cleaned_projects = []
+    for index, project in enumerate(projects or []):
+        value = clean_text(project, field=f"projects.{index}", max_length=200, required=True)
+        if value not in cleaned_projects:
+            cleaned_projects.append(value)
+    cleaned_refs = []
+    for index, item in enumerate(refs or []):
+        path = f"refs.{index}"
+        cleaned_refs.append(
+            RefInput(
+                repository=clean_text(item.repository, field=f"{path}.repository", max_length=200, required=True),
+                commit=clean_sha(item.commit, field=f"{path}.commit"),
+                previous_commit=(
+                    clean_sha(item.previous_commit, field=f"{path}.previous_commit") if item.previous_commit else ""
+                ),
+            )
+        )
+    return _CleanRelease(
+        version=clean_text(version, field="version", max_length=200, required=True),
+        name=clean_text(name, field="name", max_length=200),
+        ref=clean_text(ref, field="ref", max_length=200),
+        url=clean_text(url, field="url", max_length=500),
+        date_released=clean_time(date_released, field="date_released"),
+        projects=cleaned_projects,
+        commits=_clean_commits(commits or []),
+        refs=cleaned_refs,
+    )
+
+
+def _fingerprint(data: _CleanRelease) -> dict:
+    """What a repeat of the create call is compared with. Order of lists does not matter."""
+    return {
+        "name": data.name,
+        "ref": data.ref,
+        "url": data.url,
+        "date_released": data.date_released.isoformat() if data.date_released else None,
+        "projects": sorted(data.projects),
+        "commits": sorted(c.sha for c in data.commits),
+        "refs": sorted([r.repository, r.commit, r.previous_commit] for r in data.refs),
+    }
+
+
+def _differences(stored: dict, new: dict) -> list[str]:
+    return [key for key in new if stored.get(key) != new[key]]
+
+
+def _store_refs(*, organization: Organization, release: Release, refs: list[RefInput]) -> None:
+    for ref in refs:
+        repo = repository_get_or_create(organization=organization, name=ref.repository, field_name="refs.repository")
+        ReleaseRef.objects.update_or_create(
+            organization=organization,
+            release=release,
+            repository=repo,
+            defaults={"commit": ref.commit, "previous_commit": ref.previous_commit},
+        )
+
+
+@transaction.atomic
+def release_create(
+    *,
+    organization: Organization,
+    version: str,
+    projects: Sequence[str] = (),
+    commits: Sequence[CommitInput] = (),
+    name: str = "",
+    ref: str = "",
+    url: str = "",
+    date_released: datetime | None = None,
+    refs: Sequence[RefInput] = (),
+    status: str = Release.Status.PENDING,
+    source: str = Source.API,
+    created_by: str = "",
+) -> tuple[Release, bool]:
+    """Create a release with its projects, commits and refs, all or nothing.
+
+    Idempotent: the same payload again returns ``(existing, False)``; the same version with a
+    different payload raises ``Conflict`` naming the fields that differ. Races between identical
+    requests are settled by the unique constraint on (organization, version).
+    """
+    data = _clean_release(
+        version=version,
+        name=name,
+        ref=ref,
+        url=url,
+        date_released=date_released,
+        projects=projects,
+        commits=commits,
+        refs=refs,
+    )
+    if status not in Release.Status.values:
+        raise DomainError(f"must be one of: {', '.join(Release.Status.values)}", field="status")
+    fingerprint = _fingerprint(data)
+
+    existing = Release.objects.for_organization(organization).filter(version=data.version).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                release = Release.objects.create(
+                    organization=organization,
+                    version=data.version,
+                    name=data.name,
+                    ref=data.ref,
+                    url=data.url,
+                    date_released=data.date_released,
+                    status=status,
+                    source=source,
+                    created_by=created_by[:200],
+                    create_payload=fingerprint,
+                )
+        except IntegrityError:
+            existing = Release.objects.for_organization(organization).get(version=data.version)
+        else:
+            project_rows = [project_get_or_create(organization=organization, name=p) for p in data.projects]
+            ReleaseProject.objects.bulk_create(
+                [ReleaseProject(organization=organization, release=release, project=p) for p in project_rows]
+            )
+            stored = commits_upsert(organization=organization, commits=data.commits)
+            _link_commits(organization=organization, release=release, commits=stored)
+            _store_refs(organization=organization, release=release, refs=data.refs)
+            return release, True
+
+    differing = _differences(existing.create_payload, fingerprint)
+    if differing:
+        raise Conflict(
+            f"release '{data.version}' already exists with different {', '.join(differing)}; "
+            "a repeat of a create must send the same payload (use PATCH to change a release)",
+            field="version",
+            fields={name: ["differs from the existing release"] for name in differing},
+        )
+    return existing, False
+
+
+@transaction.atomic
+def release_add_commits(
+    *, organization: Organization, release: Release, commits: Sequence[CommitInput], refs: Sequence[RefInput] = ()
+) -> list[Commit]:
+    """Append commits (and refs) to a release. Commits already in it are left as they are."""
+    if release.organization_id != organization.pk:
+        raise DomainError("release belongs to another organization", field="release")
+    cleaned = _clean_commits(commits)
+    data = _clean_release(
+        version=release.version, name="", ref="", url="", date_released=None, projects=(), commits=(), refs=refs
+    )
+    stored = commits_upsert(organization=organization, commits=cleaned)
+    _link_commits(organization=organization, release=release, commits=stored)
+    _store_refs(organization=organization, release=release, refs=data.refs)
+    Release.objects.filter(pk=release.pk).update(updated_at=timezone.now())
+    return stored
+
+
+_UPDATABLE = {"name": 200, "url": 500, "ref": 200}
+
+
+@transaction.atomic
+def release_update(
+    *,
+    organization: Organization,
+    release: Release,
+    status: str | None = None,
+    date_released: datetime | None = None,
+    projects: Sequence[str] | None = None,
+    **text_fields: str,
+) -> Release:
+    """Change a release's status (``success``/``failure``), name, url, ref, release date or projects."""
+    if release.organization_id != organization.pk:
+        raise DomainError("release belongs to another organization", field="release")
+    changed = ["updated_at"]
+    if status is not None:
+        if status not in Release.Status.values:
+            raise DomainError(f"must be one of: {', '.join(Release.Status.values)}", field="status")
+        release.status = status
+        changed.append("status")
+    if date_released is not None:
+        release.date_released = clean_time(date_released, field="date_released")
+        changed.append("date_released")
+    for name, value in text_fields.items():
+        if name not in _UPDATABLE:
+            raise DomainError("cannot be changed", field=name)
+        setattr(release, name, clean_text(value, field=name, max_length=_UPDATABLE[name]))
+        changed.append(name)
+    release.save(update_fields=changed)
+    if projects is not None:
+        for index, project in enumerate(projects):
+            row = project_get_or_create(organization=organization, name=project, field_name=f"projects.{index}")
+            ReleaseProject.objects.get_or_create(organization=organization, release=release, project=row)
+    return release
+
+
+def release_set_status(*, organization: Organization, release: Release, status: str) -> Release:
+    return release_update(organization=organization, release=release, status=status)

@@ -1,0 +1,71 @@
+"""Bearer/Token authentication for the native API (and, through ``authenticate_token``, the vendor APIs)."""
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions
+
+from releasetracker.models import ApiToken, Organization
+from releasetracker.services import TokenRejected, token_authenticate
+
+KEYWORDS = ("bearer", "token")
+
+
+@dataclass(frozen=True)
+class TokenUser:
+    """The principal behind an API token: no Django user, just the organization and the token."""
+
+    token: ApiToken
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    @property
+    def organization(self) -> Organization:
+        return self.token.organization
+
+    @property
+    def pk(self) -> str:
+        return f"token:{self.token.pk}"
+
+    def __str__(self) -> str:
+        return f"token {self.token.prefix}"
+
+
+def token_from_header(header: str, *, allow_bare: bool = False) -> str | None:
+    """The token in an Authorization header, or None when there is none.
+
+    ``allow_bare`` accepts a header that is the token alone, as Multitudes' clients send it.
+    """
+    parts = header.strip().split()
+    if not parts:
+        return None
+    if len(parts) == 2 and parts[0].lower() in KEYWORDS:
+        return parts[1]
+    if allow_bare and len(parts) == 1:
+        return parts[0]
+    raise TokenRejected("Authorization header must be 'Bearer <token>'")
+
+
+def authenticate_request(request, *, allow_bare: bool = False) -> ApiToken | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    clear = token_from_header(header, allow_bare=allow_bare)
+    if clear is None:
+        return None
+    return token_authenticate(clear)
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        try:
+            token = authenticate_request(request)
+        except TokenRejected as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+        if token is None:
+            return None
+        return TokenUser(token), token
+
+    def authenticate_header(self, request) -> str:
+        # A WWW-Authenticate value makes DRF answer 401 rather than 403 for missing credentials.
+        return 'Bearer realm="api"'

@@ -1,0 +1,68 @@
+"""Serializer fields and filters shared by the native API."""
+
+from django import forms
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+NAIVE_MESSAGE = "must carry a timezone, for example 2024-05-01T12:00:00Z (a naive time is not guessed)"
+FORMAT_MESSAGE = "must be an ISO 8601 date-time, for example 2024-05-01T12:00:00Z"
+
+
+def parse_aware(value) -> "timezone.datetime":
+    """Parse an ISO 8601 string into an aware datetime; raise ValueError with a message otherwise."""
+    if not isinstance(value, str):
+        raise ValueError(FORMAT_MESSAGE)
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(FORMAT_MESSAGE)
+    if timezone.is_naive(parsed):
+        raise ValueError(NAIVE_MESSAGE)
+    return parsed
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A DateTimeField that refuses naive input instead of assuming the server's timezone."""
+
+    def to_internal_value(self, value):
+        try:
+            return parse_aware(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class AwareDateTimeFormField(forms.CharField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_aware(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class AwareDateTimeFilter(filters.Filter):
+    field_class = AwareDateTimeFormField
+
+
+@extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]})
+class TagsField(serializers.Field):
+    """A list of strings, or one comma-separated string (Multitudes' format)."""
+
+    default_error_messages = {"invalid": "must be a list of strings or a comma-separated string"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.split(",")
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            self.fail("invalid")
+        return [item.strip() for item in data if item.strip()]
+
+    def to_representation(self, value):
+        return list(value or [])

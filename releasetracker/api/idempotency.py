@@ -1,0 +1,68 @@
+"""Idempotency-Key support for every POST of the native API.
+
+A retry with the same key and body gets the first response again; the same key with another
+body is a 422. Responses are kept per organization, method and path.
+"""
+
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from releasetracker.errors import Unprocessable
+from releasetracker.models import IdempotencyKey, Organization
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotentReplay(Exception):
+    def __init__(self, response: Response):
+        super().__init__("replay")
+        self.response = response
+
+
+def body_fingerprint(raw: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = raw
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def idempotency_lookup(*, organization: Organization, key: str, method: str, path: str, fingerprint: str):
+    if len(key) > MAX_KEY_LENGTH:
+        raise Unprocessable(f"must be at most {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
+    stored = IdempotencyKey.objects.filter(organization=organization, key=key, method=method, path=path).first()
+    if stored is None:
+        return None
+    if stored.request_hash != fingerprint:
+        raise Unprocessable(
+            "this key was already used with a different request body; use a new key for a new request",
+            field="Idempotency-Key",
+        )
+    headers = {"Location": stored.location} if stored.location else {}
+    headers["Idempotent-Replayed"] = "true"
+    return Response(stored.body, status=stored.status_code, headers=headers)
+
+
+def idempotency_store(
+    *, organization: Organization, key: str, method: str, path: str, fingerprint: str, response: Response
+) -> None:
+    body = json.loads(json.dumps(response.data, cls=JSONEncoder)) if response.data is not None else None
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(
+                organization=organization,
+                key=key,
+                method=method,
+                path=path,
+                request_hash=fingerprint,
+                status_code=response.status_code,
+                body=body,
+                location=response.get("Location", "")[:1024],
+            )
+    except IntegrityError:
+        # A concurrent retry stored its answer first; both answers describe the same object.
+        pass

@@ -1,0 +1,45 @@
+"""Error responses shared by every endpoint in the OpenAPI schema."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+ErrorSerializer = inline_serializer(
+    "Error",
+    {
+        "error": serializers.CharField(help_text="what went wrong, naming the field and the reason"),
+        "code": serializers.CharField(help_text="stable code: validation_error, not_authenticated, ..."),
+        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False),
+    },
+)
+
+
+def errors(*codes: int) -> dict:
+    text = {
+        400: "invalid input",
+        401: "missing, unknown, expired or revoked token",
+        403: "the token lacks the scope",
+        404: "not found in the token's organization",
+        409: "conflicts with an existing object",
+        413: "request body too large",
+        422: "Idempotency-Key reused with another body",
+        429: "rate limited",
+    }
+    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+
+
+READ_ERRORS = errors(401, 403, 429)
+DETAIL_ERRORS = errors(401, 403, 404, 429)
+WRITE_ERRORS = errors(400, 401, 403, 413, 422, 429)
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "releasetracker.api.authentication.ApiTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An organization's API token: `Authorization: Bearer rt_...` (`Token rt_...` works too).",
+        }

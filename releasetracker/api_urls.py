@@ -1,0 +1,28 @@
+"""Routes of the native API under /api/v1/. Each app registers its viewsets on the one router."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from releasetracker.views import OrganizationView
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+
+# Apps add their viewsets here (kept in one place so the schema lists every route).
+from deployments.viewsets import register as register_deployments  # noqa: E402
+from releases.viewsets import register as register_releases  # noqa: E402
+
+register_releases(router)
+register_deployments(router)
+
+urlpatterns = [
+    path("organization/", OrganizationView.as_view(), name="organization"),
+    path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
+        name="docs",
+    ),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,145 @@
+"""Writes for organizations, memberships and API tokens."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from releasetracker.errors import DomainError, NotFound
+from releasetracker.models import ApiToken, Membership, Organization
+
+TOKEN_PREFIX = "rt_"  # noqa: S105 - a label, not a secret
+# last_used_at is written at most this often per token, so a burst of CI calls is not a burst of writes.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def token_hash(clear: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is safe; a slow KDF would only slow every request.
+    return hashlib.sha256(clear.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    clear: str
+
+
+def _new_secret() -> tuple[str, str]:
+    body = secrets.token_urlsafe(32)
+    clear = f"{TOKEN_PREFIX}{body}"
+    return clear, clear[: len(TOKEN_PREFIX) + 8]
+
+
+def organization_create(*, slug: str, name: str) -> Organization:
+    slug = slug.strip().lower()
+    if Organization.objects.filter(slug=slug).exists():
+        raise DomainError(f"an organization with slug '{slug}' already exists", field="slug")
+    org = Organization(slug=slug, name=name.strip() or slug)
+    org.full_clean()
+    org.save()
+    return org
+
+
+def membership_set(*, organization: Organization, user, role: str = Membership.Role.VIEWER) -> Membership:
+    membership, _ = Membership.objects.update_or_create(organization=organization, user=user, defaults={"role": role})
+    return membership
+
+
+def _normalize_scopes(scopes) -> list[str]:
+    if isinstance(scopes, str):
+        scopes = [s for s in scopes.replace(",", " ").split() if s]
+    valid = {choice.value for choice in ApiToken.Scope}
+    bad = [s for s in scopes if s not in valid]
+    if bad or not scopes:
+        raise DomainError("scopes must be one or more of: read, write", field="scopes")
+    return sorted(set(scopes))
+
+
+@transaction.atomic
+def token_issue(
+    *,
+    organization: Organization,
+    name: str,
+    scopes,
+    created_by=None,
+    expires_at: datetime | None = None,
+) -> IssuedToken:
+    """Create a token and return its clear value, which is never stored and never shown again."""
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("a token needs a name", field="name")
+    if expires_at is not None and timezone.is_naive(expires_at):
+        raise DomainError("expires_at must carry a timezone", field="expires_at")
+    normalized = _normalize_scopes(scopes)
+    for _attempt in range(5):
+        clear, prefix = _new_secret()
+        try:
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    organization=organization,
+                    name=name[:100],
+                    scopes=normalized,
+                    prefix=prefix,
+                    token_hash=token_hash(clear),
+                    created_by=created_by,
+                    expires_at=expires_at,
+                )
+            return IssuedToken(token=token, clear=clear)
+        except IntegrityError:  # a prefix collision: astronomically rare, try another secret
+            continue
+    raise RuntimeError("could not generate a unique token prefix")
+
+
+@transaction.atomic
+def token_regenerate(*, organization: Organization, token: ApiToken) -> IssuedToken:
+    """Revoke ``token`` and issue a new one with the same name, scopes and expiry."""
+    token = token_revoke(organization=organization, token=token)
+    return token_issue(
+        organization=organization,
+        name=token.name,
+        scopes=token.scopes,
+        created_by=token.created_by,
+        expires_at=token.expires_at,
+    )
+
+
+def token_revoke(*, organization: Organization, token: ApiToken) -> ApiToken:
+    if token.organization_id != organization.pk:
+        raise NotFound("no such token", field="token")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at", "updated_at"])
+    return token
+
+
+def token_revoke_by_prefix(*, prefix: str) -> ApiToken:
+    token = ApiToken.objects.select_related("organization").filter(prefix=prefix.strip()).first()
+    if token is None:
+        raise NotFound(f"no token with prefix '{prefix}'", field="prefix")
+    return token_revoke(organization=token.organization, token=token)
+
+
+class TokenRejected(Exception):
+    """The token is missing from the database, revoked or expired; the message says which."""
+
+
+def token_authenticate(clear: str) -> ApiToken:
+    """Return the active token for ``clear``. One indexed query, plus a last-used write at most once a minute."""
+    digest = token_hash(clear)
+    token = ApiToken.objects.select_related("organization").filter(token_hash=digest).first()
+    # The lookup is by hash; comparing the digests again in constant time costs nothing and
+    # keeps the check independent of how the database compares strings.
+    if token is None or not secrets.compare_digest(token.token_hash, digest):
+        raise TokenRejected("invalid token")
+    if token.revoked_at is not None:
+        raise TokenRejected("token has been revoked")
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise TokenRejected("token has expired")
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
