@@ -18,6 +18,7 @@ register_deployments(router)
 
 urlpatterns = [
     path("organization/", OrganizationView.as_view(), name="organization"),
+    path("metrics/", include("metrics.api_urls")),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs/",

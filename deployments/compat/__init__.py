@@ -1,0 +1,1 @@
+"""Vendor wire formats: one thin module per vendor, translating to the shared services."""

@@ -1,0 +1,3 @@
+"""iftrue compatibility: to be filled in. Exposes `urlpatterns`, mounted in releasetracker/urls.py."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Server-rendered pages (to be filled in)."""
+
+urlpatterns: list = []
