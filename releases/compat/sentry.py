@@ -1,3 +1,0 @@
-"""sentry compatibility: to be filled in. Exposes `urlpatterns`, mounted in releasetracker/urls.py."""
-
-urlpatterns: list = []

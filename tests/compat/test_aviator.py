@@ -1,0 +1,402 @@
+"""Aviator's Releases REST API at /api/releases/ (seeds/aviator-releases-api.md)."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from deployments.models import Deployment
+from releases.models import Release, ReleaseRef, Repository
+from tests.compat import comparable, only_result
+from tests.factories import EnvironmentFactory, RepositoryFactory, issue_token
+
+pytestmark = pytest.mark.django_db
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+SHA2 = "fedcba9876543210fedcba9876543210fedcba98"
+BASE = "/api/releases/checkout"
+
+
+def send(client, method: str, path: str, payload=None):
+    body = "" if payload is None else payload if isinstance(payload, str) else json.dumps(payload)
+    return getattr(client, method)(path, body, content_type="application/json")
+
+
+def create_rc(client, version="1.4.0-rc2", commit=SHA, repo="acme/checkout", **extra):
+    return send(client, "post", f"{BASE}/releases/{version}", {"repo": repo, "commit": commit, **extra})
+
+
+@pytest.fixture
+def envs(org):
+    return EnvironmentFactory(organization=org, name="production"), EnvironmentFactory(organization=org, name="staging")
+
+
+# Create a Release -----------------------------------------------------------------------------
+
+
+def test_creating_a_release_candidate_records_a_release_of_the_project(api, org):
+    response = create_rc(api, trigger_build_workflow=False)
+
+    assert response.status_code == 201
+    assert response.json()["release_candidate_version"] == "1.4.0-rc2"
+    release = Release.objects.get(organization=org, version="1.4.0-rc2")
+    assert release.source == "aviator"
+    assert list(release.projects.values_list("name", flat=True)) == ["checkout"]
+    assert [rc.commit.sha for rc in release.release_commits.all()] == [SHA]
+    ref = ReleaseRef.objects.get(release=release)
+    assert (ref.repository.name, ref.commit) == ("acme/checkout", SHA)
+
+
+def test_the_same_request_again_is_not_a_second_release(api, org):
+    create_rc(api)
+    again = create_rc(api)
+
+    assert again.status_code == 200
+    assert Release.objects.filter(organization=org).count() == 1
+
+
+def test_the_same_candidate_at_another_commit_is_a_409(api):
+    create_rc(api)
+    response = create_rc(api, commit=SHA2)
+
+    assert response.status_code == 409
+    assert "1.4.0-rc2" in response.json()["error"]
+
+
+@pytest.mark.parametrize("version", ["1.4.0", "1.4.0-rc", "1.4.0-rcX", "1.4.0-beta1", "-rc1x"])
+def test_a_version_without_an_rc_suffix_is_refused(api, version):
+    response = create_rc(api, version=version)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid release candidate version"}
+
+
+@pytest.mark.parametrize("commit", ["xyz", "abc12", "g" * 40, 1234567, None, "a" * 65])
+def test_a_bad_commit_hash_is_refused(api, commit):
+    response = create_rc(api, commit=commit)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid commit hash"}
+    assert not Release.objects.exists()
+
+
+def test_an_unregistered_repository_is_404_when_the_organization_registered_some(api, org):
+    RepositoryFactory(organization=org, name="acme/api")
+
+    response = create_rc(api, repo="acme/unknown")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "GitHub repository not found"}
+    assert create_rc(api, repo="acme/api").status_code == 201
+
+
+def test_a_repository_is_registered_on_first_use_when_none_are(api, org):
+    assert create_rc(api, repo="acme/new").status_code == 201
+    assert Repository.objects.filter(organization=org, name="acme/new").exists()
+
+
+def test_another_organizations_repository_does_not_count(api, other_org):
+    RepositoryFactory(organization=other_org, name="globex/app")
+
+    assert create_rc(api, repo="acme/checkout").status_code == 201
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"repo": "no-slash"}, "Invalid repo: expected org/repo_name"),
+        ({"repo": None}, "Invalid repo: expected org/repo_name"),
+        ({"trigger_build_workflow": "yes"}, "Invalid trigger_build_workflow: expected true or false"),
+    ],
+)
+def test_other_bad_fields_are_400s_naming_them(api, extra, message):
+    response = send(api, "post", f"{BASE}/releases/1.0-rc1", {"repo": "acme/checkout", "commit": SHA, **extra})
+
+    assert response.status_code == 400
+    assert response.json() == {"error": message}
+
+
+# Create a Deployment --------------------------------------------------------------------------
+
+
+def test_creating_a_deployment_records_it_pending(api, org, envs):
+    create_rc(api)
+
+    response = send(
+        api, "post", f"{BASE}/environments/production/deployments", {"release_candidate_version": "1.4.0-rc2"}
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["environment"], body["project"], body["status"]) == ("production", "checkout", "pending")
+    deployment = Deployment.objects.get(organization=org)
+    assert (deployment.release.version, deployment.project.name, deployment.source) == (
+        "1.4.0-rc2",
+        "checkout",
+        "aviator",
+    )
+
+
+def test_a_deployment_to_an_unknown_environment_is_404(api, envs):
+    create_rc(api)
+
+    for method in ("post", "patch"):
+        response = send(
+            api,
+            method,
+            f"{BASE}/environments/qa/deployments",
+            {"release_candidate_version": "1.4.0-rc2", "status": "pending"},
+        )
+        assert response.status_code == 404
+        assert response.json() == {"error": "Release environment not found"}
+    assert api.get(f"{BASE}/environments/qa/deployments").json() == {"error": "Release environment not found"}
+
+
+def test_a_deployment_of_an_unknown_release_is_404(api, envs):
+    create_rc(api)
+
+    for version, project in [("9.9.9-rc1", "checkout"), ("1.4.0-rc2", "billing")]:
+        response = send(
+            api,
+            "post",
+            f"/api/releases/{project}/environments/production/deployments",
+            {"release_candidate_version": version},
+        )
+        assert response.status_code == 404
+        assert response.json() == {"error": "Release not found"}
+
+
+def test_another_organizations_release_is_not_found(api, other_api, envs, other_org):
+    EnvironmentFactory(organization=other_org, name="production")
+    create_rc(other_api)
+
+    response = send(
+        api, "post", f"{BASE}/environments/production/deployments", {"release_candidate_version": "1.4.0-rc2"}
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "Release not found"}
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_deployment_needs_an_rc_version(api, envs, method):
+    response = send(
+        api,
+        method,
+        f"{BASE}/environments/production/deployments",
+        {"release_candidate_version": "1.4.0", "status": "pending"},
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid release candidate version"}
+
+
+# Update Deployment status ---------------------------------------------------------------------
+
+
+def test_patch_creates_a_missing_deployment_and_still_answers_200(api, org, envs):
+    create_rc(api)
+
+    response = send(
+        api,
+        "patch",
+        f"{BASE}/environments/staging/deployments",
+        {"release_candidate_version": "1.4.0-rc2", "status": "in_progress"},
+    )
+
+    assert response.status_code == 200
+    deployment = Deployment.objects.get(organization=org)
+    assert (deployment.environment.name, deployment.status) == ("staging", "in_progress")
+
+
+def test_patch_moves_the_existing_deployment_through_its_statuses(api, org, envs):
+    create_rc(api)
+    path = f"{BASE}/environments/production/deployments"
+    send(api, "post", path, {"release_candidate_version": "1.4.0-rc2"})
+
+    for status in ["in_progress", "success"]:
+        response = send(api, "patch", path, {"release_candidate_version": "1.4.0-rc2", "status": status})
+        assert response.status_code == 200
+        assert response.json()["status"] == status
+
+    deployment = Deployment.objects.get(organization=org)
+    assert list(deployment.status_changes.values_list("status", flat=True)) == ["pending", "in_progress", "success"]
+    assert deployment.finished_at is not None
+
+
+@pytest.mark.parametrize("status", ["pending", "in_progress", "failure", "canceling", "canceled", "unknown", "success"])
+def test_every_documented_status_is_accepted(api, envs, status):
+    create_rc(api)
+
+    response = send(
+        api,
+        "patch",
+        f"{BASE}/environments/production/deployments",
+        {"release_candidate_version": "1.4.0-rc2", "status": status},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["status"] == status
+
+
+@pytest.mark.parametrize(
+    "body", [{"release_candidate_version": "1.4.0-rc2"}, {"release_candidate_version": "1.4.0-rc2", "status": "done"}]
+)
+def test_patch_needs_a_known_status(api, envs, body):
+    create_rc(api)
+
+    response = send(api, "patch", f"{BASE}/environments/production/deployments", body)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("Invalid status")
+
+
+# List and rollback ----------------------------------------------------------------------------
+
+
+def test_the_list_is_paginated_newest_first(api, envs):
+    path = f"{BASE}/environments/production/deployments"
+    for n in range(1, 4):
+        create_rc(api, version=f"1.{n}.0-rc1")
+        send(api, "post", path, {"release_candidate_version": f"1.{n}.0-rc1"})
+
+    first = api.get(path, {"per_page": 2}).json()
+    second = api.get(path, {"per_page": 2, "page": 2}).json()
+
+    assert [d["release_candidate_version"] for d in first["deployments"]] == ["1.3.0-rc1", "1.2.0-rc1"]
+    assert (first["total"], first["has_next"]) == (3, True)
+    assert [d["release_candidate_version"] for d in second["deployments"]] == ["1.1.0-rc1"]
+    assert second["has_next"] is False
+    assert api.get(path, {"page": 9}).json()["deployments"] == []
+    assert api.get(path, {"per_page": 500}).json()["per_page"] == 100
+
+
+@pytest.mark.parametrize("query", [{"page": "0"}, {"page": "x"}, {"per_page": "-1"}])
+def test_bad_pagination_is_a_400(api, envs, query):
+    response = api.get(f"{BASE}/environments/production/deployments", query)
+
+    assert response.status_code == 400
+
+
+def test_the_list_is_readable_with_a_read_token(read_api, envs):
+    assert read_api.get(f"{BASE}/environments/production/deployments").status_code == 200
+
+
+def test_rollback_puts_back_the_previous_live_release(api, org, envs):
+    path = f"{BASE}/environments/production/deployments"
+    for version, commit in [("1.0.0-rc1", SHA), ("1.1.0-rc1", SHA2)]:
+        create_rc(api, version=version, commit=commit)
+        send(api, "patch", path, {"release_candidate_version": version, "status": "success"})
+
+    response = send(api, "post", f"{BASE}/environments/production/rollback", None)
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["release_candidate_version"], body["is_rollback"], body["status"]) == ("1.0.0-rc1", True, "pending")
+    assert Deployment.objects.filter(organization=org, is_rollback=True).count() == 1
+
+
+def test_rollback_to_a_named_version(api, envs):
+    create_rc(api, version="1.0.0-rc1")
+
+    response = send(
+        api,
+        "post",
+        f"{BASE}/environments/production/rollback",
+        {"release_candidate_version": "1.0.0-rc1", "status": "success"},
+    )
+
+    assert response.status_code == 201
+    assert response.json()["is_rollback"] is True
+
+
+def test_rollback_with_nothing_to_go_back_to_is_404(api, envs):
+    response = send(api, "post", f"{BASE}/environments/production/rollback", {})
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "Release not found"}
+
+
+# Auth and bad input ---------------------------------------------------------------------------
+
+
+def test_it_needs_a_valid_token(client, org):
+    assert create_rc(client).status_code == 401
+    response = send(client, "post", f"{BASE}/releases/1.0-rc1", {"repo": "a/b", "commit": SHA})
+    assert "error" in response.json()
+    client.defaults["HTTP_AUTHORIZATION"] = "Bearer rt_wrong"
+    assert create_rc(client).status_code == 401
+
+
+def test_a_read_token_cannot_write(read_api):
+    response = create_rc(read_api)
+
+    assert response.status_code == 403
+    assert response.json() == {"error": "Forbidden: this token lacks the 'write' scope"}
+
+
+def test_it_needs_no_csrf_token(org):
+    _, clear = issue_token(org, scopes=["write"])
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {clear}")
+
+    assert create_rc(client).status_code == 201
+
+
+@pytest.mark.parametrize("body", ["{oops", "[]", '"text"', '{"repo": "a\\u0000/b", "commit": "' + SHA + '"}'])
+def test_malformed_bodies_are_400s(api, body):
+    response = send(api, "post", f"{BASE}/releases/1.0-rc1", body)
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"error"}
+
+
+def test_a_nul_in_the_path_is_a_400(api):
+    response = send(api, "post", "/api/releases/check%00out/releases/1.0-rc1", {"repo": "a/b", "commit": SHA})
+
+    assert response.status_code == 400
+
+
+def test_other_methods_are_405(api):
+    assert api.delete(f"{BASE}/environments/production/deployments").status_code == 405
+
+
+# Same as native -------------------------------------------------------------------------------
+
+
+def test_an_aviator_deployment_shows_in_the_native_api_like_the_same_event_sent_natively(
+    api, other_api, envs, other_org
+):
+    create_rc(api)
+    path = f"{BASE}/environments/production/deployments"
+    send(api, "post", path, {"release_candidate_version": "1.4.0-rc2"})
+    send(api, "patch", path, {"release_candidate_version": "1.4.0-rc2", "status": "success"})
+
+    EnvironmentFactory(organization=other_org, name="production")
+    other_api.post(
+        "/api/v1/releases/",
+        {
+            "version": "1.4.0-rc2",
+            "projects": ["checkout"],
+            "commits": [{"sha": SHA, "repository": "acme/checkout"}],
+            "refs": [{"repository": "acme/checkout", "commit": SHA}],
+        },
+        format="json",
+    )
+    native = other_api.post(
+        "/api/v1/deployments/",
+        {"environment": "production", "release": "1.4.0-rc2", "project": "checkout", "status": "pending"},
+        format="json",
+    ).json()
+    other_api.patch(f"/api/v1/deployments/{native['id']}/", {"status": "success"}, format="json")
+
+    assert comparable(only_result(api, "/api/v1/releases/")) == comparable(only_result(other_api, "/api/v1/releases/"))
+    drop = {"finished_at", "occurred_at"}
+    ours = comparable(only_result(api, "/api/v1/deployments/"), drop=drop)
+    assert ours == comparable(only_result(other_api, "/api/v1/deployments/"), drop=drop)
+    assert ours["status_history"] == ["pending", "success"]
+
+
+def test_a_trailing_slash_is_tolerated(api):
+    response = send(api, "post", f"{BASE}/releases/1.0-rc1/", {"repo": "acme/checkout", "commit": SHA})
+
+    assert response.status_code == 201
