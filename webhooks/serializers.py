@@ -1,0 +1,73 @@
+from rest_framework import serializers
+
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    project = serializers.CharField(source="project.name", default=None, read_only=True)
+    environment = serializers.CharField(source="environment.name", default=None, read_only=True)
+    secret_hint = serializers.SerializerMethodField(help_text="the secret's last 4 characters")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id",
+            "url",
+            "events",
+            "project",
+            "environment",
+            "is_active",
+            "description",
+            "secret_hint",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_secret_hint(self, endpoint) -> str:
+        return "…" + endpoint.secret[-4:]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="shown in full only in this response")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+
+
+class WebhookEndpointWriteSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False)
+    secret = serializers.CharField(max_length=128, required=False, allow_blank=True, help_text="default: generated")
+    project = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
+    environment = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    is_active = serializers.BooleanField(required=False, default=True)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
+    url = serializers.URLField(max_length=500, required=False)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, required=False
+    )
+    is_active = serializers.BooleanField(required=False)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "event",
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "last_status_code",
+            "last_response",
+            "delivered_at",
+            "payload",
+            "created_at",
+        ]

@@ -1,0 +1,356 @@
+"""Outgoing webhooks: endpoint management, the outbox writes, and the delivery worker's step.
+
+``webhook_emit`` is called by the release and deployment services inside their transaction, so
+a delivery exists exactly when the event it describes was committed. ``deliver_due`` is the
+worker's step: it locks due deliveries with ``SKIP LOCKED`` so several workers never send one
+delivery twice.
+"""
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import random
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from deployments.models import Environment
+from releases.models import Project
+from releasetracker.errors import DomainError
+from releasetracker.models import Organization
+from releasetracker.validation import clean_text
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+USER_AGENT = "ReleaseTracker-Hookshot/1"
+RESPONSE_KEEP = 2000
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+# Target validation ---------------------------------------------------------------------------
+
+
+def _address_refused(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if getattr(ip, "ipv4_mapped", None):
+        ip = ip.ipv4_mapped
+    return any((ip.is_private, ip.is_loopback, ip.is_link_local, ip.is_multicast, ip.is_reserved, ip.is_unspecified))
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        return sorted({info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)})
+    except (socket.gaierror, UnicodeError):
+        return []
+
+
+def check_target(url: str, *, field: str = "url", resolve: bool = True) -> None:
+    """Refuse non-http(s) URLs and, unless allowed by settings, private, loopback and link-local targets.
+
+    A host name is checked by the addresses it resolves to now; the worker checks again before
+    each delivery, so a name that later points inside the network is refused then.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DomainError("must be an http:// or https:// URL with a host", field=field)
+    if _setting("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False):
+        return
+    host = parts.hostname
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+            raise DomainError("must not point at this server or its private network", field=field) from None
+        addresses = _resolve(host, parts.port or (443 if parts.scheme == "https" else 80)) if resolve else []
+    if any(_address_refused(a) for a in addresses):
+        raise DomainError("must not point at a private, loopback or link-local address", field=field)
+
+
+# Endpoints -------------------------------------------------------------------------------------
+
+
+def clean_events(events) -> list[str]:
+    if not isinstance(events, (list, tuple)) or not events:
+        raise DomainError(f"choose one or more of: {', '.join(WebhookEvent.values)}", field="events")
+    bad = [e for e in events if e not in WebhookEvent.values]
+    if bad:
+        raise DomainError(f"unknown event '{bad[0]}'; choose from: {', '.join(WebhookEvent.values)}", field="events")
+    return sorted(set(events))
+
+
+def _lookup(model, organization: Organization, name: str | None, field: str):
+    if not name:
+        return None
+    row = model.objects.for_organization(organization).filter(name=name).first()
+    if row is None:
+        raise DomainError(f"no {field} named '{name}'", field=field)
+    return row
+
+
+@transaction.atomic
+def endpoint_create(
+    *,
+    organization: Organization,
+    url: str,
+    events,
+    secret: str = "",
+    project: str | None = None,
+    environment: str | None = None,
+    is_active: bool = True,
+    description: str = "",
+) -> WebhookEndpoint:
+    url = clean_text(url, field="url", max_length=500, required=True)
+    check_target(url)
+    endpoint = WebhookEndpoint.objects.create(
+        organization=organization,
+        url=url,
+        secret=clean_text(secret, field="secret", max_length=128) or secrets.token_hex(32),
+        events=clean_events(events),
+        project=_lookup(Project, organization, project, "project"),
+        environment=_lookup(Environment, organization, environment, "environment"),
+        is_active=bool(is_active),
+        description=clean_text(description, field="description", max_length=200),
+    )
+    return endpoint
+
+
+_MISSING = object()
+
+
+@transaction.atomic
+def endpoint_update(
+    *,
+    organization: Organization,
+    endpoint: WebhookEndpoint,
+    url=_MISSING,
+    events=_MISSING,
+    secret=_MISSING,
+    project=_MISSING,
+    environment=_MISSING,
+    is_active=_MISSING,
+    description=_MISSING,
+) -> WebhookEndpoint:
+    if endpoint.organization_id != organization.pk:
+        raise DomainError("no such webhook", field="webhook")
+    if url is not _MISSING:
+        endpoint.url = clean_text(url, field="url", max_length=500, required=True)
+        check_target(endpoint.url)
+    if events is not _MISSING:
+        endpoint.events = clean_events(events)
+    if secret is not _MISSING:
+        endpoint.secret = clean_text(secret, field="secret", max_length=128) or secrets.token_hex(32)
+    if project is not _MISSING:
+        endpoint.project = _lookup(Project, organization, project, "project")
+    if environment is not _MISSING:
+        endpoint.environment = _lookup(Environment, organization, environment, "environment")
+    if is_active is not _MISSING:
+        endpoint.is_active = bool(is_active)
+    if description is not _MISSING:
+        endpoint.description = clean_text(description, field="description", max_length=200)
+    endpoint.save()
+    return endpoint
+
+
+# The outbox ----------------------------------------------------------------------------------
+
+
+def _jsonable(data: dict) -> dict:
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def webhook_emit(
+    *,
+    organization: Organization,
+    events: Sequence[str],
+    data: dict | Callable[[], dict],
+    project_id: int | None = None,
+    environment_id: int | None = None,
+) -> int:
+    """Queue each of ``events`` for every active endpoint of the organization that wants it.
+
+    Call it inside the transaction that writes the event: if that transaction rolls back, so do
+    the deliveries, and nothing is ever sent for it. ``data`` may be a callable, so the payload is
+    only built (and its related rows only read) when some endpoint wants the event. Returns the
+    number of deliveries queued.
+    """
+    endpoints = [
+        e
+        for e in WebhookEndpoint.objects.for_organization(organization).filter(is_active=True)
+        if (e.project_id is None or e.project_id == project_id)
+        and (e.environment_id is None or e.environment_id == environment_id)
+    ]
+    wanted = [(endpoint, event) for event in events for endpoint in endpoints if event in endpoint.events]
+    if not wanted:
+        return 0
+    body = data() if callable(data) else data
+    now = timezone.now()
+    deliveries = []
+    for endpoint, event in wanted:
+        delivery = WebhookDelivery(organization=organization, endpoint=endpoint, event=event, next_attempt_at=now)
+        delivery.payload = _jsonable(
+            {
+                "event": event,
+                "delivery_id": str(delivery.public_id),
+                "organization": organization.slug,
+                "occurred_at": now,
+                "data": body,
+            }
+        )
+        deliveries.append(delivery)
+    WebhookDelivery.objects.bulk_create(deliveries)
+    return len(deliveries)
+
+
+def deployment_data(deployment, *, previous_status: str | None = None) -> dict:
+    return {
+        "id": deployment.public_id,
+        "environment": deployment.environment.name,
+        "is_production": deployment.environment.is_production,
+        "release": deployment.release.version if deployment.release_id else None,
+        "release_id": deployment.release.public_id if deployment.release_id else None,
+        "project": deployment.project.name if deployment.project_id else None,
+        "commit_sha": deployment.commit_sha,
+        "status": deployment.status,
+        "previous_status": previous_status,
+        "started_at": deployment.started_at,
+        "finished_at": deployment.finished_at,
+        "url": deployment.url,
+        "is_hotfix": deployment.is_hotfix,
+        "is_rollback": deployment.is_rollback,
+    }
+
+
+def release_data(release, *, project: Project | None = None) -> dict:
+    return {
+        "id": release.public_id,
+        "version": release.version,
+        "name": release.name,
+        "ref": release.ref,
+        "project": project.name if project else None,
+    }
+
+
+# Delivery ------------------------------------------------------------------------------------
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Attempt:
+    ok: bool
+    status_code: int | None
+    response: str
+
+
+def _post(url: str, body: bytes, headers: dict, timeout: float) -> Attempt:
+    """One POST; redirects are answers, not instructions: a 3xx counts as a failure."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if not _setting("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False):
+        addresses = _resolve(parts.hostname, port)
+        if not addresses:
+            return Attempt(False, None, f"cannot resolve host {parts.hostname}")
+        if any(_address_refused(a) for a in addresses):
+            return Attempt(False, None, "refused: target resolves to a private, loopback or link-local address")
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    conn = connection_class(parts.hostname, port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read(RESPONSE_KEEP).decode("utf-8", "replace")
+        return Attempt(200 <= response.status < 300, response.status, text)
+    except (OSError, http.client.HTTPException) as exc:
+        return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:RESPONSE_KEEP])
+    finally:
+        conn.close()
+
+
+def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with up to 25 % jitter: base, 2×base, 4×base, ... capped."""
+    base = _setting("WEBHOOKS_RETRY_BASE_SECONDS", 10)
+    cap = _setting("WEBHOOKS_RETRY_MAX_SECONDS", 3600)
+    delay = min(base * 2 ** max(attempts - 1, 0), cap)
+    return timedelta(seconds=delay * (1 + (rng or random).random() * 0.25))
+
+
+def _attempt(delivery: WebhookDelivery, *, now: datetime) -> None:
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Release-Tracker-Event": delivery.event,
+        "X-Release-Tracker-Delivery": str(delivery.public_id),
+        "X-Release-Tracker-Signature-256": sign(delivery.endpoint.secret, body),
+    }
+    result = _post(delivery.endpoint.url, body, headers, _setting("WEBHOOKS_TIMEOUT_SECONDS", 5))
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = result.status_code
+    delivery.last_response = result.response[:RESPONSE_KEEP]
+    if result.ok:
+        delivery.state = WebhookDelivery.State.DELIVERED
+        delivery.delivered_at = now
+    elif delivery.attempts >= _setting("WEBHOOKS_MAX_ATTEMPTS", 8):
+        delivery.state = WebhookDelivery.State.FAILED
+    else:
+        delivery.next_attempt_at = now + backoff(delivery.attempts)
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "last_attempt_at",
+            "last_status_code",
+            "last_response",
+            "state",
+            "delivered_at",
+            "next_attempt_at",
+            "updated_at",
+        ]
+    )
+
+
+def deliver_due(*, limit: int = 20, now: datetime | None = None) -> int:
+    """Send up to ``limit`` due deliveries; return how many were attempted.
+
+    The rows stay locked (FOR UPDATE SKIP LOCKED) while they are sent, so a second worker picks
+    other rows, never the same ones.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        batch = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state=WebhookDelivery.State.PENDING, next_attempt_at__lte=now, endpoint__is_active=True)
+            .select_related("endpoint")
+            .order_by("next_attempt_at", "id")[:limit]
+        )
+        for delivery in batch:
+            _attempt(delivery, now=now)
+    return len(batch)
+
+
+def delivery_redeliver(*, organization: Organization, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Queue a delivery again from scratch (a manual retry after a fix on the receiving side)."""
+    if delivery.organization_id != organization.pk:
+        raise DomainError("no such delivery", field="delivery")
+    delivery.state = WebhookDelivery.State.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = timezone.now()
+    delivery.delivered_at = None
+    delivery.save(update_fields=["state", "attempts", "next_attempt_at", "delivered_at", "updated_at"])
+    return delivery
