@@ -4,9 +4,10 @@ from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
 from releasetracker.api.fields import AwareDateTimeField, TagsField
+from releasetracker.api.serializers import RejectUnknownFieldsMixin
 
 
-class EnvironmentSerializer(serializers.ModelSerializer):
+class EnvironmentSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     name = serializers.CharField(max_length=100)
     is_production = serializers.BooleanField(
@@ -18,7 +19,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "is_production", "created_at"]
 
 
-class EnvironmentUpdateSerializer(serializers.Serializer):
+class EnvironmentUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     is_production = serializers.BooleanField(required=False)
 
@@ -78,8 +79,14 @@ class DeploymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeploymentCreateSerializer(serializers.Serializer):
+class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     environment = serializers.CharField(max_length=100)
+    trigger_workflow = serializers.BooleanField(
+        required=False,
+        default=False,
+        source="request_workflow",
+        help_text="send a deployment.requested webhook (the environment's deployment workflow)",
+    )
     release = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="a release version")
     commit_sha = serializers.CharField(max_length=64, required=False, allow_blank=True)
     project = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -114,7 +121,7 @@ class DeploymentCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class DeploymentUpdateSerializer(serializers.Serializer):
+class DeploymentUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=DeploymentStatus.choices, required=False)
     at = AwareDateTimeField(required=False, help_text="when the status changed (default: now)")
     title = serializers.CharField(max_length=500, required=False, allow_blank=True)

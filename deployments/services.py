@@ -22,9 +22,11 @@ from deployments.models import (
 )
 from releases.models import Project, Release, ReleaseCommit, Source
 from releases.services import project_get_or_create
-from releasetracker.errors import DomainError
+from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
 from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
+from webhooks.models import WebhookEvent
+from webhooks.services import deployment_data, webhook_emit
 
 # Tags that set the matching flag; any tag is kept in ``tags`` as sent (is_failure included,
 # which the change failure rate reads).
@@ -40,6 +42,19 @@ def environment_get_or_create(*, organization: Organization, name: str, field_na
     return env
 
 
+def environment_production_get_or_create(*, organization: Organization) -> Environment:
+    """The organization's production environment, for vendor signals that name none (Echoes, iftrue).
+
+    Prefers one named "production", then the oldest environment flagged production; creates
+    "production" when the organization has none.
+    """
+    production = Environment.objects.for_organization(organization).filter(is_production=True)
+    found = production.filter(name="production").first() or production.order_by("created_at", "id").first()
+    if found is not None:
+        return found
+    return environment_get_or_create(organization=organization, name="production")
+
+
 def environment_update(
     *, organization: Organization, environment: Environment, name: str | None = None, is_production: bool | None = None
 ) -> Environment:
@@ -50,7 +65,7 @@ def environment_update(
         name = clean_text(name, field="name", max_length=100, required=True)
         clash = Environment.objects.for_organization(organization).filter(name=name).exclude(pk=environment.pk)
         if clash.exists():
-            raise DomainError(f"an environment named '{name}' already exists", field="name")
+            raise Conflict(f"an environment named '{name}' already exists", field="name")
         environment.name = name
         changed.append("name")
     if is_production is not None:
@@ -60,7 +75,7 @@ def environment_update(
         with transaction.atomic():
             environment.save(update_fields=changed)
     except IntegrityError:
-        raise DomainError(f"an environment named '{name}' already exists", field="name") from None
+        raise Conflict(f"an environment named '{name}' already exists", field="name") from None
     return environment
 
 
@@ -81,6 +96,19 @@ def clean_tags(tags, *, field: str = "tags") -> list[str]:
     return cleaned
 
 
+def _emit(
+    organization: Organization, deployment: Deployment, events: list[str], *, previous_status: str | None = None
+) -> None:
+    """Queue outgoing webhooks in the caller's transaction (an outbox: no commit, no delivery)."""
+    webhook_emit(
+        organization=organization,
+        events=events,
+        data=lambda: deployment_data(deployment, previous_status=previous_status),
+        project_id=deployment.project_id,
+        environment_id=deployment.environment_id,
+    )
+
+
 def _clean_status(status: str, *, field: str = "status") -> str:
     if status not in STATUS_VALUES:
         raise DomainError(f"'{status}' is not one of: {', '.join(STATUS_VALUES)}", field=field)
@@ -94,10 +122,12 @@ def _resolve_release(*, organization: Organization, version: str | None, commit_
             raise DomainError(f"no release with version '{version}'; create it first", field="release")
         return release
     if commit_sha:
-        # A bare sha attaches to the release that contains it, when exactly one does.
+        # A bare sha attaches to the release that contains it, when exactly one does. CI often
+        # sends the abbreviated sha (7+ digits) of a commit the release lists in full.
+        lookup = {"commit__sha": commit_sha} if len(commit_sha) >= 40 else {"commit__sha__startswith": commit_sha}
         release_ids = list(
             ReleaseCommit.objects.for_organization(organization)
-            .filter(commit__sha=commit_sha)
+            .filter(**lookup)
             .values_list("release_id", flat=True)
             .distinct()[:2]
         )
@@ -193,6 +223,7 @@ def deployment_record(
     commits_count: int | None = None,
     source: str = Source.API,
     created_by: str = "",
+    request_workflow: bool = False,
     **text_fields: str,
 ) -> tuple[Deployment, bool]:
     """Record a deployment of a release (by version) or a commit to an environment.
@@ -269,17 +300,28 @@ def deployment_record(
     _apply_times(deployment, now=now)
     if not deployment.is_rollback:
         deployment.is_rollback = _detect_rollback(deployment)
-    try:
-        with transaction.atomic():
-            deployment.save()
-    except IntegrityError:
-        if not external_id:
-            raise
-        # A concurrent request with the same external id won the race: answer with its row.
-        return Deployment.objects.for_organization(organization).get(environment=env, external_id=external_id), False
+    if not external_id:
+        # Nothing unique to race on: no savepoint (two round trips on every ingest request).
+        deployment.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                deployment.save(force_insert=True)
+        except IntegrityError:
+            # A concurrent request with the same external id won the race: answer with its row.
+            return (
+                Deployment.objects.for_organization(organization).get(environment=env, external_id=external_id),
+                False,
+            )
     DeploymentStatusChange.objects.create(
         organization=organization, deployment=deployment, status=deployment.status, at=_status_time(deployment, now)
     )
+    events = [WebhookEvent.DEPLOYMENT_CREATED]
+    if request_workflow:  # Aviator's "create a deployment triggers the environment's workflow"
+        events.append(WebhookEvent.DEPLOYMENT_REQUESTED)
+    if deployment.status == DeploymentStatus.FAILURE:
+        events.append(WebhookEvent.DEPLOYMENT_FAILED)
+    _emit(organization, deployment, events)
     return deployment, True
 
 
@@ -304,6 +346,7 @@ def deployment_update(
         raise DomainError("cannot be changed", field=sorted(unknown)[0])
     # Lock the row so two concurrent status changes are applied one after the other.
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    previous_status = deployment.status
     now = timezone.now()
     at = clean_time(at, field="at") or now
     changed = {"updated_at"}
@@ -311,6 +354,11 @@ def deployment_update(
         setattr(deployment, name, clean_text(value, field=name, max_length=_TEXT_LIMITS[name]))
         changed.add(name)
     if status is not None and _clean_status(status) != deployment.status:
+        if status in FINAL_STATUSES and deployment.started_at is not None and at < deployment.started_at:
+            # Name the input the caller sent (``at``), not the column it would have set.
+            raise DomainError(
+                f"must not be before the deployment's start ({deployment.started_at.isoformat()})", field="at"
+            )
         deployment.status = status
         if status in FINAL_STATUSES:
             deployment.finished_at = at
@@ -324,6 +372,11 @@ def deployment_update(
         changed |= {"status", "finished_at", "started_at", "duration_seconds", "occurred_at", "is_rollback"}
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))
+    if previous_status != deployment.status:
+        events = [WebhookEvent.DEPLOYMENT_STATUS_CHANGED]
+        if deployment.status == DeploymentStatus.FAILURE:
+            events.append(WebhookEvent.DEPLOYMENT_FAILED)
+        _emit(organization, deployment, events, previous_status=previous_status)
     return deployment
 
 

@@ -1,11 +1,14 @@
 """Wire format of releases, commits, projects and repositories. Type checks only: rules live in services."""
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deployments.serializers import DeploymentSerializer
 from releases.models import Commit, Project, Release, Repository
 from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
 from releasetracker.api.fields import AwareDateTimeField
+from releasetracker.api.serializers import RejectUnknownFieldsMixin
 
 
 class CommitObjectSerializer(serializers.Serializer):
@@ -27,14 +30,6 @@ class CommitObjectSerializer(serializers.Serializer):
         return attrs
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "string", "description": "a commit sha"},
-            {"$ref": "#/components/schemas/CommitObjectRequest"},
-        ]
-    }
-)
 class CommitInputField(serializers.Field):
     """A commit as a sha string or as an object with its details."""
 
@@ -53,6 +48,16 @@ class CommitInputField(serializers.Field):
         return value.sha
 
 
+class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
+    """Describe a commit as "a sha string or a CommitObject", registering the object's component."""
+
+    target_class = CommitInputField
+
+    def map_serializer_field(self, auto_schema, direction):
+        component = auto_schema.resolve_serializer(CommitObjectSerializer, direction)
+        return {"oneOf": [{"type": "string", "description": "a commit sha (7 to 64 hex digits)"}, component.ref]}
+
+
 class RefInputSerializer(serializers.Serializer):
     repository = serializers.CharField(max_length=200)
     commit = serializers.CharField(max_length=64)
@@ -65,7 +70,7 @@ class RefInputSerializer(serializers.Serializer):
         )
 
 
-class ReleaseCreateSerializer(serializers.Serializer):
+class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = serializers.CharField(max_length=200)
     projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
     commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
@@ -74,9 +79,15 @@ class ReleaseCreateSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500, required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False, allow_null=True)
     refs = RefInputSerializer(many=True, required=False)
+    trigger_build_workflow = serializers.BooleanField(
+        required=False,
+        default=False,
+        source="request_build",
+        help_text="send a release.build_requested webhook per project (new releases only)",
+    )
 
 
-class ReleaseUpdateSerializer(serializers.Serializer):
+class ReleaseUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=Release.Status.choices, required=False)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     url = serializers.URLField(max_length=500, required=False, allow_blank=True)
@@ -85,7 +96,7 @@ class ReleaseUpdateSerializer(serializers.Serializer):
     projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
 
 
-class AddCommitsSerializer(serializers.Serializer):
+class AddCommitsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     commits = serializers.ListField(child=CommitInputField(), max_length=MAX_COMMITS_PER_REQUEST, allow_empty=False)
     refs = RefInputSerializer(many=True, required=False)
 
@@ -189,14 +200,12 @@ class ReleaseDetailSerializer(ReleaseSerializer):
             for d in latest.values()
         ]
 
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    @extend_schema_field(DeploymentSerializer(many=True))
     def get_deployments(self, release):
-        from deployments.serializers import DeploymentSerializer
-
         return DeploymentSerializer(release.deployments.all(), many=True).data
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     name = serializers.CharField(max_length=200)
 
@@ -205,7 +214,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "created_at"]
 
 
-class RepositorySerializer(serializers.ModelSerializer):
+class RepositorySerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     name = serializers.RegexField(
         r"^[^/\s]+(/[^/\s]+)+$",

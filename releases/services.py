@@ -7,20 +7,27 @@ these functions. Each takes the organization first, runs in one transaction and 
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
 from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
+from webhooks.models import WebhookEvent
+from webhooks.services import release_data, webhook_emit
 
 MAX_COMMITS_PER_REQUEST = getattr(settings, "MAX_COMMITS_PER_REQUEST", 10_000)
-# Keeps "IN (...)" lists well under SQLite's and PostgreSQL's parameter limits.
+# Keeps "IN (...)" lists under SQLite's parameter limit; PostgreSQL has none, so one query there.
 CHUNK = 900
+
+
+def _in_chunk() -> int:
+    limit = connection.features.max_query_params
+    return min(CHUNK, limit - 10) if limit else MAX_COMMITS_PER_REQUEST
 
 
 @dataclass
@@ -131,15 +138,19 @@ def commits_upsert(*, organization: Organization, commits: Sequence[CommitInput]
                 timestamp=c.timestamp,
                 pr_number=c.pr_number,
             )
-            for c in commits
+            # In sha order: two requests inserting overlapping commits then take the row locks
+            # in the same order and wait for each other instead of deadlocking.
+            for c in sorted(commits, key=lambda c: c.sha)
         ],
         ignore_conflicts=True,
-        batch_size=500,
+        # No batch_size: the backend picks it (one INSERT on PostgreSQL whatever the count, what
+        # SQLite's parameter limit allows there), so the query count does not grow with the commits.
     )
     shas = [c.sha for c in commits]
     stored: dict[str, Commit] = {}
-    for start in range(0, len(shas), CHUNK):
-        for commit in Commit.objects.for_organization(organization).filter(sha__in=shas[start : start + CHUNK]):
+    chunk = _in_chunk()
+    for start in range(0, len(shas), chunk):
+        for commit in Commit.objects.for_organization(organization).filter(sha__in=shas[start : start + chunk]):
             stored[commit.sha] = commit
     to_update: list[Commit] = []
     for c in commits:
@@ -159,6 +170,12 @@ def commits_upsert(*, organization: Organization, commits: Sequence[CommitInput]
     return [stored[sha] for sha in shas]
 
 
+@transaction.atomic
+def commits_record(*, organization: Organization, commits: Iterable[CommitInput]) -> list[Commit]:
+    """Clean, then store commits that arrive outside a release (a GitHub push, a git import)."""
+    return commits_upsert(organization=organization, commits=_clean_commits(commits))
+
+
 def _link_commits(*, organization: Organization, release: Release, commits: list[Commit]) -> None:
     start = release.release_commits.count() if release.pk else 0
     ReleaseCommit.objects.bulk_create(
@@ -166,8 +183,7 @@ def _link_commits(*, organization: Organization, release: Release, commits: list
             ReleaseCommit(organization=organization, release=release, commit=commit, position=start + i)
             for i, commit in enumerate(commits)
         ],
-        ignore_conflicts=True,
-        batch_size=500,
+        ignore_conflicts=True,  # batch size left to the backend, as for the commits above
     )
 
 
@@ -220,7 +236,8 @@ def _fingerprint(data: _CleanRelease) -> dict:
         "name": data.name,
         "ref": data.ref,
         "url": data.url,
-        "date_released": data.date_released.isoformat() if data.date_released else None,
+        # In UTC, so the same instant written with another offset is the same payload.
+        "date_released": data.date_released.astimezone(UTC).isoformat() if data.date_released else None,
         "projects": sorted(data.projects),
         "commits": sorted(c.sha for c in data.commits),
         "refs": sorted([r.repository, r.commit, r.previous_commit] for r in data.refs),
@@ -242,6 +259,17 @@ def _store_refs(*, organization: Organization, release: Release, refs: list[RefI
         )
 
 
+def _request_build(*, organization: Organization, release: Release, projects: list[Project]) -> None:
+    """Queue ``release.build_requested`` (Aviator's trigger_build_workflow) once per project."""
+    for project in projects or [None]:
+        webhook_emit(
+            organization=organization,
+            events=[WebhookEvent.RELEASE_BUILD_REQUESTED],
+            data=release_data(release, project=project),
+            project_id=project.pk if project else None,
+        )
+
+
 @transaction.atomic
 def release_create(
     *,
@@ -257,9 +285,13 @@ def release_create(
     status: str = Release.Status.PENDING,
     source: str = Source.API,
     created_by: str = "",
+    request_build: bool = False,
+    created_at: datetime | None = None,
 ) -> tuple[Release, bool]:
     """Create a release with its projects, commits and refs, all or nothing.
 
+    ``request_build`` queues a ``release.build_requested`` webhook per project (new releases only).
+    ``created_at`` (default now) places an imported past release at its own time in the timeline.
     Idempotent: the same payload again returns ``(existing, False)``; the same version with a
     different payload raises ``Conflict`` naming the fields that differ. Races between identical
     requests are settled by the unique constraint on (organization, version).
@@ -293,17 +325,22 @@ def release_create(
                     source=source,
                     created_by=created_by[:200],
                     create_payload=fingerprint,
+                    **({"created_at": clean_time(created_at, field="created_at")} if created_at else {}),
                 )
         except IntegrityError:
             existing = Release.objects.for_organization(organization).get(version=data.version)
         else:
-            project_rows = [project_get_or_create(organization=organization, name=p) for p in data.projects]
+            # Sorted for the same reason as commits: a fixed lock order between concurrent creates.
+            by_name = {p: project_get_or_create(organization=organization, name=p) for p in sorted(data.projects)}
+            project_rows = [by_name[p] for p in data.projects]
             ReleaseProject.objects.bulk_create(
                 [ReleaseProject(organization=organization, release=release, project=p) for p in project_rows]
             )
             stored = commits_upsert(organization=organization, commits=data.commits)
             _link_commits(organization=organization, release=release, commits=stored)
             _store_refs(organization=organization, release=release, refs=data.refs)
+            if request_build:
+                _request_build(organization=organization, release=release, projects=project_rows)
             return release, True
 
     differing = _differences(existing.create_payload, fingerprint)

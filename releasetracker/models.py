@@ -19,6 +19,15 @@ class Organization(TimeStamped):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
+    # Kept in clear on purpose: verifying X-Hub-Signature-256 needs the shared secret itself,
+    # not a hash of it. Empty means GitHub webhooks are refused (401) for this organization.
+    github_webhook_secret = models.CharField(
+        "GitHub webhook secret",
+        max_length=200,
+        blank=True,
+        help_text="The secret set on the GitHub webhook pointed at /hooks/github/<slug>/. "
+        "Leave empty to refuse webhooks; `manage.py webhook_secret <slug>` prints (and creates) it.",
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -126,3 +135,27 @@ class IdempotencyKey(models.Model):
                 fields=["organization", "key", "method", "path"], name="releasetracker_idempotencykey_unique"
             )
         ]
+
+
+class GitHubDelivery(models.Model):
+    """A GitHub webhook delivery already handled: a redelivery with the same id changes nothing."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    delivery_id = models.CharField(max_length=100, help_text="the X-GitHub-Delivery header")
+    event = models.CharField(max_length=100, help_text="the X-GitHub-Event header")
+    action = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "GitHub delivery"
+        verbose_name_plural = "GitHub deliveries"
+        constraints = [
+            # The de-duplication check: a replay of a delivery hits this unique index.
+            models.UniqueConstraint(
+                fields=["organization", "delivery_id"], name="releasetracker_githubdelivery_unique_delivery"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.delivery_id}"

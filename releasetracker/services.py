@@ -123,7 +123,15 @@ def token_revoke_by_prefix(*, prefix: str) -> ApiToken:
 
 
 class TokenRejected(Exception):
-    """The token is missing from the database, revoked or expired; the message says which."""
+    """The token is missing from the database, revoked or expired; the message says which.
+
+    ``reason`` is "invalid", "revoked" or "expired", for APIs (Multitudes) that answer a revoked
+    key differently from an unknown one.
+    """
+
+    def __init__(self, message: str, reason: str = "invalid"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def token_authenticate(clear: str) -> ApiToken:
@@ -135,11 +143,23 @@ def token_authenticate(clear: str) -> ApiToken:
     if token is None or not secrets.compare_digest(token.token_hash, digest):
         raise TokenRejected("invalid token")
     if token.revoked_at is not None:
-        raise TokenRejected("token has been revoked")
+        raise TokenRejected("token has been revoked", reason="revoked")
     now = timezone.now()
     if token.expires_at is not None and token.expires_at <= now:
-        raise TokenRejected("token has expired")
+        raise TokenRejected("token has expired", reason="expired")
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def webhook_secret_ensure(*, organization: Organization, rotate: bool = False) -> tuple[str, bool]:
+    """Return the organization's GitHub webhook secret, creating it when missing (or when ``rotate``).
+
+    Returns ``(secret, created)``. The secret is random (256 bits, hex so it pastes anywhere).
+    """
+    if organization.github_webhook_secret and not rotate:
+        return organization.github_webhook_secret, False
+    organization.github_webhook_secret = secrets.token_hex(32)
+    organization.save(update_fields=["github_webhook_secret", "updated_at"])
+    return organization.github_webhook_secret, True

@@ -83,6 +83,9 @@ def exception_handler(exc, context):
     code = next((c for cls, c in CODES.items() if isinstance(exc, cls)), "error")
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten_errors(exc.detail)
+        if "" in fields:
+            # Errors about the body as a whole (not an object, ...) still name what is at fault.
+            fields["body"] = fields.pop("")
         body = error_body(summarize(fields), code, fields)
     elif isinstance(exc, exceptions.ParseError):
         body = error_body(f"body: {exc.detail}", code)

@@ -7,11 +7,11 @@ body is a 422. Responses are kept per organization, method and path.
 import hashlib
 import json
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from releasetracker.errors import Unprocessable
+from releasetracker.errors import DomainError, Unprocessable
 from releasetracker.models import IdempotencyKey, Organization
 
 MAX_KEY_LENGTH = 255
@@ -26,14 +26,45 @@ class IdempotentReplay(Exception):
 def body_fingerprint(raw: bytes) -> str:
     try:
         canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # Not JSON we can canonicalize (the parser will refuse it): fingerprint the raw bytes.
         canonical = raw
     return hashlib.sha256(canonical).hexdigest()
 
 
+def idempotency_lock(*, organization: Organization, key: str, method: str, path: str) -> int | None:
+    """Make requests that share a key wait for each other, so the first one's answer is the only one.
+
+    Without it, twenty retries sent at once would all find no stored answer and all execute.
+    A PostgreSQL session advisory lock is held from before the lookup until the answer is
+    stored (``idempotency_unlock``); it is also released if the process or connection dies.
+    SQLite has no such lock; it is the single-process development database.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    ident = f"{organization.pk}\0{method}\0{path}\0{key}".encode()
+    lock_id = int.from_bytes(hashlib.sha256(ident).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [lock_id])
+    return lock_id
+
+
+def idempotency_unlock(lock_id: int | None) -> None:
+    if lock_id is None:
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+    except DatabaseError:
+        pass  # the connection is gone, and the session's locks with it
+
+
 def idempotency_lookup(*, organization: Organization, key: str, method: str, path: str, fingerprint: str):
+    # A malformed key is a client bug (400); 422 is kept for a key reused with another body.
     if len(key) > MAX_KEY_LENGTH:
-        raise Unprocessable(f"must be at most {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
+        raise DomainError(f"must be at most {MAX_KEY_LENGTH} characters", field="Idempotency-Key")
+    if not key.isprintable() or not key.isascii():
+        raise DomainError("must be printable ASCII characters", field="Idempotency-Key")
     stored = IdempotencyKey.objects.filter(organization=organization, key=key, method=method, path=path).first()
     if stored is None:
         return None

@@ -10,8 +10,10 @@ from rest_framework.response import Response
 from releasetracker.api.idempotency import (
     IdempotentReplay,
     body_fingerprint,
+    idempotency_lock,
     idempotency_lookup,
     idempotency_store,
+    idempotency_unlock,
 )
 from releasetracker.models import Organization
 
@@ -26,6 +28,8 @@ class OrganizationScopedMixin:
     model = None
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
+    # Any id segment reaches get_object, so a version or typo in the id slot gets the JSON 404.
+    lookup_value_regex = "[^/]+"
 
     @property
     def organization(self) -> Organization:
@@ -63,6 +67,15 @@ class OrganizationScopedMixin:
 
     # Idempotency-Key -----------------------------------------------------------------------
     _idempotency = None
+    _idempotency_lock = None
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # Released even when the view raised (a 500 skips finalize_response).
+            idempotency_unlock(self._idempotency_lock)
+            self._idempotency_lock = None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -77,6 +90,9 @@ class OrganizationScopedMixin:
             "path": request.path,
             "fingerprint": body_fingerprint(request._request.body),
         }
+        self._idempotency_lock = idempotency_lock(
+            organization=ident["organization"], key=key, method=request.method, path=request.path
+        )
         replay = idempotency_lookup(**ident)
         if replay is not None:
             raise IdempotentReplay(replay)

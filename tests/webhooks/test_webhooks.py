@@ -446,3 +446,23 @@ def test_aviator_triggers_build_and_deployment_workflows_but_not_on_status_patch
         "2.1.0-rc1",
         "pending",
     )
+
+
+@pytest.mark.django_db
+def test_native_api_can_request_a_build_and_a_deployment_workflow(api, org, receiver, allow_local):
+    endpoint_create(organization=org, url=receiver.url, events=["release.build_requested", "deployment.requested"])
+    release = api.post(
+        "/api/v1/releases/", {"version": "3.0.0", "projects": ["api"], "trigger_build_workflow": True}, format="json"
+    )
+    assert release.status_code == 201, release.content
+    deployment = api.post(
+        "/api/v1/deployments/",
+        {"environment": "production", "release": "3.0.0", "status": "queued", "trigger_workflow": True},
+        format="json",
+    )
+    assert deployment.status_code == 201, deployment.content
+    plain = api.post("/api/v1/deployments/", {"environment": "staging", "release": "3.0.0"}, format="json")
+    assert plain.status_code == 201
+    while deliver_due():
+        pass
+    assert events_received(receiver) == ["release.build_requested", "deployment.requested"]

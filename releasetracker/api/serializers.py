@@ -1,0 +1,22 @@
+"""Serializer behaviour shared by the native API's write endpoints."""
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+
+class RejectUnknownFieldsMixin:
+    """Refuse fields the endpoint does not know instead of silently dropping them.
+
+    A typo (``"stauts": "failure"``) or another vendor's spelling (``"dateReleased"``) would
+    otherwise answer 200/201 and change nothing the client meant to change.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = sorted(name for name, field in self.fields.items() if not field.read_only)
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                message = f"unknown field (accepted: {', '.join(writable)})"
+                raise serializers.ValidationError({name: [message] for name in unknown})
+        return super().to_internal_value(data)
