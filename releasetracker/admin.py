@@ -2,8 +2,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from releasetracker.models import ApiToken, Membership, Organization
+from releasetracker.models import ApiToken, GitHubDelivery, Membership, Organization
+from releasetracker.pages import ThrottledAdminAuthenticationForm
 from releasetracker.services import token_issue, token_regenerate, token_revoke
+
+# The admin's sign-in page counts failures with the pages' sign-in: one throttle for both doors.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class MembershipInline(admin.TabularInline):
@@ -130,3 +134,20 @@ class ApiTokenAdmin(admin.ModelAdmin):
             for token in queryset.select_related("organization", "created_by")
         ]
         return self._show_once(request, issued)
+
+
+@admin.register(GitHubDelivery)
+class GitHubDeliveryAdmin(admin.ModelAdmin):
+    """Read-only log of processed GitHub webhook deliveries (the secret is on the organization)."""
+
+    list_display = ["delivery_id", "event", "action", "organization", "received_at"]
+    list_filter = ["event", "organization"]
+    search_fields = ["delivery_id", "organization__slug"]
+    list_select_related = ["organization"]
+    date_hierarchy = "received_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deployments.models import DeploymentStatus
-from deployments.services import deployment_record, environment_get_or_create
+from deployments.services import deployment_change_status, deployment_record, environment_get_or_create
 from releases.models import Release, Source
 from releases.services import CommitInput, release_create, repository_get_or_create
 from releasetracker.models import ApiToken, Membership, Organization
@@ -137,6 +137,8 @@ def seed_demo(*, days: int = 120, seed: int = 7) -> DemoResult:
                 source=Source.DEMO,
                 created_by="demo data",
             )
+            # The timeline groups releases by when they were created: back-date them like the history.
+            Release.objects.filter(pk=release.pk).update(created_at=at)
             releases += 1
             staging_at = at + timedelta(minutes=rng.randint(5, 40))
             deployment_record(
@@ -154,15 +156,21 @@ def seed_demo(*, days: int = 120, seed: int = 7) -> DemoResult:
             if prod_at > now:
                 continue
             failed = rng.random() < 0.12
-            deployment_record(
+            # Reported as CI does: started (in progress), then finished, so the history has both steps.
+            production, _ = deployment_record(
                 organization=org,
                 environment="production",
                 release=release,
-                status=DeploymentStatus.FAILURE if failed else DeploymentStatus.SUCCESS,
+                status=DeploymentStatus.IN_PROGRESS,
                 started_at=prod_at - timedelta(minutes=rng.randint(3, 15)),
-                finished_at=prod_at,
                 triggered_by="github-actions",
                 source=Source.DEMO,
+            )
+            deployment_change_status(
+                organization=org,
+                deployment=production,
+                status=DeploymentStatus.FAILURE if failed else DeploymentStatus.SUCCESS,
+                at=prod_at,
             )
             deployments += 1
             if failed and live[project]:
@@ -205,6 +213,7 @@ def seed_demo(*, days: int = 120, seed: int = 7) -> DemoResult:
                             source=Source.DEMO,
                             created_by="demo data",
                         )
+                        Release.objects.filter(pk=hotfix.pk).update(created_at=fix_at - timedelta(minutes=20))
                         releases += 1
                         deployment_record(
                             organization=org,

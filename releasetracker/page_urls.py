@@ -1,3 +1,43 @@
-"""Server-rendered pages (to be filled in)."""
+"""Server-rendered pages: sign-in, the organization list, and each organization's pages.
 
-urlpatterns: list = []
+Every organization page is under /orgs/<slug>/ and resolves the slug through the user's
+memberships (``releasetracker.pages.org_page``): another organization's slug is a 404.
+"""
+
+from django.contrib.auth.views import LogoutView
+from django.urls import include, path
+
+from deployments import views as deployment_views
+from metrics import views as metric_views
+from releases import views as release_views
+from releasetracker import pages
+
+releases_urls = (
+    [
+        path("", release_views.timeline, name="timeline"),
+        path("<str:key>/", release_views.release_detail, name="detail"),
+    ],
+    "releases",
+)
+deployments_urls = ([path("", deployment_views.deployments, name="list")], "deployments")
+metrics_urls = ([path("", metric_views.metrics, name="dashboard")], "metrics")
+orgs_urls = (
+    [
+        path("", pages.org_home, name="home"),
+        path("settings/tokens/", pages.tokens, name="tokens"),
+        path("settings/tokens/<uuid:public_id>/revoke/", pages.token_revoke_view, name="token-revoke"),
+        path("settings/tokens/<uuid:public_id>/regenerate/", pages.token_regenerate_view, name="token-regenerate"),
+    ],
+    "orgs",
+)
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("accounts/login/", pages.ThrottledLoginView.as_view(), name="login"),
+    # Django's LogoutView accepts POST only (a link could log people out from another site).
+    path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("orgs/<slug:org_slug>/releases/", include(releases_urls)),
+    path("orgs/<slug:org_slug>/deployments/", include(deployments_urls)),
+    path("orgs/<slug:org_slug>/metrics/", include(metrics_urls)),
+    path("orgs/<slug:org_slug>/", include(orgs_urls)),
+]

@@ -1,0 +1,84 @@
+"""The deployments page: what is live in each environment now, then the history, filterable."""
+
+from django import forms
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from deployments.models import Deployment, DeploymentStatus
+from deployments.selectors import deployment_list, environment_list
+from releases.selectors import project_list
+from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
+from releasetracker.pages import org_page, page_context
+
+
+class DeploymentFilterForm(DateRangeMixin, QueryFilterForm):
+    field_order = ["environment", "project", "status", "since", "until"]
+    environment = forms.ChoiceField(required=False)
+    project = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DeploymentStatus.choices])
+
+    def __init__(self, data, *, projects: list[str], environments: list[str]):
+        super().__init__(data)
+        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
+        self.fields["environment"].choices = [("", "All environments"), *((name, name) for name in environments)]
+
+
+def live_now(queryset) -> list[Deployment]:
+    """The latest successful deployment per environment and project: "which version is where now".
+
+    One query with a window function, whatever the history's length.
+    """
+    ranked = (
+        queryset.filter(status=DeploymentStatus.SUCCESS)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("environment_id"), F("project_id")],
+                order_by=[F("occurred_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .order_by("-environment__is_production", "environment__name", "project__name")
+    )
+    # The history's status_changes prefetch is not needed for this summary.
+    return list(ranked.prefetch_related(None))
+
+
+@org_page
+def deployments(request: HttpRequest) -> HttpResponse:
+    org = request.org
+    environments = list(environment_list(organization=org))
+    projects = list(project_list(organization=org).values_list("name", flat=True))
+    form = DeploymentFilterForm(request.GET, projects=projects, environments=[env.name for env in environments])
+    filters = form.filters()
+    queryset = deployment_list(organization=org).prefetch_related(None)
+    if "environment" in filters:
+        queryset = queryset.filter(environment__name=filters["environment"])
+    if "project" in filters:
+        queryset = queryset.filter(project__name=filters["project"])
+    now = live_now(queryset)
+    if "status" in filters:
+        queryset = queryset.filter(status=filters["status"])
+    if "since" in filters:
+        queryset = queryset.filter(occurred_at__gte=day_start(filters["since"]))
+    if "until" in filters:
+        queryset = queryset.filter(occurred_at__lt=day_end(filters["until"]))
+    page, per_page = paginate(request, queryset.order_by("-occurred_at", "-id"))
+    live_by_env: dict[str, dict] = {}
+    for deployment in now:
+        live_by_env.setdefault(deployment.environment.name, {"environment": deployment.environment, "deployments": []})[
+            "deployments"
+        ].append(deployment)
+    context = page_context(
+        request,
+        form=form,
+        filtered=bool(filters),
+        live=list(live_by_env.values()),
+        page=page,
+        per_page=per_page,
+        page_query=query_without(request, "page"),
+        nav="deployments",
+    )
+    return render(request, "deployments/list.html", context, status=400 if form.errors else 200)

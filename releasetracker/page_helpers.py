@@ -1,0 +1,86 @@
+"""Small pieces the pages share: filter forms bound to the query string, pagination, durations."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest
+
+DEFAULT_PAGE_SIZE = 25
+PAGE_SIZES = (10, 25, 50, 100)
+
+
+class QueryFilterForm(forms.Form):
+    """A GET filter form: empty fields mean "no filter", and bad values are shown, never a 500."""
+
+    def __init__(self, data, *args, **kwargs):
+        # Only the fields this form knows; "page" and "per_page" are handled by ``paginate``.
+        data = {key: value for key, value in data.items() if key in self.base_fields and value != ""}
+        super().__init__(data, *args, **kwargs)
+
+    def filters(self) -> dict:
+        """The valid, non-empty filters (invalid ones are dropped: the page shows their errors)."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {name: value for name, value in cleaned.items() if value not in (None, "", [])}
+
+    def active_count(self) -> int:
+        return len(self.filters())
+
+
+class DateRangeMixin(forms.Form):
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "must be on or after the From date")
+        return cleaned
+
+
+def day_start(value: date) -> datetime:
+    """Midnight UTC of ``value``: date filters are whole days in UTC, like the timeline's grouping."""
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def day_end(value: date) -> datetime:
+    """Midnight UTC after ``value``, so "To" includes the whole day (used as an exclusive bound)."""
+    return day_start(value) + timedelta(days=1)
+
+
+def paginate(request: HttpRequest, queryset, *, default: int = DEFAULT_PAGE_SIZE) -> tuple[Page, int]:
+    try:
+        per_page = int(request.GET.get("per_page", default))
+    except ValueError:
+        per_page = default
+    if per_page not in PAGE_SIZES:
+        per_page = default
+    paginator = Paginator(queryset, per_page)
+    # get_page() turns "abc", "0" and "9999" into the first or last page instead of an error.
+    return paginator.get_page(request.GET.get("page")), per_page
+
+
+def query_without(request: HttpRequest, *names: str) -> str:
+    """The current query string without ``names`` (for pagination links that keep the filters)."""
+    pairs = [(key, value) for key, values in request.GET.lists() for value in values if key not in names and value]
+    return urlencode(pairs)
+
+
+def humanize_seconds(seconds: float | None) -> str:
+    """3725 -> "1 h 2 min"; the largest two units, so a table of durations scans easily."""
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs and minutes < 10 else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"

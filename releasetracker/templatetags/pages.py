@@ -1,0 +1,40 @@
+"""Template filters for the pages: durations, short shas, commit links."""
+
+from django import template
+
+from releasetracker.page_helpers import humanize_seconds
+
+register = template.Library()
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    return humanize_seconds(seconds)
+
+
+@register.filter
+def short_sha(sha: str) -> str:
+    return (sha or "")[:7]
+
+
+@register.filter
+def commit_url(commit) -> str:
+    """The commit's page on its host when the repository's URL is known (GitHub, GitLab, Gitea: /commit/<sha>)."""
+    repository = getattr(commit, "repository", None)
+    if repository is None or not repository.url:
+        return ""
+    if not repository.url.startswith(("https://", "http://")):
+        return ""  # never render a javascript: or other scheme as a link
+    return f"{repository.url.rstrip('/')}/commit/{commit.sha}"
+
+
+@register.filter
+def first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+@register.filter
+def http_url(url: str) -> str:
+    """``url`` if it is http(s), else "": stored URLs come from API clients and must not become javascript: links."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("https://", "http://")) else ""
