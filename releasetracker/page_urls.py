@@ -11,6 +11,7 @@ from deployments import views as deployment_views
 from metrics import views as metric_views
 from releases import views as release_views
 from releasetracker import pages
+from webhooks import views as webhook_views
 
 releases_urls = (
     [
@@ -27,6 +28,14 @@ orgs_urls = (
         path("settings/tokens/", pages.tokens, name="tokens"),
         path("settings/tokens/<uuid:public_id>/revoke/", pages.token_revoke_view, name="token-revoke"),
         path("settings/tokens/<uuid:public_id>/regenerate/", pages.token_regenerate_view, name="token-regenerate"),
+        path("settings/webhooks/", webhook_views.webhooks, name="webhooks"),
+        path("settings/webhooks/<uuid:public_id>/toggle/", webhook_views.webhook_toggle, name="webhook-toggle"),
+        path("settings/webhooks/<uuid:public_id>/delete/", webhook_views.webhook_delete, name="webhook-delete"),
+        path(
+            "settings/webhooks/<uuid:public_id>/deliveries/<uuid:delivery_id>/redeliver/",
+            webhook_views.delivery_redeliver,
+            name="webhook-redeliver",
+        ),
     ],
     "orgs",
 )

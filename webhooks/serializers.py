@@ -5,8 +5,8 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    project = serializers.CharField(source="project.name", default=None, read_only=True)
-    environment = serializers.CharField(source="environment.name", default=None, read_only=True)
+    project = serializers.CharField(source="project.name", default=None, read_only=True, allow_null=True)
+    environment = serializers.CharField(source="environment.name", default=None, read_only=True, allow_null=True)
     secret_hint = serializers.SerializerMethodField(help_text="the secret's last 4 characters")
 
     class Meta:

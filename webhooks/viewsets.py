@@ -66,7 +66,10 @@ class WebhookEndpointViewSet(
         )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
-    @extend_schema(summary="Recent deliveries to this endpoint", responses={200: WebhookDeliverySerializer(many=True)})
+    @extend_schema(
+        summary="Recent deliveries to this endpoint",
+        responses={200: WebhookDeliverySerializer(many=True), **DETAIL_ERRORS},
+    )
     @action(detail=True, methods=["get"])
     def deliveries(self, request, id=None):
         endpoint = self.get_object()

@@ -1,0 +1,121 @@
+"""/orgs/<slug>/settings/webhooks/: organization admins manage outgoing webhooks and see deliveries."""
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from deployments.models import Environment
+from releases.models import Project
+from releasetracker.errors import DomainError
+from releasetracker.pages import org_admin_page, page_context
+from webhooks import services
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+RECENT_DELIVERIES = 5
+
+
+class EndpointForm(forms.Form):
+    url = forms.URLField(max_length=500, assume_scheme="https", label="Payload URL")
+    events = forms.MultipleChoiceField(
+        choices=WebhookEvent.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[WebhookEvent.DEPLOYMENT_FAILED],
+    )
+    project = forms.ChoiceField(required=False, help_text="Only events of this project (default: all).")
+    environment = forms.ChoiceField(required=False, help_text="Only events of this environment (default: all).")
+    secret = forms.CharField(
+        max_length=128, required=False, help_text="Leave empty to generate one; it is shown once, after saving."
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].choices = [("", "All projects")] + [
+            (name, name) for name in Project.objects.for_organization(organization).values_list("name", flat=True)
+        ]
+        self.fields["environment"].choices = [("", "All environments")] + [
+            (name, name) for name in Environment.objects.for_organization(organization).values_list("name", flat=True)
+        ]
+
+
+def _page(request: HttpRequest, form: EndpointForm, *, created: WebhookEndpoint | None = None, status: int = 200):
+    endpoints = (
+        WebhookEndpoint.objects.for_organization(request.org)
+        .select_related("project", "environment")
+        .prefetch_related(
+            Prefetch(
+                "deliveries",
+                # The newest few deliveries of each endpoint, in one windowed query for the page.
+                queryset=WebhookDelivery.objects.order_by("-created_at", "-id")[:RECENT_DELIVERIES],
+                to_attr="recent_deliveries",
+            )
+        )
+    )
+    rows = [(endpoint, endpoint.recent_deliveries) for endpoint in endpoints]
+    context = page_context(request, nav="webhooks", rows=rows, form=form, created=created)
+    response = render(request, "settings/webhooks.html", context, status=status)
+    if created is not None:
+        response["Cache-Control"] = "no-store"  # the secret is in this body only
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@org_admin_page
+def webhooks(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _page(request, EndpointForm(organization=request.org))
+    form = EndpointForm(request.POST, organization=request.org)
+    if not form.is_valid():
+        return _page(request, form, status=400)
+    try:
+        endpoint = services.endpoint_create(organization=request.org, **form.cleaned_data)
+    except DomainError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return _page(request, form, status=400)
+    return _page(request, EndpointForm(organization=request.org), created=endpoint, status=201)
+
+
+def _endpoint_or_404(request: HttpRequest, public_id) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.for_organization(request.org).filter(public_id=public_id).first()
+    if endpoint is None:
+        raise Http404("No such webhook")
+    return endpoint
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    return redirect("orgs:webhooks", org_slug=request.org.slug)
+
+
+@require_POST
+@org_admin_page
+def webhook_toggle(request: HttpRequest, public_id) -> HttpResponse:
+    endpoint = _endpoint_or_404(request, public_id)
+    endpoint = services.endpoint_update(organization=request.org, endpoint=endpoint, is_active=not endpoint.is_active)
+    state = "active" if endpoint.is_active else "paused: nothing is sent to it"
+    messages.success(request, f"Webhook {endpoint.url} is {state}.")
+    return _back(request)
+
+
+@require_POST
+@org_admin_page
+def webhook_delete(request: HttpRequest, public_id) -> HttpResponse:
+    endpoint = _endpoint_or_404(request, public_id)
+    endpoint.delete()
+    messages.success(request, f"Webhook {endpoint.url} is deleted.")
+    return _back(request)
+
+
+@require_POST
+@org_admin_page
+def delivery_redeliver(request: HttpRequest, public_id, delivery_id) -> HttpResponse:
+    endpoint = _endpoint_or_404(request, public_id)
+    delivery = WebhookDelivery.objects.for_organization(request.org).filter(endpoint=endpoint, public_id=delivery_id)
+    delivery = delivery.first()
+    if delivery is None:
+        raise Http404("No such delivery")
+    services.delivery_redeliver(organization=request.org, delivery=delivery)
+    messages.success(request, f"Delivery of {delivery.event} is queued again.")
+    return _back(request)
