@@ -22,8 +22,28 @@ run: install
 	DEBUG=1 $(PY) manage.py seed_demo
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+test: install tools
 	$(PY) -m pytest
+
+# The real sentry-cli, one directory per major version, for tests/compat/test_sentry_cli.py
+# (which skips, saying why, when one could not be installed). `make run` does not need it.
+SENTRY_CLI_3 := 3.8.2
+SENTRY_CLI_2 := 2.58.6
+.PHONY: tools
+tools: .tools/sentry-cli-3/.installed-$(SENTRY_CLI_3) .tools/sentry-cli-2/.installed-$(SENTRY_CLI_2)
+
+# The stamp names the pinned version: changing a pin reinstalls; a failed install is retried next time.
+.tools/sentry-cli-3/.installed-$(SENTRY_CLI_3) .tools/sentry-cli-2/.installed-$(SENTRY_CLI_2): | $(STAMP)
+	@rm -rf $(@D)
+	@if $(PY) -m pip install --quiet --disable-pip-version-check --target $(@D) \
+			sentry-cli==$(subst $(@D)/.installed-,,$@); then touch $@; \
+		else echo "sentry-cli $(subst $(@D)/.installed-,,$@) could not be installed: its tests will skip"; fi
+
+# PNGs of the four main pages with demo data, taken by Debian's Chromium (apt-get install chromium):
+# the script serves a throwaway demo database on a free port and stops that server when done.
+.PHONY: screenshots
+screenshots: install
+	$(PY) scripts/screenshots.py
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -32,3 +52,9 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Benchmarks against PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/rt_bench;
+# needs wrk: apt-get install wrk). Writes docs/performance.md; fails when a target fails.
+.PHONY: bench
+bench: install
+	$(PY) bench/run.py

@@ -1,3 +1,9 @@
-"""Metrics API routes under /api/v1/metrics/ (to be filled in)."""
+"""Metrics API routes under /api/v1/metrics/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from metrics.api import DoraMetricsView
+
+urlpatterns = [
+    path("dora/", DoraMetricsView.as_view(), name="metrics-dora"),
+]

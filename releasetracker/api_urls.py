@@ -12,9 +12,11 @@ router.include_root_view = False
 # Apps add their viewsets here (kept in one place so the schema lists every route).
 from deployments.viewsets import register as register_deployments  # noqa: E402
 from releases.viewsets import register as register_releases  # noqa: E402
+from webhooks.viewsets import register as register_webhooks  # noqa: E402
 
 register_releases(router)
 register_deployments(router)
+register_webhooks(router)
 
 urlpatterns = [
     path("organization/", OrganizationView.as_view(), name="organization"),

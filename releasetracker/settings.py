@@ -75,9 +75,15 @@ INSTALLED_APPS = [
     "releases",
     "deployments",
     "metrics",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
+    # First: every response (even a redirect, a 413 or a 500) carries X-Request-ID, and every
+    # log line names it. Then the body limit, before anything reads the body.
+    "releasetracker.middleware.RequestIdMiddleware",
+    "releasetracker.middleware.BodySizeLimitMiddleware",
+    "releasetracker.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,6 +125,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Wait for a busy writer instead of failing at once ("database is locked").
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# A PostgreSQL read replica (docs/scaling.md): the reads of GET requests go there; writes, reads
+# after a write, identity reads and the admin stay on the primary (releasetracker/db_router.py).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True
+    )
+    MIDDLEWARE.insert(0, "releasetracker.db_router.ReplicaReadsMiddleware")
+DATABASE_ROUTERS = ["releasetracker.db_router.PrimaryReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -171,6 +186,41 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every HTML response in production (releasetracker.middleware).
+# Pages carry no inline script or style and load nothing from another host. Swagger UI's page
+# bootstraps itself with an inline script and style, so its path gets its own policy.
+CONTENT_SECURITY_POLICY = (
+    ""
+    if DEBUG
+    else (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+)
+CONTENT_SECURITY_POLICY_OVERRIDES = {
+    "/api/v1/docs/": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+}
+
+
+def cache_from_url(url: str) -> dict:
+    """CACHE_URL: ``locmem://`` (default), ``db://<table>`` or ``redis://host:port/db``."""
+    if url in ("", "locmem://"):
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if url.startswith("db://"):
+        return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": url[5:] or "rt_cache"}
+    if url.startswith(("redis://", "rediss://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    raise ImproperlyConfigured(f"CACHE_URL={url!r}: use locmem://, db://<table> or redis://host:port/db")
+
+
+# The cache holds rate-limit counters. Local memory is per process: with several gunicorn
+# workers or servers, set CACHE_URL=db://rt_cache (then `manage.py createcachetable`) or a
+# shared Redis so every process counts against the same limit.
+CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "").strip())}
+RATE_LIMIT_CACHE = "default"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["releasetracker.api.authentication.ApiTokenAuthentication"],
@@ -178,7 +228,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "releasetracker.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["releasetracker.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": (
         ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"]
         if DEBUG
@@ -188,6 +238,19 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
+    # Per token (any token of any organization, counted apart) and per client IP for requests
+    # that carry no credential. The token default lets a CI burst through and stops a runaway loop.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "releasetracker.api.throttling.TokenRateThrottle",
+        "releasetracker.api.throttling.AnonymousIpRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": os.environ.get("RATE_LIMIT_PER_TOKEN", "1200/min"),
+        "anon": os.environ.get("RATE_LIMIT_PER_IP", "60/min"),
+    },
+    # Proxies in front of the app that append to X-Forwarded-For; 0 trusts only REMOTE_ADDR,
+    # so a client cannot pick its own rate-limit bucket by sending the header.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 1 if env_bool("BEHIND_TLS_PROXY", False) else 0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -203,12 +266,37 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeploymentStatusEnum": "deployments.models.DeploymentStatus",
         "ReleaseStatusEnum": "releases.models.Release.Status",
+        "WebhookEventEnum": "webhooks.models.WebhookEvent",
     },
 }
 
+# Outgoing webhooks (see docs/webhooks.md). Private targets are refused unless allowed here.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5)
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
+WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 10)
+WEBHOOKS_RETRY_MAX_SECONDS = env_int("WEBHOOKS_RETRY_MAX_SECONDS", 3600)
+
+# Every line names its request (X-Request-ID). Production writes one JSON object per line;
+# DEBUG (or LOG_FORMAT=text) writes a human line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "releasetracker.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "releasetracker.logging.JsonFormatter"},
+        "text": {"()": "releasetracker.logging.HumanFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": os.environ.get("LOG_FORMAT", "text" if DEBUG else "json"),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # The access line per request comes from releasetracker.access; runserver's own would repeat it.
+        "django.server": {"level": "WARNING"},
+    },
 }

@@ -1,7 +1,7 @@
 """Input rules shared by every service: shas, times, text. They raise ``DomainError`` naming the field."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
@@ -48,7 +48,8 @@ def clean_time(value: datetime | None, *, field: str) -> datetime | None:
         raise DomainError("is more than a day in the future", field=field)
     if value.year < 1970:
         raise DomainError("is before 1970", field=field)
-    return value
+    # Stored in UTC whatever offset came in (PostgreSQL refuses offsets beyond ±15:59).
+    return value.astimezone(UTC)
 
 
 def clean_positive_int(value, *, field: str) -> int | None:

@@ -7,6 +7,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from releasetracker.api.schema import READ_ERRORS
+
 
 @never_cache
 @require_GET
@@ -25,22 +27,25 @@ class OrganizationView(APIView):
     """The token's own organization, and the token's name and scopes: the smallest call to test a token."""
 
     @extend_schema(
-        responses=inline_serializer(
-            "OrganizationWhoAmI",
-            {
-                "slug": serializers.CharField(),
-                "name": serializers.CharField(),
-                "token": inline_serializer(
-                    "TokenInfo",
-                    {
-                        "name": serializers.CharField(),
-                        "prefix": serializers.CharField(),
-                        "scopes": serializers.ListField(child=serializers.CharField()),
-                        "expires_at": serializers.DateTimeField(allow_null=True),
-                    },
-                ),
-            },
-        )
+        responses={
+            200: inline_serializer(
+                "OrganizationWhoAmI",
+                {
+                    "slug": serializers.CharField(),
+                    "name": serializers.CharField(),
+                    "token": inline_serializer(
+                        "TokenInfo",
+                        {
+                            "name": serializers.CharField(),
+                            "prefix": serializers.CharField(),
+                            "scopes": serializers.ListField(child=serializers.CharField()),
+                            "expires_at": serializers.DateTimeField(allow_null=True),
+                        },
+                    ),
+                },
+            ),
+            **READ_ERRORS,
+        }
     )
     def get(self, request):
         token = request.auth

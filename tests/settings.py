@@ -16,3 +16,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The suite sends many requests from one address and token; rate limits are tested on their
+# own with lowered rates (tests/reliability/test_rate_limits.py), never hit by accident here.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"token": "1000000/min", "anon": "1000000/min"},
+}
+
+# A "replica" alias that is the primary itself (a test mirror: no second test database), so the
+# read router can be exercised (tests/perf/test_router.py). Reads use it only inside
+# releasetracker.db_router.replica_reads(), which production turns on with DATABASE_REPLICA_URL.
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405

@@ -1,5 +1,7 @@
 """Serializer fields and filters shared by the native API."""
 
+from datetime import UTC
+
 from django import forms
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -23,7 +25,11 @@ def parse_aware(value) -> "timezone.datetime":
         raise ValueError(FORMAT_MESSAGE)
     if timezone.is_naive(parsed):
         raise ValueError(NAIVE_MESSAGE)
-    return parsed
+    # In UTC: Python accepts offsets up to ±23:59, PostgreSQL refuses beyond ±15:59 (a 500).
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(FORMAT_MESSAGE) from None
 
 
 class AwareDateTimeField(serializers.DateTimeField):

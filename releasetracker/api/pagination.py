@@ -1,3 +1,4 @@
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 
@@ -7,3 +8,13 @@ class CreatedCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def decode_cursor(self, request):
+        # DRF answers a garbled cursor with 404 "Invalid cursor", as if the list were missing;
+        # it is bad input, so a 400 naming the parameter.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError(
+                {self.cursor_query_param: ["is not a cursor this API gave out; use the next/previous links as given"]}
+            ) from None

@@ -28,7 +28,8 @@ def errors(*codes: int) -> dict:
     return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
 
 
-READ_ERRORS = errors(401, 403, 429)
+# Lists take filters and a cursor: a bad value of either is a 400 naming the parameter.
+READ_ERRORS = errors(400, 401, 403, 429)
 DETAIL_ERRORS = errors(401, 403, 404, 429)
 WRITE_ERRORS = errors(400, 401, 403, 413, 422, 429)
 
