@@ -1,0 +1,531 @@
+"""Benchmark of the DORA metrics endpoint on PostgreSQL (issue 5, "Speed").
+
+Seeds 100 organizations x 10,000 deployments (a year of history: 5,000 releases per
+organization, each with 3 commits, deployed to staging and then production) with bulk SQL, and
+reports for one organization's last 90 days:
+
+- the endpoint's median latency over 20 calls (Django test client: middleware, token auth,
+  validation, the metrics queries and JSON rendering); the lowest of 5 such medians, so a burst
+  of load from elsewhere on the machine does not count as ours,
+- the raw SQL floor: the same counts and percentiles written by hand as one query,
+- their ratio (target <= 3), and the endpoint's latency with 1,000,000 deployments in the
+  database against 100,000 (target <= 1.3: other organizations' rows must not slow one down).
+
+The two sizes live in two databases on the same server (DATABASE_URL's, holding the million,
+and the same name with ``_small`` holding the first 10 organizations), so the measurements can
+alternate: load from elsewhere on a shared machine then hits both sizes alike.
+
+Usage (both databases are wiped: the name must contain "bench"):
+
+    createdb -h 127.0.0.1 -U postgres rt_metrics_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/rt_metrics_bench .venv/bin/python bench/metrics.py
+
+Prints one ``<name>: <value> (target <op> <bound>): PASS|FAIL`` line per target and exits 1
+on a FAIL. ``--orgs`` and ``--per-org`` scale it down for a quick run.
+"""
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "releasetracker.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-0123")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+
+import django  # noqa: E402
+
+# The seeded year, fixed so every run measures the same data: [START, END).
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2026, 1, 1, tzinfo=UTC)
+WINDOW = (END - timedelta(days=90), END)
+CALLS = 20
+ROUNDS = 5
+COMMITS_PER_RELEASE = 3
+
+
+def _check_database() -> None:
+    url = os.environ.get("DATABASE_URL", "")
+    parsed = urlparse(url)
+    if not parsed.scheme.startswith("postgres"):
+        sys.exit("bench/metrics.py needs DATABASE_URL=postgres://.../rt_metrics_bench (PostgreSQL)")
+    if "bench" not in parsed.path:
+        sys.exit(f"refusing to wipe {parsed.path.lstrip('/')!r}: the benchmark database's name must contain 'bench'")
+
+
+def _seed_organizations(first: int, last: int) -> None:
+    """Organizations, projects and environments through the ORM (few rows; picks up every column)."""
+    from deployments.models import Environment
+    from releases.models import Project
+    from releasetracker.models import Organization
+
+    orgs = Organization.objects.bulk_create(
+        [Organization(slug=f"bench-{n:03d}", name=f"Bench {n}") for n in range(first, last + 1)]
+    )
+    projects = Project.objects.bulk_create([Project(organization=org, name="api") for org in orgs])
+    production = Environment.objects.bulk_create(
+        [Environment(organization=org, name="production", is_production=True) for org in orgs]
+    )
+    staging = Environment.objects.bulk_create(
+        [Environment(organization=org, name="staging", is_production=False) for org in orgs]
+    )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO bench_orgs (n, org_id, project_id, production_id, staging_id) VALUES (%s, %s, %s, %s, %s)",
+            [
+                (first + i, org.pk, project.pk, prod.pk, stage.pk)
+                for i, (org, project, prod, stage) in enumerate(zip(orgs, projects, production, staging, strict=True))
+            ],
+        )
+
+
+def _seed_history(first: int, last: int, releases: int) -> None:
+    """Releases, commits and deployments of organizations ``first..last`` with set-based SQL.
+
+    Ids are computed (so the inserts need no lookups) and rows are inserted in time order across
+    organizations, interleaved as a shared production database would hold them. The outcome of
+    each production deployment comes from a fixed hash of (organization, release): about 4 %
+    fail, 1 % are cancelled, 3 % are hotfixes, 5 % fixes, 1 % rollbacks, 1 % tagged is_failure.
+    """
+    from django.db import connection
+
+    spacing = (END - START).total_seconds() / releases
+    params = {"first": first, "last": last, "releases": releases, "start": START, "spacing": spacing}
+    release_id = f"((o.n - 1) * {releases} + r)"
+    hash_ = "mod(o.n * 7919 + r * 104729, 100)"
+    release_time = "(%(start)s::timestamptz + make_interval(secs => r * %(spacing)s))"
+    statements = [
+        f"""
+        INSERT INTO releases_release (id, created_at, updated_at, public_id, version, name, ref, url,
+            date_released, status, source, created_by, create_payload, organization_id)
+        SELECT {release_id} + 1, {release_time}, {release_time}, gen_random_uuid(), '1.' || r, '', '', '',
+            {release_time}, 'success', 'api', 'bench', '{{}}'::jsonb, o.org_id
+        FROM bench_orgs o CROSS JOIN generate_series(0, %(releases)s - 1) r
+        WHERE o.n BETWEEN %(first)s AND %(last)s
+        ORDER BY r, o.n
+        """,  # noqa: S608
+        # Commits: authored 1 to 72 hours before their release; one in 50 has no timestamp (the
+        # metrics then use when the tracker first saw it).
+        f"""
+        INSERT INTO releases_commit (id, created_at, updated_at, public_id, sha, message, author_name,
+            author_email, timestamp, pr_number, organization_id, repository_id)
+        SELECT {release_id} * {COMMITS_PER_RELEASE} + j + 1,
+            {release_time} - interval '30 minutes', {release_time} - interval '30 minutes', gen_random_uuid(),
+            md5(o.n || '-' || r || '-' || j), 'change ' || j, 'Bench', 'bench@example.com',
+            CASE WHEN mod(r + j, 50) = 0 THEN NULL
+                 ELSE {release_time} - make_interval(hours => 1 + mod(o.n * 31 + r * 17 + j * 7, 72)) END,
+            NULL, o.org_id, NULL
+        FROM bench_orgs o CROSS JOIN generate_series(0, %(releases)s - 1) r
+            CROSS JOIN generate_series(0, {COMMITS_PER_RELEASE - 1}) j
+        WHERE o.n BETWEEN %(first)s AND %(last)s
+        ORDER BY r, o.n, j
+        """,  # noqa: S608
+        f"""
+        INSERT INTO releases_releasecommit (id, created_at, updated_at, position, commit_id, organization_id,
+            release_id)
+        SELECT {release_id} * {COMMITS_PER_RELEASE} + j + 1, {release_time}, {release_time}, j,
+            {release_id} * {COMMITS_PER_RELEASE} + j + 1, o.org_id, {release_id} + 1
+        FROM bench_orgs o CROSS JOIN generate_series(0, %(releases)s - 1) r
+            CROSS JOIN generate_series(0, {COMMITS_PER_RELEASE - 1}) j
+        WHERE o.n BETWEEN %(first)s AND %(last)s
+        ORDER BY r, o.n, j
+        """,  # noqa: S608
+        # Two deployments per release: staging 10 minutes after the release, production an hour
+        # after (plus up to 29 minutes), with the outcome drawn from the hash.
+        f"""
+        INSERT INTO deployments_deployment (id, created_at, updated_at, public_id, commit_sha, status,
+            started_at, finished_at, deployed_at, occurred_at, duration_seconds, title, changelog, url, branch,
+            is_fix, is_hotfix, is_forced, is_rollback, tags, triggered_by, external_id, member,
+            pull_request_number, repository_url, commits_count, source, created_by, organization_id,
+            project_id, release_id, environment_id)
+        SELECT {release_id} * 2 + e + 1, t.at, t.at, gen_random_uuid(), md5(o.n || '-' || r || '-0'),
+            CASE WHEN e = 0 THEN 'success' WHEN {hash_} < 4 THEN 'failure' WHEN {hash_} = 4 THEN 'canceled'
+                 ELSE 'success' END,
+            t.at - interval '5 minutes', t.at, NULL, t.at, 300, '', '', '', 'main',
+            e = 1 AND {hash_} BETWEEN 8 AND 12, e = 1 AND {hash_} BETWEEN 5 AND 7, false, e = 1 AND {hash_} = 13,
+            CASE WHEN e = 1 AND {hash_} = 14 THEN '["is_failure"]'::jsonb ELSE '[]'::jsonb END,
+            '', '', '', NULL, '', {COMMITS_PER_RELEASE}, 'api', 'bench', o.org_id, o.project_id,
+            {release_id} + 1, CASE WHEN e = 0 THEN o.staging_id ELSE o.production_id END
+        FROM bench_orgs o CROSS JOIN generate_series(0, %(releases)s - 1) r CROSS JOIN generate_series(0, 1) e
+            CROSS JOIN LATERAL (
+                SELECT {release_time} + CASE WHEN e = 0 THEN interval '10 minutes'
+                    ELSE interval '1 hour' + make_interval(mins => mod({hash_}, 30)) END AS at
+            ) t
+        WHERE o.n BETWEEN %(first)s AND %(last)s
+        ORDER BY r, o.n, e
+        """,  # noqa: S608
+    ]
+    tables = ["releases_release", "releases_commit", "releases_releasecommit", "deployments_deployment"]
+    with connection.cursor() as cursor, _bulk_load(cursor, tables):
+        for sql in statements:
+            cursor.execute(sql, params)
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")  # noqa: S608
+            # What autovacuum would have done on a live database: planner statistics, hint bits and
+            # the visibility map, so the first measurement does not pay for the bulk load.
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+@contextmanager
+def _bulk_load(cursor, tables: list[str]) -> Iterator[None]:
+    """Drop the tables' secondary indexes, unique and foreign-key constraints for a bulk insert; put them back.
+
+    Building an index once over a million rows is several times faster than maintaining it row by
+    row (random UUIDs especially); re-adding the constraints checks every row once.
+    """
+    cursor.execute("SET maintenance_work_mem = '256MB'")
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('u', 'f') ORDER BY contype DESC, conname",
+        [tables],
+    )
+    constraints = cursor.fetchall()  # unique ('u') before foreign keys ('f') when re-adding
+    cursor.execute(
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+        " WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary"
+        " AND indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE conindid <> 0)",
+        [tables],
+    )
+    indexes = cursor.fetchall()
+    for table, name, _, _ in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {name}")
+    try:
+        yield
+    finally:
+        for _, definition in indexes:
+            cursor.execute(definition)
+        for table, name, _, definition in constraints:
+            cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+
+
+def _reset() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE releasetracker_organization RESTART IDENTITY CASCADE")
+        cursor.execute("DROP TABLE IF EXISTS bench_orgs")
+        cursor.execute(
+            "CREATE TABLE bench_orgs (n int PRIMARY KEY, org_id bigint, project_id bigint,"
+            " production_id bigint, staging_id bigint)"
+        )
+
+
+# The floor: the same numbers, hand-written for PostgreSQL in one statement -------------------
+
+FLOOR_SQL = """
+WITH prod AS (
+    SELECT id FROM deployments_environment WHERE organization_id = %(org)s AND is_production
+),
+d AS (
+    SELECT d.id, d.occurred_at, d.status, d.environment_id, d.project_id, d.is_fix, d.is_hotfix, d.is_rollback,
+           d.tags, d.release_id, d.commit_sha,
+           count(*) FILTER (WHERE d.status = 'success') OVER (
+               PARTITION BY d.environment_id, d.project_id ORDER BY d.occurred_at, d.id) AS n_success
+    FROM deployments_deployment d
+    WHERE d.organization_id = %(org)s AND d.environment_id IN (SELECT id FROM prod) AND d.occurred_at >= %(since)s
+),
+remediated AS (
+    SELECT DISTINCT environment_id, project_id, n_success - (status = 'success')::int AS n
+    FROM d WHERE is_hotfix OR is_rollback
+),
+f AS (
+    SELECT d.*, (d.status = 'failure'
+                 OR (d.status = 'success' AND (d.tags @> '["is_failure"]' OR x.n IS NOT NULL))) AS failed
+    FROM d LEFT JOIN remediated x
+      ON d.status = 'success' AND x.environment_id = d.environment_id
+     AND x.project_id IS NOT DISTINCT FROM d.project_id AND x.n = d.n_success
+),
+r AS (
+    SELECT f.*, min(f.occurred_at) FILTER (WHERE f.status = 'success' AND NOT f.failed) OVER (
+               PARTITION BY f.environment_id, f.project_id ORDER BY f.occurred_at DESC, f.id DESC
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS recovered_at
+    FROM f
+),
+w AS (SELECT * FROM r WHERE occurred_at < %(until)s),
+deployed AS (
+    SELECT rc.commit_id, w.occurred_at FROM w JOIN releases_releasecommit rc ON rc.release_id = w.release_id
+    WHERE w.status = 'success'
+    UNION ALL
+    SELECT c.id, w.occurred_at FROM w JOIN releases_commit c ON c.organization_id = %(org)s AND c.sha = w.commit_sha
+    WHERE w.status = 'success' AND w.release_id IS NULL
+),
+lead AS (
+    SELECT extract(epoch FROM min(x.occurred_at) - coalesce(c.timestamp, c.created_at))::float8 AS s
+    FROM deployed x JOIN releases_commit c ON c.id = x.commit_id
+    WHERE NOT EXISTS (
+        SELECT 1 FROM releases_releasecommit rc2 JOIN deployments_deployment e ON e.release_id = rc2.release_id
+        WHERE rc2.commit_id = x.commit_id AND e.organization_id = %(org)s AND e.environment_id IN (SELECT id FROM prod)
+          AND e.status = 'success' AND e.occurred_at < %(since)s)
+    AND NOT EXISTS (
+        SELECT 1 FROM deployments_deployment e WHERE e.organization_id = %(org)s
+          AND e.environment_id IN (SELECT id FROM prod) AND e.release_id IS NULL AND e.commit_sha = c.sha
+          AND e.status = 'success' AND e.occurred_at < %(since)s)
+    GROUP BY c.id
+)
+SELECT
+    (SELECT count(*) FROM w WHERE status = 'success') AS deployments,
+    (SELECT count(*) FROM w WHERE status IN ('success', 'failure')) AS finished,
+    (SELECT count(*) FROM w WHERE failed) AS failed,
+    (SELECT count(*) FROM w WHERE status = 'success' AND (is_fix OR is_hotfix)) AS rework,
+    (SELECT count(*) FROM w WHERE failed AND recovered_at IS NOT NULL) AS recovered,
+    (SELECT count(*) FROM w WHERE failed AND recovered_at IS NULL) AS unrecovered,
+    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM recovered_at - occurred_at)::float8)
+       FROM w WHERE failed AND recovered_at IS NOT NULL) AS recovery_median,
+    (SELECT count(*) FROM lead WHERE s > 0) AS commits,
+    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM lead WHERE s > 0) AS lead_median,
+    (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM lead WHERE s > 0) AS lead_p90
+"""
+
+
+def _use_database(name: str) -> None:
+    """Point Django's default connection at another database of the same server (reconnects on next use)."""
+    from django.db import connections
+
+    connection = connections["default"]
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
+def _median_of_calls(call) -> tuple[float, object]:
+    """Two warm-up calls (connection, caches), then the median of CALLS timed calls."""
+    result = call()
+    call()
+    timings = []
+    for _ in range(CALLS):
+        started = time.perf_counter()
+        result = call()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings), result
+
+
+def _floor_call(org_id: int):
+    from django.db import connection
+
+    params = {"org": org_id, "since": WINDOW[0], "until": WINDOW[1]}
+
+    def call() -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute(FLOOR_SQL, params)
+            names = [c[0] for c in cursor.description]
+            return dict(zip(names, cursor.fetchone(), strict=True))
+
+    return call
+
+
+def _endpoint_call(clear: str):
+    from django.test import Client
+
+    client = Client()
+    query = {"since": WINDOW[0].isoformat(), "until": WINDOW[1].isoformat()}
+
+    def call() -> dict:
+        response = client.get("/api/v1/metrics/dora/", query, HTTP_AUTHORIZATION=f"Bearer {clear}")
+        if response.status_code != 200:
+            sys.exit(f"endpoint answered {response.status_code}: {response.content[:500]!r}")
+        return response.json()
+
+    return call
+
+
+def _measure(plan: dict[str, tuple[str, object]]) -> dict[str, tuple[float, object]]:
+    """Run every measurement of ``plan`` ({key: (database, call)}) in turn, ROUNDS times over.
+
+    Alternating the measurements means a burst of load from elsewhere on this shared machine
+    hits all of them alike; each keeps the lowest of its ROUNDS medians.
+    """
+    medians: dict[str, list[float]] = {key: [] for key in plan}
+    results: dict[str, object] = {}
+    for _ in range(ROUNDS):
+        for key, (database, call) in plan.items():
+            _use_database(database)
+            median, results[key] = _median_of_calls(call)
+            medians[key].append(median)
+    return {key: (min(values), results[key]) for key, values in medians.items()}
+
+
+def _same_numbers(body: dict, floor: dict) -> list[str]:
+    pairs = [
+        ("deployment_frequency.count", body["deployment_frequency"]["count"], floor["deployments"]),
+        ("change_failure_rate.total", body["change_failure_rate"]["total"], floor["finished"]),
+        ("change_failure_rate.failed", body["change_failure_rate"]["failed"], floor["failed"]),
+        ("rework_rate.rework", body["rework_rate"]["rework"], floor["rework"]),
+        ("recovery_time.recovered", body["recovery_time"]["recovered"], floor["recovered"]),
+        ("recovery_time.unrecovered", body["recovery_time"]["unrecovered"], floor["unrecovered"]),
+        ("recovery_time.median_seconds", body["recovery_time"]["median_seconds"], floor["recovery_median"]),
+        ("lead_time.commits", body["lead_time"]["commits"], floor["commits"]),
+        ("lead_time.median_seconds", body["lead_time"]["median_seconds"], floor["lead_median"]),
+        ("lead_time.p90_seconds", body["lead_time"]["p90_seconds"], floor["lead_p90"]),
+    ]
+    return [
+        f"{name}: endpoint {ours} vs floor {theirs}"
+        for name, ours, theirs in pairs
+        if not (ours == theirs or (ours is not None and theirs is not None and abs(ours - theirs) < 0.001))
+    ]
+
+
+def _target(name: str, value: float, op: str, bound: float, unit: str = "", places: int = 2) -> tuple[bool, str]:
+    ok = value <= bound if op == "<=" else value >= bound
+    line = f"{name}: {value:.{places}f}{unit} (target {op} {bound:g}{unit}): {'PASS' if ok else 'FAIL'}"
+    print(line, flush=True)
+    return ok, line
+
+
+def _write_report(*, command: str, figures: list[tuple[str, str]], targets: list[str], seconds: float) -> None:
+    """The "Metrics" section of docs/performance.md (between its markers; other sections are kept)."""
+    from bench.common import environment_lines, write_section
+
+    lines = [
+        "## Metrics: the DORA endpoint at 1,000,000 deployments",
+        "",
+        f"Command: `{command}`",
+        "",
+        *environment_lines(),
+        "",
+        "Data: 100 organizations x 10,000 deployments over 2025 (per organization 5,000 releases of 3 commits,"
+        " each deployed to staging then production; about 4 % of production deployments fail, 1 % are"
+        " cancelled, 3 % are hotfixes, 5 % fixes, 1 % rollbacks, 1 % tagged is_failure), seeded with"
+        " `INSERT ... SELECT generate_series` in time order across organizations, then `VACUUM ANALYZE`."
+        f" Measured: organization bench-001, window {WINDOW[0]:%Y-%m-%d} to {WINDOW[1]:%Y-%m-%d} (90 days).",
+        "",
+        "| figure | value |",
+        "|---|---:|",
+        *[f"| {name} | {value} |" for name, value in figures],
+        "",
+        "Latency: the median of 20 calls after 2 warm-up calls, the lowest of 5 such medians; the three"
+        " measurements alternate round by round, the 100,000-deployment one against a second database"
+        " (`<name>_small`, the first 10 organizations of the same data) on the same server, so load from"
+        " elsewhere on the shared machine hits them alike. The endpoint is called through Django's test"
+        " client (middleware, token authentication, parameter checks, the two metric queries, JSON"
+        " rendering); the floor is one hand-written PostgreSQL"
+        " query (`FLOOR_SQL` in bench/metrics.py) computing the same counts and percentiles, whose answers the"
+        " run checks against the endpoint's. No rollup table is needed: both metric queries read only the"
+        " organization's rows through the `(organization, environment, occurred_at)` index.",
+        "",
+        "Targets:",
+        "",
+        "```",
+        *targets,
+        "```",
+        "",
+        f"Total run time: {seconds:.0f} s.",
+    ]
+    write_section("metrics", "\n".join(lines))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orgs", type=int, default=100, help="organizations in the full run (default 100)")
+    parser.add_argument("--small-orgs", type=int, default=10, help="organizations in the first run (default 10)")
+    parser.add_argument("--per-org", type=int, default=10_000, help="deployments per organization (default 10,000)")
+    args = parser.parse_args()
+    _check_database()
+    django.setup()
+    # One access-log line per call would drown the report; no static files are served here.
+    logging.getLogger("releasetracker.access").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="No directory at")
+    from django.db import connection
+
+    from bench.common import ensure_database
+    from releasetracker.models import Organization
+    from releasetracker.services import token_issue
+
+    releases = args.per_org // 2
+    small_total = args.small_orgs * releases * 2
+    full_total = args.orgs * releases * 2
+    began = time.perf_counter()
+
+    # Two databases on the same server, so the two sizes can be measured in alternation.
+    full_db = connection.settings_dict["NAME"]
+    small_db = f"{full_db}_small"
+    ensure_database(f"{os.environ['DATABASE_URL'].split('?')[0].rsplit('/', 1)[0]}/{small_db}")
+    tokens = {}
+    for database, count in ((small_db, args.small_orgs), (full_db, args.orgs)):
+        started = time.perf_counter()
+        _use_database(database)
+        _reset()
+        _seed_organizations(1, count)
+        _seed_history(1, count, releases)
+        org = Organization.objects.get(slug="bench-001")
+        tokens[database] = (org.pk, token_issue(organization=org, name="bench", scopes=["read"]).clear)
+        total = count * releases * 2
+        print(f"seeded {total:,} deployments into {database} in {time.perf_counter() - started:.0f} s", flush=True)
+
+    measured = _measure(
+        {
+            "small": (small_db, _endpoint_call(tokens[small_db][1])),
+            "full": (full_db, _endpoint_call(tokens[full_db][1])),
+            "floor": (full_db, _floor_call(tokens[full_db][0])),
+        }
+    )
+    small_latency, small_body = measured["small"]
+    latency, body = measured["full"]
+    floor_latency, floor_row = measured["floor"]
+    print(f"endpoint median at {small_total:,} deployments: {small_latency * 1000:.1f} ms", flush=True)
+    print(f"endpoint median at {full_total:,} deployments: {latency * 1000:.1f} ms", flush=True)
+    print(f"raw SQL floor median at {full_total:,} deployments: {floor_latency * 1000:.1f} ms", flush=True)
+    print(
+        f"window {WINDOW[0]:%Y-%m-%d}..{WINDOW[1]:%Y-%m-%d} of bench-001: "
+        f"{body['deployment_frequency']['count']} deployments, {body['lead_time']['commits']} commits, "
+        f"{body['change_failure_rate']['failed']}/{body['change_failure_rate']['total']} failed changes",
+        flush=True,
+    )
+
+    mismatches = _same_numbers(body, floor_row)
+    if small_body != body:
+        mismatches.append("the organization's numbers differ between the two database sizes")
+    for line in mismatches:
+        print(f"mismatch: {line}", flush=True)
+    results = [
+        _target("numbers_differing_from_floor", len(mismatches), "<=", 0, places=0),
+        _target("endpoint_vs_floor_ratio", latency / floor_latency, "<=", 3, "x"),
+        _target(f"latency_{full_total}_vs_{small_total}_ratio", latency / small_latency, "<=", 1.3, "x"),
+    ]
+    seconds = time.perf_counter() - began
+    print(f"total time {seconds:.0f} s", flush=True)
+    if (args.orgs, args.small_orgs, args.per_org) == (100, 10, 10_000):
+        _write_report(
+            command=f"DATABASE_URL={os.environ['DATABASE_URL']} .venv/bin/python bench/metrics.py",
+            figures=[
+                (
+                    f"endpoint median latency, {small_total:,} deployments in the database",
+                    f"{small_latency * 1000:.1f} ms",
+                ),
+                (f"endpoint median latency, {full_total:,} deployments in the database", f"{latency * 1000:.1f} ms"),
+                (f"raw SQL floor median latency, {full_total:,} deployments", f"{floor_latency * 1000:.1f} ms"),
+                ("endpoint / floor", f"{latency / floor_latency:.2f}x"),
+                (f"endpoint at {full_total:,} / at {small_total:,}", f"{latency / small_latency:.2f}x"),
+                ("successful deployments in the window", f"{body['deployment_frequency']['count']:,}"),
+                ("commits counted for lead time", f"{body['lead_time']['commits']:,}"),
+                (
+                    "failed changes / finished deployments",
+                    f"{body['change_failure_rate']['failed']} / {body['change_failure_rate']['total']}",
+                ),
+            ],
+            targets=[line for _, line in results],
+            seconds=seconds,
+        )
+    else:
+        print("scaled-down run: docs/performance.md is left as it is", flush=True)
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

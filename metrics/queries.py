@@ -1,0 +1,291 @@
+"""The SQL behind the DORA metrics: two aggregate statements per request, written for PostgreSQL and SQLite.
+
+Why raw SQL: the definitions (DESIGN.md, "DORA metrics") need window functions (the last success
+before a hotfix, the next good success after a failure), a per-commit "first deployment" anti-join
+and percentiles. The ORM cannot express those without loading rows into Python, which is what we
+must not do at a million deployments.
+
+Every statement starts from ``deployments_deployment`` filtered by organization, the environments
+in scope and the time window, so PostgreSQL walks the ``(organization, environment, occurred_at)``
+index. Only aggregates leave the database: one row per chart bucket plus one row (``k = -1``) for
+the whole window.
+
+The two dialects differ in four places only, each behind a small function below: the seconds
+between two times, the bucket number of a time, the ``is_failure`` tag test and the percentile
+(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite).
+
+Only table names, fixed fragments and generated placeholder names are formatted into the SQL
+(hence the ``noqa: S608``); every value, ids and times included, is a query parameter.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+from deployments.models import Deployment
+from releases.models import Commit, ReleaseCommit
+
+DEPLOYMENT = Deployment._meta.db_table
+COMMIT = Commit._meta.db_table
+RELEASE_COMMIT = ReleaseCommit._meta.db_table
+
+# The row that carries the whole window's aggregates next to the per-bucket rows.
+TOTAL = -1
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which deployments a request counts: one organization, some environments, maybe one project."""
+
+    organization_id: int
+    environment_ids: Sequence[int]
+    project_id: int | None
+    since: datetime
+    until: datetime
+    # Start of the first chart bucket (calendar aligned, at or before ``since``) and bucket length.
+    anchor: datetime
+    bucket_seconds: int
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _seconds(later: str, earlier: str) -> str:
+    """Seconds from ``earlier`` to ``later`` as a float.
+
+    SQLite keeps datetimes as text and its date functions work in whole milliseconds, so the
+    difference is rounded to the millisecond there (PostgreSQL is exact to the microsecond).
+    """
+    if _postgres():
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))::float8"
+    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+
+
+def _bucket(column: str, scope: Scope) -> str:
+    """The chart bucket number of a time: whole bucket lengths since the anchor."""
+    if _postgres():
+        return f"FLOOR(EXTRACT(EPOCH FROM ({column} - %(anchor)s)) / {scope.bucket_seconds})::int"
+    # Integer milliseconds first, so a time exactly on a bucket boundary lands in the later bucket.
+    return (
+        f"(CAST(ROUND((julianday({column}) - julianday(%(anchor)s)) * 86400000.0) AS INTEGER)"
+        f" / {scope.bucket_seconds * 1000})"
+    )
+
+
+def _tagged_failure(alias: str) -> str:
+    if _postgres():
+        return f"""(CASE WHEN {alias}.tags @> '["is_failure"]'::jsonb THEN 1 ELSE 0 END)"""
+    return (
+        f"(CASE WHEN EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE json_each.value = 'is_failure')"  # noqa: S608
+        " THEN 1 ELSE 0 END)"
+    )
+
+
+def _percentiles(source: str, value: str, percentiles: dict[str, float]) -> str:
+    """``SELECT k, <name> ...`` with the continuous percentile of ``value`` per ``k`` (NULLs ignored).
+
+    SQLite has no ``percentile_cont``; the fallback does what PostgreSQL does: with ``n`` values
+    sorted, position ``p * (n - 1)`` (0-based) interpolated linearly between its two neighbours.
+    """
+    if _postgres():
+        columns = ", ".join(
+            f"percentile_cont({p}) WITHIN GROUP (ORDER BY {value}) AS {name}" for name, p in percentiles.items()
+        )
+        return f"SELECT k, {columns} FROM {source} WHERE {value} IS NOT NULL GROUP BY k"  # noqa: S608
+    columns = []
+    for name, p in percentiles.items():
+        position = f"({p} * (n - 1))"
+        floor = f"CAST({position} AS INTEGER)"
+        low = f"MAX(CASE WHEN i = {floor} THEN v END)"
+        high = f"COALESCE(MAX(CASE WHEN i = {floor} + 1 THEN v END), {low})"
+        columns.append(f"{low} + ({high} - {low}) * MAX({position} - {floor}) AS {name}")
+    return f"""
+        SELECT k, {", ".join(columns)}
+        FROM (
+            SELECT k, {value} AS v,
+                   ROW_NUMBER() OVER (PARTITION BY k ORDER BY {value}) - 1 AS i,
+                   COUNT(*) OVER (PARTITION BY k) AS n
+            FROM {source} WHERE {value} IS NOT NULL
+        ) ranked
+        GROUP BY k"""  # noqa: S608
+
+
+def _scope_sql(alias: str, scope: Scope, params: dict) -> str:
+    placeholders = []
+    for index, environment_id in enumerate(scope.environment_ids):
+        params[f"env{index}"] = environment_id
+        placeholders.append(f"%(env{index})s")
+    sql = f"{alias}.organization_id = %(org)s AND {alias}.environment_id IN ({', '.join(placeholders)})"
+    if scope.project_id is not None:
+        sql += f" AND {alias}.project_id = %(project)s"
+    return sql
+
+
+def _params(scope: Scope) -> dict:
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {
+        "org": scope.organization_id,
+        "since": adapt(scope.since),
+        "until": adapt(scope.until),
+        "anchor": adapt(scope.anchor),
+    }
+    if scope.project_id is not None:
+        params["project"] = scope.project_id
+    return params
+
+
+def _fetch(sql: str, params: dict) -> dict[int, dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def changes_sql(scope: Scope) -> tuple[str, dict]:
+    """Deployment frequency, change failure rate, recovery time and rework rate, per bucket and in total.
+
+    Rows from ``since`` onwards are read with no upper bound: whether a deployment in the window
+    is a failed change (a hotfix or rollback may come after ``until``) and when it was recovered
+    can only be known from what came after it. Rows before ``since`` are not needed: a
+    deployment's failed-change status depends only on later deployments.
+    """
+    params = _params(scope)
+    sql = f"""
+    WITH scoped AS (
+        SELECT d.id, d.occurred_at, d.status, d.environment_id, COALESCE(d.project_id, 0) AS project_key,
+               d.is_fix, d.is_hotfix, d.is_rollback, {_tagged_failure("d")} AS tagged_failure,
+               -- Successes so far in this environment and project: numbers each success, and gives
+               -- every other row the number of the last success at or before it.
+               SUM(CASE WHEN d.status = 'success' THEN 1 ELSE 0 END) OVER (
+                   PARTITION BY d.environment_id, COALESCE(d.project_id, 0)
+                   ORDER BY d.occurred_at, d.id ROWS UNBOUNDED PRECEDING
+               ) AS success_no
+        FROM {DEPLOYMENT} d
+        WHERE {_scope_sql("d", scope, params)} AND d.occurred_at >= %(since)s
+    ),
+    remediated AS (
+        -- The last success strictly before each hotfix or rollback: a failed change. DISTINCT,
+        -- so two hotfixes after the same deployment count it once.
+        SELECT DISTINCT environment_id, project_key,
+               success_no - CASE WHEN status = 'success' THEN 1 ELSE 0 END AS success_no
+        FROM scoped
+        WHERE is_hotfix OR is_rollback
+    ),
+    flagged AS (
+        SELECT s.id, s.occurred_at, s.status, s.environment_id, s.project_key, s.is_fix, s.is_hotfix,
+               CASE WHEN s.status = 'failure'
+                      OR (s.status = 'success' AND (s.tagged_failure = 1 OR r.success_no IS NOT NULL))
+                    THEN 1 ELSE 0 END AS failed_change
+        FROM scoped s
+        LEFT JOIN remediated r
+          ON s.status = 'success' AND r.environment_id = s.environment_id
+         AND r.project_key = s.project_key AND r.success_no = s.success_no
+    ),
+    recovery AS (
+        -- The earliest later success that is not itself a failed change. Read newest first so
+        -- the frame only grows (PostgreSQL then aggregates it in one pass).
+        SELECT f.*, MIN(CASE WHEN f.status = 'success' AND f.failed_change = 0 THEN f.occurred_at END) OVER (
+                   PARTITION BY f.environment_id, f.project_key
+                   ORDER BY f.occurred_at DESC, f.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+               ) AS recovered_at
+        FROM flagged f
+    ),
+    windowed AS (
+        SELECT {_bucket("occurred_at", scope)} AS bucket, status, failed_change,
+               CASE WHEN status = 'success' AND (is_fix OR is_hotfix) THEN 1 ELSE 0 END AS rework,
+               CASE WHEN failed_change = 1 AND recovered_at IS NULL THEN 1 ELSE 0 END AS unrecovered,
+               CASE WHEN failed_change = 1 AND recovered_at IS NOT NULL
+                    THEN {_seconds("recovered_at", "occurred_at")} END AS recovery_seconds
+        FROM recovery
+        WHERE occurred_at < %(until)s
+    ),
+    expanded AS (
+        SELECT bucket AS k, status, failed_change, rework, unrecovered, recovery_seconds FROM windowed
+        UNION ALL
+        SELECT {TOTAL} AS k, status, failed_change, rework, unrecovered, recovery_seconds FROM windowed
+    ),
+    counts AS (
+        SELECT k,
+               SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS deployments,
+               SUM(CASE WHEN status IN ('success', 'failure') THEN 1 ELSE 0 END) AS finished,
+               SUM(failed_change) AS failed,
+               SUM(rework) AS rework,
+               COUNT(recovery_seconds) AS recovered,
+               SUM(unrecovered) AS unrecovered
+        FROM expanded
+        GROUP BY k
+    ),
+    medians AS ({_percentiles("expanded", "recovery_seconds", {"recovery_median": 0.5})})
+    SELECT c.k, c.deployments, c.finished, c.failed, c.rework, c.recovered, c.unrecovered, m.recovery_median
+    FROM counts c LEFT JOIN medians m ON m.k = c.k
+    """  # noqa: S608
+    return sql, params
+
+
+def lead_time_sql(scope: Scope) -> tuple[str, dict]:
+    """Change lead time per bucket and in total: median, p90 and the number of commits counted.
+
+    A commit counts when its first successful deployment in scope falls in the window: the
+    earliest one inside the window, and none before ``since`` (two anti-joins: through a
+    release that contains it, or as a deployment's own sha when it has no release).
+    """
+    params = _params(scope)
+    earlier_by_release = f"""
+        SELECT 1 FROM {RELEASE_COMMIT} rc2
+        JOIN {DEPLOYMENT} e ON e.release_id = rc2.release_id
+        WHERE rc2.commit_id = f.commit_id AND rc2.organization_id = %(org)s
+          AND {_scope_sql("e", scope, params)} AND e.status = 'success' AND e.occurred_at < %(since)s"""  # noqa: S608
+    earlier_by_sha = f"""
+        SELECT 1 FROM {DEPLOYMENT} e2
+        WHERE {_scope_sql("e2", scope, params)} AND e2.release_id IS NULL AND e2.commit_sha = c.sha
+          AND e2.status = 'success' AND e2.occurred_at < %(since)s"""  # noqa: S608
+    sql = f"""
+    WITH deployed AS (
+        SELECT d.id, d.occurred_at, d.release_id, d.commit_sha
+        FROM {DEPLOYMENT} d
+        WHERE {_scope_sql("d", scope, params)} AND d.status = 'success'
+          AND d.occurred_at >= %(since)s AND d.occurred_at < %(until)s
+    ),
+    deployed_commits AS (
+        -- A deployment's commits are its release's commits, or its own sha when it has no release.
+        SELECT rc.commit_id, dd.occurred_at
+        FROM deployed dd JOIN {RELEASE_COMMIT} rc ON rc.release_id = dd.release_id AND rc.organization_id = %(org)s
+        UNION ALL
+        SELECT c.id AS commit_id, dd.occurred_at
+        FROM deployed dd JOIN {COMMIT} c ON c.organization_id = %(org)s AND c.sha = dd.commit_sha
+        WHERE dd.release_id IS NULL
+    ),
+    first_in_window AS (
+        SELECT commit_id, MIN(occurred_at) AS deployed_at FROM deployed_commits GROUP BY commit_id
+    ),
+    lead AS (
+        SELECT {_bucket("f.deployed_at", scope)} AS bucket,
+               -- An unknown commit time falls back to when the tracker first saw the commit.
+               {_seconds("f.deployed_at", "COALESCE(c.timestamp, c.created_at)")} AS seconds
+        FROM first_in_window f JOIN {COMMIT} c ON c.id = f.commit_id
+        WHERE NOT EXISTS ({earlier_by_release})
+          AND NOT EXISTS ({earlier_by_sha})
+    ),
+    expanded AS (
+        -- Values <= 0 (a commit time after its deployment: clock skew, rebases) are left out.
+        SELECT bucket AS k, seconds FROM lead WHERE seconds > 0
+        UNION ALL
+        SELECT {TOTAL} AS k, seconds FROM lead WHERE seconds > 0
+    ),
+    counts AS (SELECT k, COUNT(*) AS commits FROM expanded GROUP BY k),
+    medians AS ({_percentiles("expanded", "seconds", {"lead_median": 0.5, "lead_p90": 0.9})})
+    SELECT c.k, c.commits, m.lead_median, m.lead_p90
+    FROM counts c LEFT JOIN medians m ON m.k = c.k
+    """  # noqa: S608
+    return sql, params
+
+
+def changes(scope: Scope) -> dict[int, dict]:
+    return _fetch(*changes_sql(scope))
+
+
+def lead_times(scope: Scope) -> dict[int, dict]:
+    return _fetch(*lead_time_sql(scope))
