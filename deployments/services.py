@@ -20,8 +20,8 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
-from releases.models import Project, Release, ReleaseCommit, Source
-from releases.services import project_get_or_create
+from releases.models import Commit, Project, Release, ReleaseCommit, Source
+from releases.services import CommitInput, commits_upsert, project_get_or_create
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
 from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
@@ -136,6 +136,17 @@ def _resolve_release(*, organization: Organization, version: str | None, commit_
     return None
 
 
+def _remember_bare_sha(*, organization: Organization, sha: str) -> None:
+    """Record a deployed sha that no release names as a commit, first seen now.
+
+    Lead time then has a start for it (DESIGN.md: the time the tracker first saw the commit
+    when its timestamp is unknown), e.g. when the same sha reaches production after staging.
+    A sha that abbreviates a known commit is that commit, not a new one.
+    """
+    if not Commit.objects.for_organization(organization).filter(sha__startswith=sha).exists():
+        commits_upsert(organization=organization, commits=[CommitInput(sha=sha)])
+
+
 def _target_filter(deployment: Deployment) -> dict:
     if deployment.release_id:
         return {"release_id": deployment.release_id}
@@ -156,7 +167,8 @@ def _detect_rollback(deployment: Deployment) -> bool:
         )
         .exclude(pk=deployment.pk)
     )
-    live = earlier.order_by("-occurred_at", "-id").first()
+    # Only the three columns compared below: this runs on every successful deployment recorded.
+    live = earlier.order_by("-occurred_at", "-id").only("release_id", "commit_sha", "occurred_at").first()
     if live is None:
         return False
     same_as_live = (
@@ -252,6 +264,8 @@ def deployment_record(
         release_row = _resolve_release(organization=organization, version=version, commit_sha=sha)
     if release_row is None and not sha:
         raise DomainError("a deployment needs a release version or a commit_sha", field="release")
+    if release_row is None and sha:
+        _remember_bare_sha(organization=organization, sha=sha)
 
     project_row: Project | None = None
     if project:
