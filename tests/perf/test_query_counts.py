@@ -1,0 +1,84 @@
+"""What the tuning in bench/ relies on, asserted as behaviour and query counts (never as time)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import ReleaseFactory
+
+
+def _release(version: str, commits: int, offset: int = 0) -> dict:
+    return {
+        "version": version,
+        "projects": ["api"],
+        "commits": [{"sha": f"{offset + i:040x}", "message": f"change {i}"} for i in range(commits)],
+    }
+
+
+@pytest.mark.django_db
+def test_a_release_with_1000_commits_takes_as_many_queries_as_one_with_100(api):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's 999-parameter limit splits bulk inserts; the constant count holds on PostgreSQL")
+    # Outside the counts: the token's first use is recorded, the project "api" is created.
+    api.post("/api/v1/releases/", _release("v0", 1, offset=999_999), format="json")
+    counts = {}
+    for size in (100, 1000):
+        with CaptureQueriesContext(connection) as queries:
+            response = api.post("/api/v1/releases/", _release(f"v{size}", size, offset=size * 10_000), format="json")
+        assert response.status_code == 201
+        assert response.json()["commit_count"] == size
+        counts[size] = len(queries.captured_queries)
+    assert counts[1000] == counts[100]
+
+
+@pytest.mark.django_db
+def test_the_deployment_create_response_is_what_a_later_read_returns(api):
+    api.post("/api/v1/releases/", _release("1.0.0", 2), format="json")
+    created = api.post(
+        "/api/v1/deployments/",
+        {
+            "environment": "production",
+            "release": "1.0.0",
+            "status": "success",
+            "started_at": "2026-01-01T10:00:00+02:00",
+            "tags": ["is_fix"],
+            "pull_request_number": 7,
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+
+    read = api.get(created["Location"])
+
+    assert read.status_code == 200
+    assert created.json() == read.json()
+    assert [change["status"] for change in created.json()["status_history"]] == ["success"]
+
+
+@pytest.mark.django_db
+def test_the_release_list_counts_each_release_s_commits_also_when_filtered(api, org):
+    api.post("/api/v1/releases/", _release("2.0.0", 3), format="json")
+    api.post("/api/v1/releases/", _release("2.1.0", 5, offset=100), format="json")
+    ReleaseFactory(organization=org, version="2.2.0")
+
+    listed = api.get("/api/v1/releases/").json()["results"]
+    filtered = api.get("/api/v1/releases/", {"project": "api"}).json()["results"]
+
+    assert {r["version"]: r["commit_count"] for r in listed} == {"2.0.0": 3, "2.1.0": 5, "2.2.0": 0}
+    assert {r["version"]: r["commit_count"] for r in filtered} == {"2.0.0": 3, "2.1.0": 5}
+
+
+@pytest.mark.django_db
+def test_the_release_list_reads_the_same_number_of_queries_for_10_and_50_releases(api, org):
+    def list_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get("/api/v1/releases/").status_code == 200
+        return len(queries.captured_queries)
+
+    api.get("/api/v1/organization/")
+    for i in range(10):
+        ReleaseFactory(organization=org, version=f"a{i}")
+    ten = list_queries()
+    for i in range(40):
+        ReleaseFactory(organization=org, version=f"b{i}")
+    assert list_queries() == ten
