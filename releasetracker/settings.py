@@ -83,6 +83,7 @@ MIDDLEWARE = [
     # log line names it. Then the body limit, before anything reads the body.
     "releasetracker.middleware.RequestIdMiddleware",
     "releasetracker.middleware.BodySizeLimitMiddleware",
+    "releasetracker.middleware.VendorRateLimitMiddleware",
     "releasetracker.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -88,7 +88,7 @@ def _parse_body(request: HttpRequest) -> dict:
         return {}
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise SentryError(400, f"Malformed request body: {exc}") from None
     if not isinstance(data, dict):
         raise SentryError(400, "Malformed request body: expected a JSON object")

@@ -1,0 +1,244 @@
+"""Request ids, access logs, generic 500s, the request body limit and the Content-Security-Policy.
+
+Order in ``MIDDLEWARE``: ``RequestIdMiddleware`` first (so every response, even a redirect or a
+413, carries ``X-Request-ID`` and every later log line names it), then ``BodySizeLimitMiddleware``
+(before anything reads the body), then Django's own, then ``ContentSecurityPolicyMiddleware``.
+"""
+
+import io
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.core.handlers.wsgi import LimitedStream
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.template import loader
+
+from releasetracker.logging import request_id_var
+
+access_log = logging.getLogger("releasetracker.access")
+# Django's own logger for unhandled exceptions, so handlers configured for it (admin mails,
+# error trackers) still see every 500.
+error_log = logging.getLogger("django.request")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is kept only when it cannot smuggle anything into a log line or a header.
+VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+# Paths that speak JSON: the native API, the vendor-compatible APIs, webhooks, health checks.
+JSON_PATH_PREFIXES = ("/api/", "/v1/", "/compat/", "/hooks/", "/healthz")
+
+
+# Exceptions that mean "the client asked for something wrong", not "the server failed".
+CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(JSON_PATH_PREFIXES)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestIdMiddleware:
+    """Give every request an id, log one access line per request, and turn every 500 into a generic answer.
+
+    The 500 answer never shows a stack trace (that goes to the log, under the same id): JSON
+    ``{"error": "internal error", "code": "server_error", "request_id": ...}`` on API paths, the
+    ``500.html`` page with the id elsewhere (Django's debug page for pages when DEBUG is on).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if VALID_REQUEST_ID.match(incoming) else new_request_id()
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+            # A 500 built outside any view (an exception in another middleware, answered by
+            # Django's handler500) gets the same generic answer; pages keep the debug page in DEBUG.
+            generic = getattr(response, "_generic_500", False)
+            debug_page = settings.DEBUG and not wants_json(request)
+            if response.status_code == 500 and not generic and not debug_page:
+                response = server_error_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            access_log.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    "remote_addr": request.META.get("REMOTE_ADDR", ""),
+                },
+            )
+            # Django would log 4xx/5xx again on its way out, after this request's id is gone;
+            # the access line above (and the error logged with its traceback) already say it.
+            response._has_been_logged = True
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, CLIENT_ERRORS):
+            return None  # Django answers these itself with their 4xx (404.html, 403.html, 400)
+        error_log.error(
+            "Internal Server Error: %s",
+            request.path,
+            exc_info=(type(exception), exception, exception.__traceback__),
+            extra={"status_code": 500},
+        )
+        if settings.DEBUG and not wants_json(request):
+            return None  # the developer's debug page
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return database_unavailable_response(request)
+        return server_error_response(request)
+
+
+def server_error_response(request: HttpRequest) -> HttpResponse:
+    request_id = getattr(request, "request_id", None) or request_id_var.get() or new_request_id()
+    if wants_json(request):
+        response: HttpResponse = JsonResponse(
+            {"error": "internal error", "code": "server_error", "request_id": request_id}, status=500
+        )
+    else:
+        try:
+            body = loader.render_to_string("500.html", {"request_id": request_id})
+        except Exception:  # the error page itself must not fail
+            body = f"<!doctype html><title>Server error</title><p>Server error. Request id: {request_id}</p>"
+        response = HttpResponse(body, status=500, content_type="text/html; charset=utf-8")
+    response._generic_500 = True
+    return response
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 for a database that cannot be reached (restart, failover): the client may retry."""
+    request_id = getattr(request, "request_id", None) or request_id_var.get() or new_request_id()
+    if wants_json(request):
+        response: HttpResponse = JsonResponse(
+            {
+                "error": "service unavailable: the database is not answering; retry later",
+                "code": "service_unavailable",
+                "request_id": request_id,
+            },
+            status=503,
+        )
+    else:
+        response = server_error_response(request)
+        response.status_code = 503
+    response["Retry-After"] = "5"
+    return response
+
+
+def payload_too_large(limit: int) -> JsonResponse:
+    return JsonResponse(
+        {"error": f"body: request body exceeds {limit} bytes", "code": "payload_too_large"},
+        status=413,
+    )
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` before any view reads them.
+
+    DRF parses JSON from the stream itself, so Django's own limit (which guards ``request.body``
+    and form parsing) does not protect the API. A declared Content-Length over the limit is
+    answered 413 without reading a byte. A chunked body (no Content-Length) is read up to the
+    limit plus one byte when the server has decoded the chunks (gunicorn sets
+    ``wsgi.input_terminated``): over the limit is a 413, otherwise the view sees the bytes read.
+    A server that cannot tell where a chunked body ends gets a 411.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is None:
+            return self.get_response(request)
+        raw_length = request.META.get("CONTENT_LENGTH") or ""
+        if raw_length.strip():
+            try:
+                length = int(raw_length)
+            except ValueError:
+                return JsonResponse(
+                    {"error": "Content-Length: must be a whole number of bytes", "code": "malformed_request"},
+                    status=400,
+                )
+            if length > limit:
+                return payload_too_large(limit)
+        elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            if not request.META.get("wsgi.input_terminated"):
+                return JsonResponse(
+                    {"error": "body: send a Content-Length header", "code": "length_required"}, status=411
+                )
+            body = request.META["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                return payload_too_large(limit)
+            # Hand the bytes read to Django as an ordinary body of known length.
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            request._stream = LimitedStream(io.BytesIO(body), len(body))
+        return self.get_response(request)
+
+
+# The vendor-compatible endpoints are plain Django views, outside DRF's throttling.
+VENDOR_PATH_PREFIXES = ("/v1/signals/", "/api/releases/", "/api/0/", "/compat/", "/hooks/")
+
+
+class VendorRateLimitMiddleware:
+    """The native API's rate limits (per token, per IP without a credential) on the vendor paths."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(VENDOR_PATH_PREFIXES):
+            from releasetracker.api.throttling import throttle_wait  # imports models: not at module load
+
+            wait = throttle_wait(request)
+            if wait is not None:
+                seconds = max(1, math.ceil(wait))
+                response = JsonResponse(
+                    {"error": f"rate limit exceeded: retry in {seconds} seconds", "code": "throttled"}, status=429
+                )
+                response["Retry-After"] = str(seconds)
+                return response
+        return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Set ``settings.CONTENT_SECURITY_POLICY`` on HTML responses that do not set their own.
+
+    Paths listed in ``settings.CONTENT_SECURITY_POLICY_OVERRIDES`` (a prefix -> policy dict) get
+    their own policy: Swagger UI's page carries an inline bootstrap script and style.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+        if not policy or "Content-Security-Policy" in response:
+            return response
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        for prefix, override in getattr(settings, "CONTENT_SECURITY_POLICY_OVERRIDES", {}).items():
+            if request.path.startswith(prefix):
+                policy = override
+                break
+        response["Content-Security-Policy"] = policy
+        return response
