@@ -27,3 +27,30 @@ def only_result(client, url: str) -> dict:
     results = response.json()["results"]
     assert len(results) == 1, results
     return results[0]
+
+
+# The parts of the DORA metrics that do not depend on when each request arrived.
+METRIC_COUNTS = {
+    "deployment_frequency": ("count",),
+    "lead_time": ("commits",),
+    "change_failure_rate": ("failed", "total"),
+    "recovery_time": ("recovered", "unrecovered"),
+    "rework_rate": ("rework", "total"),
+}
+
+
+def metric_counts(client, since: str | None = None, until: str | None = None) -> dict:
+    """What /api/v1/metrics/dora/ counts for the client's organization (default: the last day)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    params = {
+        "since": since or (now - timedelta(days=1)).isoformat(),
+        "until": until or (now + timedelta(minutes=1)).isoformat(),
+    }
+    response = client.get("/api/v1/metrics/dora/", params)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    return {name: {key: body[name][key] for key in keys} for name, keys in METRIC_COUNTS.items()}

@@ -7,7 +7,7 @@ from django.test import Client
 
 from deployments.models import Deployment
 from releases.models import Release, ReleaseRef, Repository
-from tests.compat import comparable, only_result
+from tests.compat import comparable, metric_counts, only_result
 from tests.factories import EnvironmentFactory, RepositoryFactory, issue_token
 
 pytestmark = pytest.mark.django_db
@@ -394,6 +394,8 @@ def test_an_aviator_deployment_shows_in_the_native_api_like_the_same_event_sent_
     ours = comparable(only_result(api, "/api/v1/deployments/"), drop=drop)
     assert ours == comparable(only_result(other_api, "/api/v1/deployments/"), drop=drop)
     assert ours["status_history"] == ["pending", "success"]
+    assert metric_counts(api) == metric_counts(other_api)
+    assert metric_counts(api)["deployment_frequency"] == {"count": 1}
 
 
 def test_a_trailing_slash_is_tolerated(api):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment, Environment
 from releases.models import Release
-from tests.compat import comparable, only_result
+from tests.compat import comparable, metric_counts, only_result
 from tests.factories import EnvironmentFactory, ReleaseFactory, issue_token
 
 pytestmark = pytest.mark.django_db
@@ -329,3 +329,6 @@ def test_an_echoes_release_shows_in_the_native_api_like_the_same_event_sent_nati
     theirs = comparable(only_result(other_api, "/api/v1/deployments/"), drop=drop)
     assert ours == theirs
     assert ours["status_history"] == ["in_progress", "success"]
+    # ... and it counts in the DORA metrics exactly like the native one.
+    assert metric_counts(api) == metric_counts(other_api)
+    assert metric_counts(api)["deployment_frequency"] == {"count": 1}

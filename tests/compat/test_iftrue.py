@@ -8,7 +8,7 @@ from django.test import Client
 
 from deployments.models import Deployment
 from releases.models import Repository
-from tests.compat import comparable, only_result
+from tests.compat import comparable, metric_counts, only_result
 from tests.factories import EnvironmentFactory, issue_token
 
 pytestmark = pytest.mark.django_db
@@ -247,3 +247,5 @@ def test_an_iftrue_deployment_shows_in_the_native_api_like_the_same_event_sent_n
     ours = comparable(only_result(api, "/api/v1/deployments/"), drop=drop)
     assert ours == comparable(only_result(other_api, "/api/v1/deployments/"), drop=drop)
     assert ours["is_production"] is True
+    assert metric_counts(api) == metric_counts(other_api)
+    assert metric_counts(api)["rework_rate"] == {"rework": 1, "total": 1}

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment
 from releasetracker.services import token_regenerate, token_revoke
-from tests.compat import comparable, only_result
+from tests.compat import comparable, metric_counts, only_result
 from tests.factories import ReleaseCommitFactory, issue_token
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +228,9 @@ def test_a_multitudes_deployment_shows_in_the_native_api_like_the_same_event_sen
     ours = comparable(only_result(api, "/api/v1/deployments/"))
     assert ours == comparable(only_result(other_api, "/api/v1/deployments/"))
     assert (ours["is_fix"], ours["tags"], ours["occurred_at"]) == (True, ["is_fix", "sev1"], "2024-05-01T12:00:00Z")
+    window = ("2024-04-01T00:00:00Z", "2024-06-01T00:00:00Z")
+    assert metric_counts(api, *window) == metric_counts(other_api, *window)
+    assert metric_counts(api, *window)["rework_rate"] == {"rework": 1, "total": 1}
 
 
 def test_a_json_body_sent_without_a_json_content_type_is_read(org, key):
