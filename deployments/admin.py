@@ -20,6 +20,7 @@ from deployments.services import (
 )
 from releases.admin import adopt
 from releases.models import Source
+from releasetracker.admin import HTTPS_URL_FIELDS
 from releasetracker.errors import DomainError
 
 AUDIT_FIELDS = ("public_id", "created_at", "updated_at")
@@ -98,6 +99,7 @@ class DeploymentAddForm(forms.ModelForm):
     environment_name = forms.CharField(max_length=100, label="Environment")
     release_version = forms.CharField(max_length=200, required=False, label="Release version")
     project_name = forms.CharField(max_length=200, required=False, label="Project")
+    url = forms.URLField(max_length=500, required=False, assume_scheme="https")
 
     class Meta:
         model = Deployment
@@ -117,6 +119,7 @@ class DeploymentAddForm(forms.ModelForm):
 
 @admin.register(Deployment)
 class DeploymentAdmin(RefusalMixin, admin.ModelAdmin):
+    formfield_overrides = HTTPS_URL_FIELDS
     list_display = [
         "target",
         "environment",

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from deployments.models import Deployment
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
 from releases.services import project_get_or_create, release_create, release_update, repository_get_or_create
+from releasetracker.admin import HTTPS_URL_FIELDS
 from releasetracker.errors import DomainError
 
 AUDIT_FIELDS = ("public_id", "created_at", "updated_at")
@@ -29,6 +30,7 @@ def adopt(obj, saved) -> None:
 
 
 class ReadOnlyInline(admin.TabularInline):
+    formfield_overrides = HTTPS_URL_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True
@@ -88,6 +90,7 @@ class ReleaseRefInline(ReadOnlyInline):
 
 
 class ReleaseAdminForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, required=False, assume_scheme="https")
     projects_text = forms.CharField(
         required=False,
         label="Projects",
@@ -101,6 +104,7 @@ class ReleaseAdminForm(forms.ModelForm):
 
 @admin.register(Release)
 class ReleaseAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URL_FIELDS
     form = ReleaseAdminForm
     list_display = ["version", "organization", "status", "project_names", "commit_count", "source", "created_at"]
     list_filter = ["status", "source", "organization"]
@@ -215,6 +219,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
+    formfield_overrides = HTTPS_URL_FIELDS
     list_display = ["name", "organization", "url", "provider", "created_at"]
     list_filter = ["provider", "organization"]
     search_fields = ["name", "url", "organization__slug"]

@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import widgets
+from django.db import models
 from django.template.response import TemplateResponse
 
 from releasetracker.models import ApiToken, GitHubDelivery, Membership, Organization
@@ -8,6 +10,10 @@ from releasetracker.services import token_issue, token_regenerate, token_revoke
 
 # The admin's sign-in page counts failures with the pages' sign-in: one throttle for both doors.
 admin.site.login_form = ThrottledAdminAuthenticationForm
+
+# Admin forms for models with URL fields: a URL typed without a scheme means https (Django 6's
+# default, asked for now rather than relying on the deprecated http default).
+HTTPS_URL_FIELDS = {models.URLField: {"widget": widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
 
 
 class MembershipInline(admin.TabularInline):
