@@ -21,7 +21,7 @@ from deployments.models import (
     Environment,
 )
 from releases.models import Commit, Project, Release, ReleaseCommit, Source
-from releases.services import CommitInput, commits_upsert, project_get_or_create
+from releases.services import project_get_or_create
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
 from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
@@ -136,15 +136,19 @@ def _resolve_release(*, organization: Organization, version: str | None, commit_
     return None
 
 
-def _remember_bare_sha(*, organization: Organization, sha: str) -> None:
-    """Record a deployed sha that no release names as a commit, first seen now.
+def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetime) -> None:
+    """Record a deployed sha that no release names as a commit, first seen at ``seen_at``.
 
     Lead time then has a start for it (DESIGN.md: the time the tracker first saw the commit
     when its timestamp is unknown), e.g. when the same sha reaches production after staging.
+    ``seen_at`` is the recording deployment's own "now", so a sha first seen by a production
+    deployment measures exactly 0 there and is left out, rather than a few milliseconds.
     A sha that abbreviates a known commit is that commit, not a new one.
     """
     if not Commit.objects.for_organization(organization).filter(sha__startswith=sha).exists():
-        commits_upsert(organization=organization, commits=[CommitInput(sha=sha)])
+        Commit.objects.bulk_create(
+            [Commit(organization=organization, sha=sha, created_at=seen_at)], ignore_conflicts=True
+        )
 
 
 def _target_filter(deployment: Deployment) -> dict:
@@ -264,8 +268,6 @@ def deployment_record(
         release_row = _resolve_release(organization=organization, version=version, commit_sha=sha)
     if release_row is None and not sha:
         raise DomainError("a deployment needs a release version or a commit_sha", field="release")
-    if release_row is None and sha:
-        _remember_bare_sha(organization=organization, sha=sha)
 
     project_row: Project | None = None
     if project:
@@ -290,6 +292,8 @@ def deployment_record(
             raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
 
     now = timezone.now()
+    if release_row is None and sha:
+        _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
     deployment = Deployment(
         organization=organization,
         environment=env,

@@ -44,3 +44,11 @@ def test_a_sha_abbreviating_a_known_commit_adds_no_commit(org):
         "abcdef1234567890abcdef1234567890abcdef12",
         "fedcba9",
     ]
+
+
+def test_a_bare_sha_first_seen_in_production_has_no_lead_time(org):
+    deployment_record(organization=org, environment="production", commit_sha="abcdef1234567")
+    metrics = dora_metrics(organization=org, **window())
+    assert metrics["deployment_frequency"]["count"] == 1
+    assert metrics["lead_time"]["commits"] == 0
+    assert metrics["lead_time"]["median_seconds"] is None
