@@ -10,7 +10,6 @@ The doc gives no error body; errors here are ``{"statusCode", "message", "error"
 of the Node (NestJS) API behind it, with ``message`` naming the field and the reason.
 """
 
-import json
 import uuid
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -31,6 +30,7 @@ from releasetracker.api.authentication import authenticate_request
 from releasetracker.errors import DomainError
 from releasetracker.models import ApiToken, Organization
 from releasetracker.services import TokenRejected
+from releasetracker.vendor import body_json_object
 
 # iftrue's statuses, with the doc's spelling, and ours.
 STATUS_IN = {"succes": DeploymentStatus.SUCCESS, "in_progress": DeploymentStatus.IN_PROGRESS, "fail": "failure"}
@@ -102,11 +102,8 @@ def _authenticate(request: HttpRequest) -> ApiToken:
 
 
 def _json_object(request: HttpRequest) -> dict:
-    try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, RecursionError):
-        raise IftrueError(400, "body: must be a JSON object") from None
-    if not isinstance(data, dict):
+    data = body_json_object(request)
+    if data is None:
         raise IftrueError(400, "body: must be a JSON object")
     return data
 

@@ -10,7 +10,6 @@ each PR deployed). A deployment here has one commit: the first sha is recorded a
 the list length as its commit count.
 """
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -29,6 +28,7 @@ from releasetracker.errors import DomainError
 from releasetracker.models import ApiToken
 from releasetracker.services import TokenRejected
 from releasetracker.validation import clean_sha, clean_text, clean_time
+from releasetracker.vendor import body_json_object
 
 MAX_SHAS = 1000
 FIELD_NAMES = {
@@ -92,11 +92,8 @@ def _authenticate(request: HttpRequest) -> ApiToken:
 
 
 def _json_object(request: HttpRequest) -> dict:
-    try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, RecursionError):
-        raise _invalid("body: must be a JSON object") from None
-    if not isinstance(data, dict):
+    data = body_json_object(request)
+    if data is None:
         raise _invalid("body: must be a JSON object")
     return data
 

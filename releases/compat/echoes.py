@@ -9,7 +9,6 @@ Ids are the release's public UUID.
 Errors are ``{"error": "<field>: <reason>"}``; the native API's error handler is not used here.
 """
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import ApiToken
 from releasetracker.services import TokenRejected
 from releasetracker.validation import clean_sha, clean_text, clean_time
+from releasetracker.vendor import body_json_object
 
 # The doc's "simplified extended ISO format": YYYY-MM-DDTHH:mm:ss.sssZ or ±YYYYYY-MM-DDTHH:mm:ss.sssZ.
 DATE_RE = re.compile(r"^(?P<year>\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$")
@@ -102,11 +102,8 @@ def _authenticate(request: HttpRequest, scope: str) -> ApiToken:
 
 
 def _json_object(request: HttpRequest) -> dict:
-    try:
-        data = json.loads(request.body or b"null")
-    except (ValueError, RecursionError):
-        raise EchoesError(400, "body: must be a JSON object") from None
-    if not isinstance(data, dict):
+    data = body_json_object(request)
+    if data is None:
         raise EchoesError(400, "body: must be a JSON object")
     return data
 
