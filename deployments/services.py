@@ -6,11 +6,13 @@ through ``deployment_update``; both keep the status history, the metrics time
 """
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
+from deployments import statements
 from deployments.models import (
     FINAL_STATUSES,
     PRODUCTION_NAMES,
@@ -20,10 +22,11 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
-from releases.models import Commit, Project, Release, ReleaseCommit, Source
+from releases.models import Commit, Release, Source
 from releases.services import project_get_or_create
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
+from releasetracker.rawsql import relate, set_prefetched
 from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
 from webhooks.models import WebhookEvent
 from webhooks.services import deployment_data, webhook_emit
@@ -115,27 +118,6 @@ def _clean_status(status: str, *, field: str = "status") -> str:
     return status
 
 
-def _resolve_release(*, organization: Organization, version: str | None, commit_sha: str) -> Release | None:
-    if version:
-        release = Release.objects.for_organization(organization).filter(version=version).first()
-        if release is None:
-            raise DomainError(f"no release with version '{version}'; create it first", field="release")
-        return release
-    if commit_sha:
-        # A bare sha attaches to the release that contains it, when exactly one does. CI often
-        # sends the abbreviated sha (7+ digits) of a commit the release lists in full.
-        lookup = {"commit__sha": commit_sha} if len(commit_sha) >= 40 else {"commit__sha__startswith": commit_sha}
-        release_ids = list(
-            ReleaseCommit.objects.for_organization(organization)
-            .filter(**lookup)
-            .values_list("release_id", flat=True)
-            .distinct()[:2]
-        )
-        if len(release_ids) == 1:
-            return Release.objects.get(pk=release_ids[0])
-    return None
-
-
 def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetime) -> None:
     """Record a deployed sha that no release names as a commit, first seen at ``seen_at``.
 
@@ -143,46 +125,10 @@ def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetim
     when its timestamp is unknown), e.g. when the same sha reaches production after staging.
     ``seen_at`` is the recording deployment's own "now", so a sha first seen by a production
     deployment measures exactly 0 there and is left out, rather than a few milliseconds.
-    A sha that abbreviates a known commit is that commit, not a new one.
+    Called only when no commit has (or abbreviates to) this sha; a concurrent insert of the
+    same sha is ignored by the unique constraint.
     """
-    if not Commit.objects.for_organization(organization).filter(sha__startswith=sha).exists():
-        Commit.objects.bulk_create(
-            [Commit(organization=organization, sha=sha, created_at=seen_at)], ignore_conflicts=True
-        )
-
-
-def _target_filter(deployment: Deployment) -> dict:
-    if deployment.release_id:
-        return {"release_id": deployment.release_id}
-    return {"release__isnull": True, "commit_sha": deployment.commit_sha}
-
-
-def _detect_rollback(deployment: Deployment) -> bool:
-    """A successful deployment that puts back what was live before the one it replaces."""
-    if deployment.status != DeploymentStatus.SUCCESS or not (deployment.release_id or deployment.commit_sha):
-        return False
-    earlier = (
-        Deployment.objects.for_organization(deployment.organization)
-        .filter(
-            environment_id=deployment.environment_id,
-            project_id=deployment.project_id,
-            status=DeploymentStatus.SUCCESS,
-            occurred_at__lt=deployment.occurred_at,
-        )
-        .exclude(pk=deployment.pk)
-    )
-    # Only the three columns compared below: this runs on every successful deployment recorded.
-    live = earlier.order_by("-occurred_at", "-id").only("release_id", "commit_sha", "occurred_at").first()
-    if live is None:
-        return False
-    same_as_live = (
-        live.release_id == deployment.release_id
-        if deployment.release_id
-        else (live.release_id is None and live.commit_sha == deployment.commit_sha)
-    )
-    if same_as_live:
-        return False
-    return earlier.filter(occurred_at__lt=live.occurred_at, **_target_filter(deployment)).exists()
+    Commit.objects.bulk_create([Commit(organization=organization, sha=sha, created_at=seen_at)], ignore_conflicts=True)
 
 
 def _apply_times(deployment: Deployment, *, now: datetime) -> None:
@@ -216,7 +162,6 @@ _TEXT_LIMITS = {
 }
 
 
-@transaction.atomic
 def deployment_record(
     *,
     organization: Organization,
@@ -250,34 +195,21 @@ def deployment_record(
     unknown = set(text_fields) - set(_TEXT_LIMITS)
     if unknown:
         raise TypeError(f"unknown deployment fields: {', '.join(sorted(unknown))}")
-    env = environment_get_or_create(organization=organization, name=environment)
+    # Every input rule first, so a bad request costs no query.
+    environment = clean_text(environment, field="environment", max_length=100, required=True)
     external_id = clean_text(external_id, field="external_id", max_length=200)
-    if external_id:
-        existing = Deployment.objects.for_organization(organization).filter(environment=env, external_id=external_id)
-        found = existing.first()
-        if found is not None:
-            return found, False
-
     sha = clean_sha(commit_sha, field="commit_sha") if commit_sha else ""
+    release_row: Release | None = None
+    version = ""
     if isinstance(release, Release):
         if release.organization_id != organization.pk:
             raise DomainError("no such release", field="release")
         release_row = release
     else:
         version = clean_text(release, field="release", max_length=200)
-        release_row = _resolve_release(organization=organization, version=version, commit_sha=sha)
-    if release_row is None and not sha:
+    if release_row is None and not version and not sha:
         raise DomainError("a deployment needs a release version or a commit_sha", field="release")
-
-    project_row: Project | None = None
-    if project:
-        project_row = project_get_or_create(organization=organization, name=project)
-    elif release_row is not None:
-        # A release of a single project deploys that project.
-        only = list(release_row.projects.all()[:2])
-        if len(only) == 1:
-            project_row = only[0]
-
+    project_name = clean_text(project, field="project", max_length=200, required=True) if project else None
     tag_list = clean_tags(tags)
     flags = {
         "is_fix": bool(is_fix) or "is_fix" in tag_list,
@@ -290,56 +222,102 @@ def deployment_record(
             raise DomainError("must be a number of seconds", field="duration_seconds")
         if not 0 <= duration_seconds <= 366 * 86400:
             raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
+        duration_seconds = float(duration_seconds)  # as the column gives it back
+    status = _clean_status(status)
+    times = {
+        "started_at": clean_time(started_at, field="started_at"),
+        "finished_at": clean_time(finished_at, field="finished_at"),
+        "deployed_at": clean_time(deployed_at, field="deployed_at"),
+    }
+    numbers = {
+        "pull_request_number": clean_positive_int(pull_request_number, field="pull_request_number"),
+        "commits_count": clean_positive_int(commits_count, field="commits_count"),
+    }
+    texts = {name: clean_text(value, field=name, max_length=_TEXT_LIMITS[name]) for name, value in text_fields.items()}
 
+    # Then the rows it names. The deployment is built first: in the common case one statement
+    # finds them and inserts it (deployments/statements.py).
+    using = router.db_for_write(Deployment)  # the primary (and later reads of this request stay there)
+    connection = connections[using]
     now = timezone.now()
-    if release_row is None and sha:
-        _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
-    deployment = Deployment(
-        organization=organization,
-        environment=env,
-        release=release_row,
-        project=project_row,
+    deployment = statements.DEPLOYMENTS.new(
+        related={"organization": organization, "release": release_row},
         commit_sha=sha,
-        status=_clean_status(status),
-        started_at=clean_time(started_at, field="started_at"),
-        finished_at=clean_time(finished_at, field="finished_at"),
-        deployed_at=clean_time(deployed_at, field="deployed_at"),
+        status=status,
         duration_seconds=duration_seconds,
         tags=tag_list,
         external_id=external_id,
-        pull_request_number=clean_positive_int(pull_request_number, field="pull_request_number"),
-        commits_count=clean_positive_int(commits_count, field="commits_count"),
         source=source,
         created_by=created_by[:200],
         created_at=now,
+        **times,
+        **numbers,
         **flags,
-        **{name: clean_text(value, field=name, max_length=_TEXT_LIMITS[name]) for name, value in text_fields.items()},
+        **texts,
     )
     _apply_times(deployment, now=now)
-    if not deployment.is_rollback:
-        deployment.is_rollback = _detect_rollback(deployment)
-    if not external_id:
-        # Nothing unique to race on: no savepoint (two round trips on every ingest request).
-        deployment.save(force_insert=True)
-    else:
-        try:
-            with transaction.atomic():
-                deployment.save(force_insert=True)
-        except IntegrityError:
-            # A concurrent request with the same external id won the race: answer with its row.
-            return (
-                Deployment.objects.for_organization(organization).get(environment=env, external_id=external_id),
-                False,
-            )
-    DeploymentStatusChange.objects.create(
-        organization=organization, deployment=deployment, status=deployment.status, at=_status_time(deployment, now)
+    change = statements.STATUS_CHANGES.new(
+        related={"organization": organization}, status=status, at=_status_time(deployment, now)
     )
-    events = [WebhookEvent.DEPLOYMENT_CREATED]
-    if request_workflow:  # Aviator's "create a deployment triggers the environment's workflow"
-        events.append(WebhookEvent.DEPLOYMENT_REQUESTED)
-    if deployment.status == DeploymentStatus.FAILURE:
-        events.append(WebhookEvent.DEPLOYMENT_FAILED)
-    _emit(organization, deployment, events)
+    lookup = statements.Lookup(
+        organization=organization,
+        environment=environment,
+        release=release_row,
+        version=version,
+        sha=sha,
+        project=project_name,
+        external_id=external_id,
+    )
+    if statements.can_find_and_insert(lookup, connection):
+        found, inserted = statements.find_and_insert(lookup, deployment, change, connection)
+        if inserted:
+            set_prefetched(deployment, "status_changes", [change])
+            return deployment, True
+    else:
+        found = statements.find(lookup, connection)
+    if found.existing_id is not None:
+        return Deployment.objects.get(pk=found.existing_id), False
+    if release_row is None:
+        release_row = found.release
+        if version and release_row is None:
+            raise DomainError(f"no release with version '{version}'; create it first", field="release")
+    remember_sha = release_row is None and bool(sha) and not found.commit_known
+    missing = found.environment is None or (project_name and found.project is None)
+    # Creating what is missing, remembering a bare sha and queuing webhooks happen in one
+    # transaction with the INSERT; on PostgreSQL the INSERT alone is one statement, atomic as it is.
+    one_statement = connection.vendor == "postgresql" and not (
+        missing or remember_sha or found.has_webhooks or external_id
+    )
+    with nullcontext() if one_statement else transaction.atomic(using=using):
+        env = found.environment or environment_get_or_create(organization=organization, name=environment)
+        project_row = found.project
+        if project_name and project_row is None:
+            project_row = project_get_or_create(organization=organization, name=project_name)
+        relate(deployment, "environment", env)
+        relate(deployment, "release", release_row)
+        relate(deployment, "project", project_row)
+        if remember_sha:
+            _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
+        if not external_id:
+            statements.insert(deployment, change, connection)
+        else:
+            try:
+                with transaction.atomic(using=using):
+                    statements.insert(deployment, change, connection)
+            except IntegrityError:
+                # A concurrent request with the same external id won the race: answer with its row.
+                return (
+                    Deployment.objects.for_organization(organization).get(environment=env, external_id=external_id),
+                    False,
+                )
+        set_prefetched(deployment, "status_changes", [change])
+        if found.has_webhooks:
+            events = [WebhookEvent.DEPLOYMENT_CREATED]
+            if request_workflow:  # Aviator's "create a deployment triggers the environment's workflow"
+                events.append(WebhookEvent.DEPLOYMENT_REQUESTED)
+            if deployment.status == DeploymentStatus.FAILURE:
+                events.append(WebhookEvent.DEPLOYMENT_FAILED)
+            _emit(organization, deployment, events)
     return deployment, True
 
 
@@ -386,7 +364,7 @@ def deployment_update(
             deployment.started_at = at
         _apply_times(deployment, now=now)
         if deployment.status == DeploymentStatus.SUCCESS and not deployment.is_rollback:
-            deployment.is_rollback = _detect_rollback(deployment)
+            deployment.is_rollback = statements.is_rollback(deployment, connections[router.db_for_write(Deployment)])
         changed |= {"status", "finished_at", "started_at", "duration_seconds", "occurred_at", "is_rollback"}
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))

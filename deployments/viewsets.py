@@ -1,6 +1,5 @@
 """Native API for environments and deployments: translate, call a service, render."""
 
-from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins
 from rest_framework.response import Response
@@ -57,11 +56,9 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organi
         deployment, created = services.deployment_record(
             organization=self.organization, source=Source.API, created_by=creator(request), **serializer.validated_data
         )
-        if created:
-            # The new row and its environment, release and project are in memory already: read
-            # only its history rather than the whole deployment again (measured in bench/ingest.py).
-            prefetch_related_objects([deployment], "status_changes")
-        else:
+        if not created:
+            # A new row comes back with its environment, release, project and history in memory;
+            # a repeat is read whole.
             deployment = self.base_queryset().get(pk=deployment.pk)
         return self.created_response(deployment, created, detail_url_name="api:deployment-detail")
 
