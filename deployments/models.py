@@ -5,7 +5,7 @@ import uuid
 from django.db import models
 
 from releases.models import Project, Release, Source
-from releasetracker.models import OrgOwned
+from releasetracker.models import Organization, OrgOwned
 
 PRODUCTION_NAMES = frozenset({"production", "prod"})
 
@@ -41,10 +41,20 @@ STATUS_VALUES = [choice.value for choice in DeploymentStatus]
 
 
 class Deployment(OrgOwned):
+    # Every deployment insert updates every index on this table, so the single-column indexes
+    # Django adds for foreign keys are left out where a composite index below starts with the
+    # same column (organization, release) or no query filters by the column alone (environment,
+    # project: every read also names the organization). Deleting an environment or a project,
+    # an admin's rare action, scans instead.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments")
-    release = models.ForeignKey(Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments")
+    environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments", db_index=False)
+    release = models.ForeignKey(
+        Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments", db_index=False
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="deployments", db_index=False
+    )
     commit_sha = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.SUCCESS)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -104,7 +114,10 @@ class Deployment(OrgOwned):
 
 
 class DeploymentStatusChange(OrgOwned):
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="status_changes")
+    # Read only through their deployment: the (deployment, at) index serves those reads, so the
+    # foreign keys' own single-column indexes would only slow every insert.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="status_changes", db_index=False)
     status = models.CharField(max_length=16, choices=DeploymentStatus.choices)
     at = models.DateTimeField()
 
