@@ -8,17 +8,21 @@ from releasetracker.views import OrganizationView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+# JSON is the only format: no ".json" twin of every route for each request to be matched against.
+router.include_format_suffixes = False
 
 # Apps add their viewsets here (kept in one place so the schema lists every route).
 from deployments.viewsets import register as register_deployments  # noqa: E402
 from releases.viewsets import register as register_releases  # noqa: E402
 from webhooks.viewsets import register as register_webhooks  # noqa: E402
 
-register_releases(router)
+# Django tries the routes in order for every request: the ones CI calls most come first.
 register_deployments(router)
+register_releases(router)
 register_webhooks(router)
 
 urlpatterns = [
+    path("", include(router.urls)),
     path("organization/", OrganizationView.as_view(), name="organization"),
     path("metrics/", include("metrics.api_urls")),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
@@ -27,5 +31,4 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api:schema", authentication_classes=[], permission_classes=[]),
         name="docs",
     ),
-    path("", include(router.urls)),
 ]

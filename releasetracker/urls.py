@@ -3,10 +3,11 @@ from django.urls import include, path
 
 from releasetracker.views import healthz
 
+# Django tries these in order for every request: the API that CI calls comes first.
 urlpatterns = [
+    path("api/v1/", include(("releasetracker.api_urls", "api"), namespace="api")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(("releasetracker.api_urls", "api"), namespace="api")),
     # Vendor-compatible endpoints keep each vendor's own path after the host (DESIGN.md).
     path("v1/signals/", include("releases.compat.echoes")),
     path("api/releases/", include("releases.compat.aviator")),

@@ -1,8 +1,14 @@
-"""Serializer behaviour shared by the native API's write endpoints."""
+"""Serializer behaviour shared by the native API."""
 
+import copy
+import re
 from collections.abc import Mapping
+from datetime import datetime, tzinfo
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.fields import SkipField, empty
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 
 class RejectUnknownFieldsMixin:
@@ -14,9 +20,142 @@ class RejectUnknownFieldsMixin:
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            writable = sorted(name for name, field in self.fields.items() if not field.read_only)
             unknown = sorted(str(key) for key in data if key not in self.fields)
             if unknown:
+                writable = sorted(name for name, field in self.fields.items() if not field.read_only)
                 message = f"unknown field (accepted: {', '.join(writable)})"
                 raise serializers.ValidationError({name: [message] for name in unknown})
         return super().to_internal_value(data)
+
+
+class PrebuiltFieldsMixin:
+    """Build a write serializer's fields once per class, and validate a request with only the fields it sends.
+
+    DRF deep-copies every declared field (re-running each field's ``__init__``) for every
+    serializer instance, then runs every field's validation, absent ones included: for a write
+    serializer of ~30 fields of which a CI call sends five, that is most of the cost of the
+    request's validation (measured in bench/ingest.py). Here the fields are built once per class
+    and each instance gets shallow copies (a field's state after ``__init__`` is not changed by
+    validation; nested serializers keep DRF's deep copy so their children bind to this instance).
+
+    A plain JSON object whose keys are all known and that carries every required field is
+    validated field by field with each field's own ``run_validation``, and absent fields get
+    their defaults, exactly as DRF does. Anything else, and any error, goes through DRF's own
+    ``to_internal_value``, so every error answer is DRF's.
+    """
+
+    def get_fields(self):
+        return {name: _copy_field(field) for name, field in self._prebuilt().items()}
+
+    @classmethod
+    def _prebuilt(cls) -> dict:
+        prebuilt = cls.__dict__.get("_prebuilt_fields")
+        if prebuilt is None:
+            # Built from a throwaway instance: ModelSerializer introspection needs one.
+            prebuilt = super(PrebuiltFieldsMixin, cls.__new__(cls)).get_fields()
+            for field in prebuilt.values():
+                if not isinstance(field, serializers.BaseSerializer):
+                    field.validators = [_faster(validator) for validator in field.validators]
+            cls._prebuilt_fields = prebuilt
+        return prebuilt
+
+    @classmethod
+    def _plan(cls):
+        """(writable fields by name, required names, (name, field, source attrs) with a default), or None for DRF."""
+        plan = cls.__dict__.get("_validation_plan", False)
+        if plan is False:
+            writable = {name: f for name, f in cls._prebuilt().items() if not f.read_only}
+            special = any(
+                hasattr(cls, f"validate_{name}") or f.source == "*" or isinstance(f, serializers.HiddenField)
+                for name, f in writable.items()
+            )
+            plan = (
+                None
+                if special
+                else (
+                    writable,
+                    frozenset(name for name, f in writable.items() if f.required),
+                    [
+                        (name, f, (f.source or name).split("."))
+                        for name, f in writable.items()
+                        if not f.required and f.default is not empty
+                    ],
+                )
+            )
+            cls._validation_plan = plan
+        return plan
+
+    def to_internal_value(self, data):
+        plan = self._plan()
+        if plan is None or type(data) is not dict or getattr(self.root, "partial", False):
+            return super().to_internal_value(data)
+        writable, required, defaulted = plan
+        known = self._prebuilt()
+        if not required <= data.keys() or any(key not in known for key in data):
+            return super().to_internal_value(data)
+        validated: dict = {}
+        try:
+            for name in data:
+                prototype = writable.get(name)
+                if prototype is None:
+                    continue  # a read-only field: DRF ignores it too
+                field = _copy_field(prototype)
+                field.bind(name, self)
+                self.set_value(validated, field.source_attrs, field.run_validation(field.get_value(data)))
+            for name, prototype, source_attrs in defaulted:
+                if name in data:
+                    continue
+                if callable(prototype.default):  # may need the bound field (requires_context)
+                    field = _copy_field(prototype)
+                    field.bind(name, self)
+                    value = field.get_default()
+                else:
+                    value = prototype.default
+                self.set_value(validated, source_attrs, value)
+        except (serializers.ValidationError, DjangoValidationError, SkipField):
+            return super().to_internal_value(data)
+        return validated
+
+    def _read_only_defaults(self):
+        # DRF builds every field to find read-only ones with a default, for each validation.
+        if any(f.read_only and f.default is not empty for f in self._prebuilt().values()):
+            return super()._read_only_defaults()
+        return {}
+
+
+# Lone UTF-16 surrogates, which DRF's CharField refuses (they cannot be stored as UTF-8).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _ProhibitSurrogateCharactersValidator(ProhibitSurrogateCharactersValidator):
+    """DRF's check, with the scan done by a regular expression instead of a Python loop per character."""
+
+    def __call__(self, value):
+        if _SURROGATE.search(str(value)):
+            super().__call__(value)  # DRF's own error
+
+
+def _faster(validator):
+    if type(validator) is ProhibitSurrogateCharactersValidator:
+        return _ProhibitSurrogateCharactersValidator()
+    return validator
+
+
+def _copy_field(field):
+    if isinstance(field, serializers.BaseSerializer):
+        return copy.deepcopy(field)
+    # copy.copy() without the pickle protocol's detour (and Field.__new__'s bookkeeping).
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    return clone
+
+
+def iso_datetime(value: datetime | None, zone: tzinfo) -> str | None:
+    """A datetime as DRF's DateTimeField renders it with ``DATETIME_FORMAT = "iso-8601"``.
+
+    ``zone`` is the current time zone (``timezone.get_current_timezone()``), as DRF uses.
+    """
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
