@@ -4,13 +4,17 @@ Every value can be overridden with an environment variable of the same name in c
 prefixed GUNICORN_ (for example GUNICORN_WORKERS=4), or with gunicorn's own flags.
 """
 
+import gc
 import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-# Sync workers: the requests are short and database-bound; two per core plus one keeps the
-# cores busy while others wait on PostgreSQL.
-workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+# Sync workers, one per core plus one: a request spends most of its time in Python, so more
+# workers than that only add context switches and cache misses. On two cores with PostgreSQL
+# on the same machine, 3 workers served 20-30 % more ingest requests per second than 5
+# (bench/ingest.py; docs/performance.md). With the database on another host a request waits
+# longer on the network, and GUNICORN_WORKERS=2*cores+1 may serve more.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
@@ -20,6 +24,19 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "2000"))
 # Load the app once in the master so workers fork with it ready (faster start, shared memory).
 preload_app = True
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+
+
+def pre_fork(server, worker):
+    # Objects loaded by the master (Django, the URL conf, every model) are never garbage: moved
+    # out of the collector's reach, a worker's collections neither walk them nor write to their
+    # pages (which would un-share that memory, page by page). Python's gc documentation
+    # recommends exactly this before fork().
+    gc.freeze()
+
+
+# Off by default: the app logs one line per request itself (releasetracker.access, JSON, with
+# the request id and duration), so gunicorn's own line would say the same thing twice.
+# GUNICORN_ACCESSLOG=- (stdout) or a path turns it on.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -205,7 +205,6 @@ def start_server(
     port = free_port()
     log_path = workdir / f"{name}.log"
     log = log_path.open("w")
-    env = {**env, "GUNICORN_ACCESSLOG": str(workdir / f"{name}.access.log")}
     process = subprocess.Popen(
         gunicorn_command(app, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

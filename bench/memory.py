@@ -53,7 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     token = seed_ingest(url)
     report = Report("memory", "Memory: one gunicorn worker over 20,000 ingest requests")
     work = workdir("memory")
-    env = product_env(url, GUNICORN_WORKERS="1", GUNICORN_MAX_REQUESTS="0", GUNICORN_MAX_REQUESTS_JITTER="0")
+    # gunicorn's access log (off by default in gunicorn.conf.py) counts the requests served.
+    env = product_env(
+        url,
+        GUNICORN_WORKERS="1",
+        GUNICORN_MAX_REQUESTS="0",
+        GUNICORN_MAX_REQUESTS_JITTER="0",
+        GUNICORN_ACCESSLOG=str(work / "memory.access.log"),
+    )
     checkpoints = sorted({args.baseline, args.requests // 4, args.requests // 2, args.requests})
     rss: dict[int, int] = {}
     with running("memory", "releasetracker.wsgi", env, ready_path="/healthz", workdir=work) as server:
