@@ -5,22 +5,28 @@ two-core machine (measured in bench/ingest.py), several times what PostgreSQL sp
 it. The few statements on the ingest path therefore keep their SQL text fixed, built once per
 model and database from the model's own metadata, and read and write values the way the ORM
 does: ``Table.read`` applies the ORM's converters and builds instances with ``Model.from_db``;
-``Table.insert`` prepares values with each field's ``pre_save`` and ``get_db_prep_save``. Every
-other query in the project goes through the ORM.
+``Table.insert_params`` prepares values with each field's ``pre_save`` and ``get_db_prep_value``,
+as ``Model.save`` does for plain values. Every other query in the project goes through the ORM.
 
 No model written here has signal receivers (the project connects none), so skipping
-``Model.save`` skips nothing.
+``Model.save`` skips nothing; instances are built without the constructor while nothing listens
+to ``pre_init``/``post_init`` either (``Table._needs_constructor``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import BooleanField, CharField, DateTimeField, Field, ForeignKey, IntegerField, Model, TextField
+from django.db.models.base import ModelState
+from django.db.models.fields import AutoFieldMixin
+from django.db.models.signals import post_init, pre_init
 
 
 def quote(name: str) -> str:
@@ -75,25 +81,45 @@ class Table:
             for converter in converters:
                 value = converter(value, col, connection)
             values[index] = value
-        return self.model.from_db(connection.alias, self.attnames, values)
+        if self._needs_constructor:
+            return self.model.from_db(connection.alias, self.attnames, values)
+        return self._instance(dict(zip(self.attnames, values, strict=True)), db=connection.alias)
 
     @cached_property
     def _all_fields(self) -> list:
         return list(self.model._meta.concrete_fields)
 
     def new(self, *, related: dict[str, Model | None] | None = None, **values: Any) -> Model:
-        """``Model(**values)`` through the positional constructor that ``from_db`` uses.
+        """``Model(**values)`` for a row about to be inserted, without the keyword constructor.
 
-        Django's keyword constructor costs several times more per field, and a deployment has
-        thirty. ``values`` are by attname (``environment_id``); ``related`` sets foreign keys from
-        instances, cached on the new object as ``select_related`` would (``relate``).
+        Django's constructor costs several times more per field than setting the values, and a
+        deployment has thirty. ``values`` are by attname (``environment_id``); fields not given
+        get their defaults; ``related`` sets foreign keys from instances, cached on the new
+        object as ``select_related`` would (``relate``).
         """
-        args = [values.pop(f.attname) if f.attname in values else f.get_default() for f in self._all_fields]
+        attvalues = {
+            f.attname: values.pop(f.attname) if f.attname in values else f.get_default() for f in self._all_fields
+        }
         if values:
             raise TypeError(f"{self.model.__name__} has no field {', '.join(sorted(values))}")
-        obj = self.model(*args)
+        obj = self.model(*attvalues.values()) if self._needs_constructor else self._instance(attvalues, db=None)
         for name, instance in (related or {}).items():
             relate(obj, name, instance)
+        return obj
+
+    @cached_property
+    def _needs_constructor(self) -> bool:
+        # Instances are built as unpickling builds them (Model.__setstate__): the constructor's
+        # pre_init and post_init signals are not sent. Where anything listens to them (no model
+        # here has a receiver), the constructor is used instead.
+        return pre_init.has_listeners(self.model) or post_init.has_listeners(self.model)
+
+    def _instance(self, attvalues: dict[str, Any], *, db: str | None) -> Model:
+        obj = self.model.__new__(self.model)
+        state = obj._state = ModelState()
+        state.db = db
+        state.adding = db is None
+        obj.__dict__.update(attvalues)
         return obj
 
     @cached_property
@@ -127,15 +153,31 @@ class Table:
     def insert_params(self, obj: Model, connection: BaseDatabaseWrapper, prefix: str) -> dict[str, Any]:
         """The values ``save(force_insert=True)`` would send, keyed for ``insert_placeholders``."""
         params = {}
-        for field, key, own_pre_save in self._insert_plan(prefix):
+        for field, key, own_pre_save, unchanged, adapt_integer in self._insert_plan(prefix, connection.alias):
             # Field.pre_save only reads the attribute unless a field overrides it (auto_now).
             value = field.pre_save(obj, True) if own_pre_save else getattr(obj, field.attname)
-            params[key] = field.get_db_prep_value(value, connection, prepared=False)
+            kind = type(value)
+            if kind in unchanged and (kind is not datetime or value.tzinfo is not None):
+                params[key] = value
+            elif adapt_integer is not None and kind is int:
+                params[key] = adapt_integer(value)
+            else:
+                params[key] = field.get_db_prep_value(value, connection, prepared=False)
         return params
 
     @functools.cache  # noqa: B019 - one Table per model, kept for the process's life
-    def _insert_plan(self, prefix: str) -> list[tuple[Field, str, bool]]:
-        return [(f, f"{prefix}{f.attname}", type(f).pre_save is not Field.pre_save) for f in self.insert_fields]
+    def _insert_plan(self, prefix: str, alias: str) -> list[tuple]:
+        connection = connections[alias]
+        return [
+            (
+                f,
+                f"{prefix}{f.attname}",
+                type(f).pre_save is not Field.pre_save,
+                passes_unchanged(f, connection),
+                integer_adapter(f, connection),
+            )
+            for f in self.insert_fields
+        ]
 
     @cached_property
     def _insert_sql(self) -> str:
@@ -152,10 +194,66 @@ class Table:
         return obj
 
 
+def passes_unchanged(field: Field, connection: BaseDatabaseWrapper) -> frozenset[type]:
+    """The value types ``field.get_db_prep_value`` gives back unchanged on ``connection``.
+
+    Preparing thirty values through each field's chain of methods is a visible part of an
+    insert. For Django's own text, boolean and (where the backend passes them through, as
+    PostgreSQL does) aware datetime fields, an exact ``str``, ``bool``, ``datetime`` or ``None``
+    comes out as it went in: those skip the chain. Any field that overrides the methods
+    involved, and every other type (integers are wrapped for PostgreSQL's binding, JSON is
+    adapted), goes through it. tests/core/test_rawsql.py compares both for whole rows.
+    """
+    cls = type(field)
+    if cls.get_db_prep_value is Field.get_db_prep_value:
+        if (cls.get_prep_value, cls.to_python) in (
+            (CharField.get_prep_value, CharField.to_python),
+            (TextField.get_prep_value, TextField.to_python),
+        ):
+            return frozenset({str, type(None)})
+        if (cls.get_prep_value, cls.to_python) == (BooleanField.get_prep_value, BooleanField.to_python):
+            return frozenset({bool, type(None)})
+    if (cls.get_db_prep_value, cls.get_prep_value, cls.to_python) == (
+        DateTimeField.get_db_prep_value,
+        DateTimeField.get_prep_value,
+        DateTimeField.to_python,
+    ):
+        probe = datetime(2000, 1, 1, tzinfo=UTC)
+        if (
+            connection.ops.adapt_datetimefield_value(probe) is probe
+            and connection.ops.adapt_datetimefield_value(None) is None
+        ):
+            return frozenset({datetime, type(None)})
+    return frozenset()
+
+
+def integer_adapter(field: Field, connection: BaseDatabaseWrapper) -> Callable[[int], Any] | None:
+    """For Django's own integer fields (and foreign keys to them): what their preparation does to an ``int``.
+
+    ``IntegerField.get_db_prep_value`` ends in ``connection.ops.adapt_integerfield_value(value,
+    internal_type)`` (PostgreSQL wraps the value in the column's integer type); an auto field's
+    in ``connection.ops.validate_autopk_value(value)``. ``get_prep_value``'s ``int(value)``
+    before that changes nothing for an exact ``int``.
+    """
+    if isinstance(field, ForeignKey) and type(field).get_db_prep_value is ForeignKey.get_db_prep_value:
+        field = field.target_field
+    cls = type(field)
+    if not isinstance(field, IntegerField) or cls.get_prep_value is not IntegerField.get_prep_value:
+        return None
+    if cls.get_db_prep_value is IntegerField.get_db_prep_value:
+        internal_type = field.get_internal_type()
+        return lambda value: connection.ops.adapt_integerfield_value(value, internal_type)
+    if cls.get_db_prep_value is AutoFieldMixin.get_db_prep_value:
+        return connection.ops.validate_autopk_value
+    return None
+
+
 def relate(obj: Model, name: str, instance: Model | None) -> None:
     """``obj.<name> = instance`` for a foreign key, without the descriptor's checks (both rows are ours)."""
     field = obj._meta.get_field(name)
-    setattr(obj, field.attname, None if instance is None else instance.pk)
+    # Straight into the instance, as the constructor would: the attname descriptor's __set__
+    # only clears a cached object that is about to be replaced anyway.
+    obj.__dict__[field.attname] = None if instance is None else instance.pk
     field.set_cached_value(obj, instance)
 
 
