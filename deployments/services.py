@@ -190,7 +190,13 @@ def deployment_record(
     """Record a deployment of a release (by version) or a commit to an environment.
 
     Returns ``(deployment, created)``. A repeat with the same ``external_id`` in the same
-    environment returns the first deployment unchanged (``created`` False).
+    environment returns the first deployment unchanged (``created`` False). The new deployment
+    comes back with its environment, release, project and status history loaded.
+
+    All or nothing: on PostgreSQL the common call (everything it names exists, no webhook
+    endpoint) is a single statement that also inserts the status history
+    (``statements.find_and_insert``); when more must be stored with it (a new environment or
+    project, a bare sha's commit, webhook deliveries) it all runs in one transaction.
     """
     unknown = set(text_fields) - set(_TEXT_LIMITS)
     if unknown:

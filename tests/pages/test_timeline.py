@@ -117,6 +117,27 @@ def test_timeline_paginates_and_keeps_filters_in_page_links(alice_client, org):
     assert alice_client.get("/orgs/acme/releases/?page=banana").status_code == 200
 
 
+def test_a_long_history_is_counted_only_up_to_the_cap_and_older_releases_are_reached_by_date(
+    alice_client, org, monkeypatch
+):
+    from releasetracker.page_helpers import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "cap", 20)
+    for i in range(25):
+        make_release(org, f"4.{i}.0", at=T0, commits=0)
+
+    first = alice_client.get("/orgs/acme/releases/?per_page=10")
+    body = first.content.decode()
+    assert "Page 1 of 2+ · more than 20 in all" in body
+    # Page numbers stop at the cap: a later page answers with the last counted one.
+    beyond = alice_client.get("/orgs/acme/releases/?per_page=10&page=3")
+    assert beyond.status_code == 200
+    assert "Page 2 of 2+" in beyond.content.decode()
+    # Under the cap the count is exact again, e.g. within a date range.
+    exact = alice_client.get(f"/orgs/acme/releases/?per_page=10&since={T0.date().isoformat()}&q=4.1")
+    assert "more than" not in exact.content.decode()
+
+
 @pytest.mark.parametrize("per_page", [10, 50])
 def test_timeline_query_count_does_not_grow_with_rows(alice_client, org, django_assert_max_num_queries, per_page):
     for i in range(per_page):
