@@ -28,6 +28,8 @@ from django.db.models.base import ModelState
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.signals import post_init, pre_init
 
+_CALL = object()  # Table._defaults: this field's default must be asked for each new row
+
 
 def quote(name: str) -> str:
     # PostgreSQL and SQLite both quote identifiers with double quotes.
@@ -97,15 +99,32 @@ class Table:
         get their defaults; ``related`` sets foreign keys from instances, cached on the new
         object as ``select_related`` would (``relate``).
         """
-        attvalues = {
-            f.attname: values.pop(f.attname) if f.attname in values else f.get_default() for f in self._all_fields
-        }
+        attvalues = {}
+        for field, constant in self._defaults:
+            name = field.attname
+            if name in values:
+                attvalues[name] = values.pop(name)
+            else:
+                attvalues[name] = field.get_default() if constant is _CALL else constant
         if values:
             raise TypeError(f"{self.model.__name__} has no field {', '.join(sorted(values))}")
         obj = self.model(*attvalues.values()) if self._needs_constructor else self._instance(attvalues, db=None)
         for name, instance in (related or {}).items():
             relate(obj, name, instance)
         return obj
+
+    @cached_property
+    def _defaults(self) -> list[tuple[Field, Any]]:
+        """Each field with its default when that is an immutable constant (else ``_CALL``: ask the field)."""
+        found = []
+        for field in self._all_fields:
+            constant = _CALL
+            if not (field.has_default() and callable(field.default)) and not field.has_db_default():
+                value = field.get_default()
+                if type(value) in (str, bool, int, float, type(None)):
+                    constant = value
+            found.append((field, constant))
+        return found
 
     @cached_property
     def _needs_constructor(self) -> bool:

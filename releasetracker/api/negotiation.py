@@ -11,8 +11,16 @@ class JsonContentNegotiation(DefaultContentNegotiation):
 
     Parsing and ranking the Accept header's media types is a measurable share of a small API
     call (bench/ingest.py); every other request (another Accept value, a ``?format=``, the
-    browsable API in DEBUG) goes through DRF's negotiation, 406 included.
+    browsable API in DEBUG) goes through DRF's negotiation, 406 included. Likewise a body sent
+    as plain ``application/json`` goes to the JSON parser without parsing its media type.
     """
+
+    def select_parser(self, request, parsers):
+        if request.content_type == "application/json":
+            for parser in parsers:
+                if parser.media_type == "application/json":
+                    return parser
+        return super().select_parser(request, parsers)
 
     def select_renderer(self, request, renderers, format_suffix=None):
         if (

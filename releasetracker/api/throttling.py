@@ -53,12 +53,15 @@ class SlidingWindowThrottle(SimpleRateThrottle):
         self._previous = counts.get(previous_key, 0)
         if self._estimate(self._into_window) >= self.num_requests:
             return False
-        # Kept for two windows: the next window still weighs this one.
-        if not self.cache.add(current_key, 1, 2 * self.duration):
+        # Kept for two windows: the next window still weighs this one. The counter usually exists.
+        if self._current:
             try:
                 self.cache.incr(current_key)
-            except ValueError:  # expired between add and incr
-                self.cache.add(current_key, 1, 2 * self.duration)
+                return True
+            except ValueError:  # expired since it was read
+                pass
+        if not self.cache.add(current_key, 1, 2 * self.duration):
+            self.cache.incr(current_key)  # another process created it meanwhile
         return True
 
     def _estimate(self, into_window: float) -> float:

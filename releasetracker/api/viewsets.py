@@ -96,7 +96,7 @@ class OrganizationScopedMixin:
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self._idempotency = None
-        key = request.headers.get("Idempotency-Key")
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY")  # not request.headers: that builds a dict of them all
         if request.method != "POST" or not key:
             return
         ident = {
