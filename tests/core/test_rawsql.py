@@ -183,3 +183,21 @@ def test_instances_are_built_with_the_constructor_when_something_listens_to_its_
 
     assert seen == [built]
     assert built.status == "queued" and built._state.adding is True
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_only_the_fixed_statements_are_prepared_and_other_queries_keep_their_own_plans(org):
+    if not connection.settings_dict["OPTIONS"].get("server_side_binding"):
+        pytest.skip("PREPARED_STATEMENTS=0: nothing is prepared")
+    _, clear = issue_token(org, scopes=["read"], name="ci")
+    for _ in range(3):
+        token_authenticate(clear)
+        list(ApiToken.objects.filter(organization=org).values_list("name", flat=True))
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+
+    assert any("releasetracker_apitoken t" in s and "token_hash = $1" in s for s in statements), statements
+    assert not any('"name"' in s and "token_hash" not in s for s in statements), statements
+    assert connection.connection.prepare_threshold is None  # restored after each fixed statement
