@@ -10,9 +10,10 @@ in scope and the time window, so PostgreSQL walks the ``(organization, environme
 index. Only aggregates leave the database: one row per chart bucket plus one row (``k = -1``) for
 the whole window.
 
-The two dialects differ in four places only, each behind a small function below: the seconds
-between two times, the bucket number of a time, the ``is_failure`` tag test and the percentile
-(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite).
+The two dialects differ in five places only, each behind a small function below: the seconds
+between two times, the bucket number of a time, the ``is_failure`` tag test, the percentile
+(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite)
+and the row-by-row join from a window's deployments to their commits (``LATERAL`` on PostgreSQL).
 
 Only table names, fixed fragments and generated placeholder names are formatted into the SQL
 (hence the ``noqa: S608``); every value, ids and times included, is a query parameter.
@@ -82,6 +83,20 @@ def _tagged_failure(alias: str) -> str:
         f"(CASE WHEN EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE json_each.value = 'is_failure')"  # noqa: S608
         " THEN 1 ELSE 0 END)"
     )
+
+
+def _join_each(table: str, alias: str, condition: str) -> str:
+    """Join ``table`` to each row before it through an index: ``condition`` names that row's columns.
+
+    PostgreSQL: ``CROSS JOIN LATERAL (... OFFSET 0)``. Without the fence the planner may read every
+    row of the organization's release commits (or commits) into a hash join to serve a window of a
+    few hundred deployments: the page then costs in proportion to the whole history, and the choice
+    flips with each ANALYZE sample (bench/pages.py saw 1.0x and 1.6x between runs). SQLite has no
+    ``LATERAL`` and joins row by row anyway.
+    """
+    if _postgres():
+        return f"CROSS JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias}"  # noqa: S608
+    return f"JOIN {table} {alias} ON {condition}"
 
 
 def _percentiles(source: str, value: str, percentiles: dict[str, float]) -> str:
@@ -242,6 +257,7 @@ def lead_time_sql(scope: Scope) -> tuple[str, dict]:
         SELECT 1 FROM {DEPLOYMENT} e2
         WHERE {_scope_sql("e2", scope, params)} AND e2.release_id IS NULL AND e2.commit_sha = c.sha
           AND e2.status = 'success' AND e2.occurred_at < %(since)s"""  # noqa: S608
+    by_release = "rc.release_id = dd.release_id AND rc.organization_id = %(org)s"
     sql = f"""
     WITH deployed AS (
         SELECT d.id, d.occurred_at, d.release_id, d.commit_sha
@@ -252,10 +268,10 @@ def lead_time_sql(scope: Scope) -> tuple[str, dict]:
     deployed_commits AS (
         -- A deployment's commits are its release's commits, or its own sha when it has no release.
         SELECT rc.commit_id, dd.occurred_at
-        FROM deployed dd JOIN {RELEASE_COMMIT} rc ON rc.release_id = dd.release_id AND rc.organization_id = %(org)s
+        FROM deployed dd {_join_each(RELEASE_COMMIT, "rc", by_release)}
         UNION ALL
         SELECT c.id AS commit_id, dd.occurred_at
-        FROM deployed dd JOIN {COMMIT} c ON c.organization_id = %(org)s AND c.sha = dd.commit_sha
+        FROM deployed dd {_join_each(COMMIT, "c", "c.organization_id = %(org)s AND c.sha = dd.commit_sha")}
         WHERE dd.release_id IS NULL
     ),
     first_in_window AS (
