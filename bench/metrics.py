@@ -4,16 +4,16 @@ Seeds 100 organizations x 10,000 deployments (a year of history: 5,000 releases 
 organization, each with 3 commits, deployed to staging and then production) with bulk SQL, and
 reports for one organization's last 90 days:
 
-- the endpoint's median latency over 20 calls (Django test client: middleware, token auth,
-  validation, the metrics queries and JSON rendering); the lowest of 5 such medians, so a burst
-  of load from elsewhere on the machine does not count as ours,
+- the endpoint's median latency over 100 calls (Django test client: middleware, token auth,
+  validation, the metrics queries and JSON rendering), the calls of every measurement taking
+  turns one by one, so a slow stretch of the shared machine falls on all of them alike,
 - the raw SQL floor: the same counts and percentiles written by hand as one query,
 - their ratio (target <= 3), and the endpoint's latency with 1,000,000 deployments in the
   database against 100,000 (target <= 1.3: other organizations' rows must not slow one down).
 
 The two sizes live in two databases on the same server (DATABASE_URL's, holding the million,
 and the same name with ``_small`` holding the first 10 organizations), so the measurements can
-alternate: load from elsewhere on a shared machine then hits both sizes alike.
+alternate call by call: load from elsewhere on a shared machine then hits both sizes alike.
 
 Usage (both databases are wiped: the name must contain "bench"):
 
@@ -50,8 +50,7 @@ import django  # noqa: E402
 START = datetime(2025, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = (END - timedelta(days=90), END)
-CALLS = 20
-ROUNDS = 5
+CALLS = 100  # timed calls per measurement, after 2 warm-up calls
 COMMITS_PER_RELEASE = 3
 
 
@@ -178,6 +177,8 @@ def _seed_history(first: int, last: int, releases: int) -> None:
             # What autovacuum would have done on a live database: planner statistics, hint bits and
             # the visibility map, so the first measurement does not pay for the bulk load.
             cursor.execute(f"VACUUM ANALYZE {table}")
+        # Write the load's dirty pages out now, not in a checkpoint during the measurements.
+        cursor.execute("CHECKPOINT")
 
 
 @contextmanager
@@ -304,18 +305,6 @@ def _use_database(name: str) -> None:
     connection.settings_dict["NAME"] = name
 
 
-def _median_of_calls(call) -> tuple[float, object]:
-    """Two warm-up calls (connection, caches), then the median of CALLS timed calls."""
-    result = call()
-    call()
-    timings = []
-    for _ in range(CALLS):
-        started = time.perf_counter()
-        result = call()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings), result
-
-
 def _floor_call(org_id: int):
     from django.db import connection
 
@@ -346,19 +335,41 @@ def _endpoint_call(clear: str):
 
 
 def _measure(plan: dict[str, tuple[str, object]]) -> dict[str, tuple[float, object]]:
-    """Run every measurement of ``plan`` ({key: (database, call)}) in turn, ROUNDS times over.
+    """Median latency of every measurement of ``plan`` ({key: (database, call)}), interleaved call by call.
 
-    Alternating the measurements means a burst of load from elsewhere on this shared machine
-    hits all of them alike; each keeps the lowest of its ROUNDS medians.
+    Each database keeps its own open connection, swapped in as Django's default before each
+    call, so the measurements take turns one call at a time (CALLS each, after two warm-up
+    calls): a slower stretch of this shared machine, which can last seconds, falls
+    on every measurement alike instead of on whichever block of calls was running.
     """
-    medians: dict[str, list[float]] = {key: [] for key in plan}
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    base = connections[DEFAULT_DB_ALIAS]
+    base.close()
+    wrappers = {}
+    for database, _ in plan.values():
+        if database not in wrappers:
+            wrappers[database] = type(base)({**base.settings_dict, "NAME": database}, alias=DEFAULT_DB_ALIAS)
+    timings: dict[str, list[float]] = {key: [] for key in plan}
     results: dict[str, object] = {}
-    for _ in range(ROUNDS):
+    try:
         for key, (database, call) in plan.items():
-            _use_database(database)
-            median, results[key] = _median_of_calls(call)
-            medians[key].append(median)
-    return {key: (min(values), results[key]) for key, values in medians.items()}
+            connections[DEFAULT_DB_ALIAS] = wrappers[database]
+            call()
+            results[key] = call()
+        keys = list(plan)
+        for turn in range(CALLS):
+            for key in keys[turn % len(keys) :] + keys[: turn % len(keys)]:
+                database, call = plan[key]
+                connections[DEFAULT_DB_ALIAS] = wrappers[database]
+                started = time.perf_counter()
+                results[key] = call()
+                timings[key].append(time.perf_counter() - started)
+    finally:
+        for wrapper in wrappers.values():
+            wrapper.close()
+        connections[DEFAULT_DB_ALIAS] = base
+    return {key: (statistics.median(values), results[key]) for key, values in timings.items()}
 
 
 def _same_numbers(body: dict, floor: dict) -> list[str]:
@@ -409,8 +420,8 @@ def _write_report(*, command: str, figures: list[tuple[str, str]], targets: list
         "|---|---:|",
         *[f"| {name} | {value} |" for name, value in figures],
         "",
-        "Latency: the median of 20 calls after 2 warm-up calls, the lowest of 5 such medians; the three"
-        " measurements alternate round by round, the 100,000-deployment one against a second database"
+        f"Latency: the median of {CALLS} calls after 2 warm-up calls; the three measurements take turns"
+        " call by call, each on its own open connection, the 100,000-deployment one against a second database"
         " (`<name>_small`, the first 10 organizations of the same data) on the same server, so load from"
         " elsewhere on the shared machine hits them alike. The endpoint is called through Django's test"
         " client (middleware, token authentication, parameter checks, the two metric queries, JSON"
