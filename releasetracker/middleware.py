@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
@@ -242,3 +243,17 @@ class ContentSecurityPolicyMiddleware:
                 break
         response["Content-Security-Policy"] = policy
         return response
+
+
+class PageMessagesMiddleware(MessageMiddleware):
+    """Django's flash messages for the pages and the admin; the JSON paths never show one.
+
+    Django's own middleware builds the message storage (a cookie and a session backend) for every
+    request; an API call, authenticated by its token, neither reads nor writes messages, so on
+    the JSON paths (``wants_json``) it is skipped. ``process_response`` already skips a request
+    without storage.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        if not wants_json(request):
+            super().process_request(request)

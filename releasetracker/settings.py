@@ -91,7 +91,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "releasetracker.middleware.PageMessagesMiddleware",  # django.contrib.messages, pages only
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
