@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         report.add("| requests served | worker RSS MiB | errors in batch | batch req/s |")
         report.add("|---:|---:|---:|---:|")
         command = ""
-        rate = 50.0  # requests/s, a first guess replaced by each batch's measured rate
+        rate = None  # requests/s: measured by a first one-second batch, then by each batch
         for index, checkpoint in enumerate(checkpoints):
             missing = checkpoint - (served(access_log) - start)
             errors = 0
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             while missing > 0:
                 # wrk stops on time, not on a count: each batch is sized from the last rate, and
                 # the checkpoint is read once at least that many requests have been served.
-                seconds = max(1, min(120, round(missing / rate)))
+                seconds = 1 if rate is None else max(1, min(120, round(missing / rate)))
                 result = wrk(
                     server.base_url + "/api/v1/deployments/",
                     token=token,
