@@ -13,7 +13,7 @@ the whole window.
 The two dialects differ in five places only, each behind a small function below: the seconds
 between two times, the bucket number of a time, the ``is_failure`` tag test, the percentile
 (``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite)
-and the row-by-row join from a window's deployments to their commits (``LATERAL`` on PostgreSQL).
+and the row-by-row lookups of a window's commits (``LATERAL`` and ``OFFSET 0`` on PostgreSQL).
 
 Only table names, fixed fragments and generated placeholder names are formatted into the SQL
 (hence the ``noqa: S608``); every value, ids and times included, is a query parameter.
@@ -85,18 +85,25 @@ def _tagged_failure(alias: str) -> str:
     )
 
 
-def _join_each(table: str, alias: str, condition: str) -> str:
-    """Join ``table`` to each row before it through an index: ``condition`` names that row's columns.
+def _row_by_row() -> str:
+    """A subquery's suffix that keeps it a lookup run per row of the query around it.
 
-    PostgreSQL: ``CROSS JOIN LATERAL (... OFFSET 0)``. Without the fence the planner may read every
-    row of the organization's release commits (or commits) into a hash join to serve a window of a
-    few hundred deployments: the page then costs in proportion to the whole history, and the choice
-    flips with each ANALYZE sample (bench/pages.py saw 1.0x and 1.6x between runs). SQLite has no
-    ``LATERAL`` and joins row by row anyway.
+    PostgreSQL merges a subquery into the query around it and then picks the join method from
+    its row estimates, which for a window of one organization's deployments can be off by a
+    hundred times either way (other organizations' recent rows; organization, environment and
+    time are not independent). Too high, it hashes every release commit of the organization's
+    history; too low, it rescans a materialized list of earlier deployments once per commit
+    (bench/pages.py saw 1.6x and 3x the time for the same page). ``OFFSET 0`` stops the merge,
+    so each lookup goes through its index whatever the estimate. SQLite joins row by row anyway.
     """
+    return " OFFSET 0" if _postgres() else ""
+
+
+def _join_each(table: str, alias: str, condition: str) -> str:
+    """Join ``table`` to each row before it through an index: ``condition`` names that row's columns."""
     if _postgres():
-        return f"CROSS JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition} OFFSET 0) {alias}"  # noqa: S608
-    return f"JOIN {table} {alias} ON {condition}"
+        return f"CROSS JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition}{_row_by_row()}) {alias}"  # noqa: S608
+    return f"JOIN {table} {alias} ON {condition}"  # SQLite has no LATERAL
 
 
 def _percentiles(source: str, value: str, percentiles: dict[str, float]) -> str:
@@ -252,11 +259,11 @@ def lead_time_sql(scope: Scope) -> tuple[str, dict]:
         SELECT 1 FROM {RELEASE_COMMIT} rc2
         JOIN {DEPLOYMENT} e ON e.release_id = rc2.release_id
         WHERE rc2.commit_id = f.commit_id AND rc2.organization_id = %(org)s
-          AND {_scope_sql("e", scope, params)} AND e.status = 'success' AND e.occurred_at < %(since)s"""  # noqa: S608
+          AND {_scope_sql("e", scope, params)} AND e.status = 'success' AND e.occurred_at < %(since)s{_row_by_row()}"""  # noqa: S608
     earlier_by_sha = f"""
         SELECT 1 FROM {DEPLOYMENT} e2
         WHERE {_scope_sql("e2", scope, params)} AND e2.release_id IS NULL AND e2.commit_sha = c.sha
-          AND e2.status = 'success' AND e2.occurred_at < %(since)s"""  # noqa: S608
+          AND e2.status = 'success' AND e2.occurred_at < %(since)s{_row_by_row()}"""  # noqa: S608
     by_release = "rc.release_id = dd.release_id AND rc.organization_id = %(org)s"
     sql = f"""
     WITH deployed AS (
