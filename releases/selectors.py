@@ -19,11 +19,14 @@ def release_list(*, organization: Organization) -> QuerySet[Release]:
     """Releases newest first, with project names and commit counts in a fixed number of queries."""
     return (
         Release.objects.for_organization(organization)
+        # The stored create payload (every commit sha of the create call) only serves the
+        # idempotency check of a repeated create: not read, nor decoded, row by row here.
+        .defer("create_payload")
         # A per-row subquery, not JOIN + GROUP BY: the page's LIMIT then reads only its rows through
         # releases_release_org_created, and the paginator's COUNT needs no join (bench/pages.py:
         # the GROUP BY aggregated every release of the organization on each page view).
         .annotate(commit_count=Coalesce(Subquery(_commit_counts, output_field=IntegerField()), 0))
-        .prefetch_related(Prefetch("projects", queryset=Project.objects.order_by("name")))
+        .prefetch_related(Prefetch("projects", queryset=Project.objects.only("name").order_by("name")))
         .order_by("-created_at", "-id")
     )
 
