@@ -10,7 +10,8 @@ pytestmark = [
 
 
 def test_a_new_connection_has_jit_off():
-    fresh = type(connections["default"])(dict(connection.settings_dict), alias="default")  # as a new worker opens it
+    default = connections["default"]  # the backend's wrapper; ``connection`` is only a proxy to it
+    fresh = type(default)(dict(default.settings_dict), alias="default")  # a new connection, as a new worker opens
     try:
         with fresh.cursor() as cursor:
             cursor.execute("SHOW jit")
