@@ -8,10 +8,10 @@ from deployments.serializers import DeploymentSerializer
 from releases.models import Commit, Project, Release, Repository
 from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
 from releasetracker.api.fields import AwareDateTimeField
-from releasetracker.api.serializers import RejectUnknownFieldsMixin
+from releasetracker.api.serializers import PrebuiltFieldsMixin, RejectUnknownFieldsMixin
 
 
-class CommitObjectSerializer(serializers.Serializer):
+class CommitObjectSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     sha = serializers.CharField(max_length=64, required=False, help_text="7 to 64 hex digits")
     id = serializers.CharField(max_length=64, required=False, help_text="Sentry's name for sha")
     repository = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -70,7 +70,7 @@ class RefInputSerializer(serializers.Serializer):
         )
 
 
-class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+class ReleaseCreateSerializer(PrebuiltFieldsMixin, RejectUnknownFieldsMixin, serializers.Serializer):
     version = serializers.CharField(max_length=200)
     projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
     commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
+from releasetracker.rawsql import set_prefetched
 from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
 from webhooks.models import WebhookEvent
 from webhooks.services import release_data, webhook_emit
@@ -150,7 +151,8 @@ def commits_upsert(*, organization: Organization, commits: Sequence[CommitInput]
     stored: dict[str, Commit] = {}
     chunk = _in_chunk()
     for start in range(0, len(shas), chunk):
-        for commit in Commit.objects.for_organization(organization).filter(sha__in=shas[start : start + chunk]):
+        rows = Commit.objects.for_organization(organization).filter(sha__in=shas[start : start + chunk])
+        for commit in rows.select_related("repository"):
             stored[commit.sha] = commit
     to_update: list[Commit] = []
     for c in commits:
@@ -176,15 +178,19 @@ def commits_record(*, organization: Organization, commits: Iterable[CommitInput]
     return commits_upsert(organization=organization, commits=_clean_commits(commits))
 
 
-def _link_commits(*, organization: Organization, release: Release, commits: list[Commit]) -> None:
-    start = release.release_commits.count() if release.pk else 0
-    ReleaseCommit.objects.bulk_create(
-        [
-            ReleaseCommit(organization=organization, release=release, commit=commit, position=start + i)
-            for i, commit in enumerate(commits)
-        ],
-        ignore_conflicts=True,  # batch size left to the backend, as for the commits above
-    )
+def _link_commits(
+    *, organization: Organization, release: Release, commits: list[Commit], start: int | None = None
+) -> list[ReleaseCommit]:
+    """Append ``commits`` to the release from position ``start`` (default: after those it has)."""
+    if start is None:
+        start = release.release_commits.count()
+    links = [
+        ReleaseCommit(organization=organization, release=release, commit=commit, position=start + i)
+        for i, commit in enumerate(commits)
+    ]
+    # Batch size left to the backend, as for the commits above.
+    ReleaseCommit.objects.bulk_create(links, ignore_conflicts=True)
+    return links
 
 
 # Releases ----------------------------------------------------------------------------------
@@ -248,15 +254,31 @@ def _differences(stored: dict, new: dict) -> list[str]:
     return [key for key in new if stored.get(key) != new[key]]
 
 
-def _store_refs(*, organization: Organization, release: Release, refs: list[RefInput]) -> None:
+def _store_refs(*, organization: Organization, release: Release, refs: list[RefInput]) -> list[ReleaseRef]:
+    """Store the release's refs, one per repository (the last one sent wins); return them in that order."""
+    stored: dict[int, ReleaseRef] = {}
     for ref in refs:
         repo = repository_get_or_create(organization=organization, name=ref.repository, field_name="refs.repository")
-        ReleaseRef.objects.update_or_create(
+        row, _ = ReleaseRef.objects.update_or_create(
             organization=organization,
             release=release,
             repository=repo,
             defaults={"commit": ref.commit, "previous_commit": ref.previous_commit},
         )
+        stored[repo.pk] = row
+    return list(stored.values())
+
+
+def _attach_written(
+    release: Release, *, projects: list[Project], links: list[ReleaseCommit], refs: list[ReleaseRef]
+) -> None:
+    """Leave on a new release what ``selectors.release_detail`` would read back: nothing else has
+    written to it, in this transaction, and it has no deployments yet."""
+    release.commit_count = len(links)
+    set_prefetched(release, "projects", sorted({p.pk: p for p in projects}.values(), key=lambda p: p.name))
+    set_prefetched(release, "release_commits", links)
+    set_prefetched(release, "refs", refs)
+    set_prefetched(release, "deployments", [])
 
 
 def _request_build(*, organization: Organization, release: Release, projects: list[Project]) -> None:
@@ -337,10 +359,11 @@ def release_create(
                 [ReleaseProject(organization=organization, release=release, project=p) for p in project_rows]
             )
             stored = commits_upsert(organization=organization, commits=data.commits)
-            _link_commits(organization=organization, release=release, commits=stored)
-            _store_refs(organization=organization, release=release, refs=data.refs)
+            links = _link_commits(organization=organization, release=release, commits=stored, start=0)
+            refs_stored = _store_refs(organization=organization, release=release, refs=data.refs)
             if request_build:
                 _request_build(organization=organization, release=release, projects=project_rows)
+            _attach_written(release, projects=project_rows, links=links, refs=refs_stored)
             return release, True
 
     differing = _differences(existing.create_payload, fingerprint)

@@ -66,7 +66,9 @@ class ReleaseViewSet(
         release, created = services.release_create(
             organization=self.organization, source=Source.API, created_by=creator(request), **serializer.validated_data
         )
-        release = selectors.release_detail(organization=self.organization).get(pk=release.pk)
+        if not created:
+            # A new release comes back with its projects, commits and refs in memory; a repeat is read whole.
+            release = selectors.release_detail(organization=self.organization).get(pk=release.pk)
         return self.created_response(
             release, created, serializer_class=ReleaseDetailSerializer, detail_url_name="api:release-detail"
         )

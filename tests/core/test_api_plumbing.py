@@ -24,6 +24,7 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from deployments.selectors import deployment_list
 from deployments.serializers import DeploymentCreateSerializer, DeploymentSerializer
 from deployments.services import deployment_record, deployment_update
+from releases.serializers import CommitObjectSerializer, ReleaseCreateSerializer
 from releasetracker.api import throttling
 from releasetracker.api.parsers import JSONParser
 from releasetracker.api.serializers import (
@@ -54,7 +55,8 @@ def drf_twin(serializer_class):
     """
     namespace = {name: value for name, value in vars(serializer_class).items() if not name.startswith("_")}
     namespace.update(copy.deepcopy(serializer_class._declared_fields))
-    twin = type(f"Drf{serializer_class.__name__}", (RejectUnknownFieldsMixin, serializers.Serializer), namespace)
+    bases = (RejectUnknownFieldsMixin,) if issubclass(serializer_class, RejectUnknownFieldsMixin) else ()
+    twin = type(f"Drf{serializer_class.__name__}", (*bases, serializers.Serializer), namespace)
     assert PrebuiltFieldsMixin not in twin.__mro__
     assert list(twin._declared_fields) == list(serializer_class._declared_fields)
     return twin
@@ -184,6 +186,57 @@ def outcome(serializer_class, payload) -> dict:
 def test_the_fast_validation_answers_exactly_what_drf_answers(payload):
     fast = outcome(DeploymentCreateSerializer, payload)
     assert fast == outcome(DrfDeploymentCreateSerializer, payload)
+
+
+COMMIT_PAYLOADS = {
+    "a sha": {"sha": SHA},
+    "Sentry's id": {"id": SHA, "repository": "acme/api"},
+    "every field": {
+        "sha": SHA,
+        "repository": "acme/api",
+        "message": "  Fix login  \n",
+        "author_name": "Zoë",
+        "author_email": "zoe@example.com",
+        "timestamp": "2024-05-01T12:00:00+02:00",
+        "pr_number": "7",
+    },
+    "an unknown key (kept out)": {"sha": SHA, "patch_set": [{"path": "a.py", "type": "M"}]},
+    "no sha": {"message": "x"},
+    "nulls": {"sha": SHA, "timestamp": None, "pr_number": None, "message": None},
+    "wrong types": {"sha": ["x"], "pr_number": "seven", "timestamp": "yesterday"},
+    "a NUL byte and a surrogate": {"sha": SHA, "message": "a\x00b", "author_name": "\ud800"},
+    "over-long": {"sha": "a" * 65, "author_email": "e" * 255},
+}
+RELEASE_PAYLOADS = {
+    "a version": {"version": "1.0.0"},
+    "every field": {
+        "version": " 1.0.0 ",
+        "projects": ["api", "web"],
+        "commits": [SHA, {"sha": SHA[:7], "message": "m"}],
+        "name": "One",
+        "ref": "main",
+        "url": "https://ci.example.com/1",
+        "date_released": "2024-05-01T12:00:00Z",
+        "refs": [{"repository": "acme/api", "commit": SHA, "previous_commit": None}],
+        "trigger_build_workflow": "true",
+    },
+    "an unknown key": {"version": "1", "dateReleased": "2024-05-01T12:00:00Z"},
+    "no version": {"projects": ["api"]},
+    "bad nested values": {"version": "1", "commits": [7, {"message": "no sha"}], "refs": [{"commit": SHA}]},
+    "projects as a string": {"version": "1", "projects": "api"},
+}
+
+
+@pytest.mark.parametrize(
+    "serializer_class, payload",
+    [
+        *[(CommitObjectSerializer, p) for p in COMMIT_PAYLOADS.values()],
+        *[(ReleaseCreateSerializer, p) for p in RELEASE_PAYLOADS.values()],
+    ],
+    ids=[*(f"commit: {n}" for n in COMMIT_PAYLOADS), *(f"release: {n}" for n in RELEASE_PAYLOADS)],
+)
+def test_the_release_serializers_validate_exactly_as_drf_does(serializer_class, payload):
+    assert outcome(serializer_class, payload) == outcome(drf_twin(serializer_class), payload)
 
 
 @pytest.mark.parametrize("name", INVALID_PAYLOADS)

@@ -56,6 +56,51 @@ def test_the_deployment_create_response_is_what_a_later_read_returns(api):
 
 
 @pytest.mark.django_db
+def test_the_release_create_response_is_what_a_later_read_returns(api):
+    # A commit already known (with a repository and a timestamp) and new ones, two projects,
+    # two refs of which one names the same repository twice (the last one wins), a release date
+    # with an offset: the answer is built from what was written, the read from the database.
+    api.post(
+        "/api/v1/releases/",
+        {
+            "version": "0.9.0",
+            "commits": [{"sha": "a" * 40, "repository": "acme/api", "timestamp": "2026-01-01T09:00:00Z"}],
+        },
+        format="json",
+    )
+    body = {
+        "version": "1.0.0",
+        "projects": ["web", "api", "web"],
+        "date_released": "2026-01-02T10:00:00.5+02:00",
+        "commits": [
+            {"sha": "b" * 40, "message": "second", "author_name": "Zoë", "pr_number": 3},
+            "a" * 40,
+            {"sha": "c" * 40, "repository": "acme/web", "message": "third"},
+            "b" * 40,
+        ],
+        "refs": [
+            {"repository": "acme/api", "commit": "a" * 40},
+            {"repository": "acme/web", "commit": "c" * 40, "previous_commit": "b" * 40},
+            {"repository": "acme/api", "commit": "b" * 40},
+        ],
+    }
+    created = api.post("/api/v1/releases/", body, format="json")
+    assert created.status_code == 201, created.json()
+
+    read = api.get(created["Location"])
+
+    assert read.status_code == 200
+    assert created.json() == read.json()
+    assert [c["sha"] for c in created.json()["commits"]] == ["b" * 40, "a" * 40, "c" * 40]
+    assert created.json()["projects"] == ["api", "web"]
+    assert created.json()["commit_count"] == 3
+    # A repeat is read back whole, and answers the same release.
+    again = api.post("/api/v1/releases/", body, format="json")
+    assert again.status_code == 303
+    assert again.json() == read.json()
+
+
+@pytest.mark.django_db
 def test_the_release_list_counts_each_release_s_commits_also_when_filtered(api, org):
     api.post("/api/v1/releases/", _release("2.0.0", 3), format="json")
     api.post("/api/v1/releases/", _release("2.1.0", 5, offset=100), format="json")
