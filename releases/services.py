@@ -309,8 +309,13 @@ def release_create(
     created_by: str = "",
     request_build: bool = False,
     created_at: datetime | None = None,
+    loaded: bool = False,
 ) -> tuple[Release, bool]:
     """Create a release with its projects, commits and refs, all or nothing.
+
+    ``loaded``: a new release comes back with what ``selectors.release_detail`` would read of it
+    (projects, commits, refs, no deployments) cached on it, for an answer rendered at once; a
+    caller that goes on writing to it must not ask for that (the cache would go stale).
 
     ``request_build`` queues a ``release.build_requested`` webhook per project (new releases only).
     ``created_at`` (default now) places an imported past release at its own time in the timeline.
@@ -363,7 +368,8 @@ def release_create(
             refs_stored = _store_refs(organization=organization, release=release, refs=data.refs)
             if request_build:
                 _request_build(organization=organization, release=release, projects=project_rows)
-            _attach_written(release, projects=project_rows, links=links, refs=refs_stored)
+            if loaded:
+                _attach_written(release, projects=project_rows, links=links, refs=refs_stored)
             return release, True
 
     differing = _differences(existing.create_payload, fingerprint)

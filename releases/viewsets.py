@@ -64,7 +64,11 @@ class ReleaseViewSet(
         serializer = ReleaseCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         release, created = services.release_create(
-            organization=self.organization, source=Source.API, created_by=creator(request), **serializer.validated_data
+            organization=self.organization,
+            source=Source.API,
+            created_by=creator(request),
+            loaded=True,
+            **serializer.validated_data,
         )
         if not created:
             # A new release comes back with its projects, commits and refs in memory; a repeat is read whole.
