@@ -14,7 +14,9 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
@@ -245,15 +247,28 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
-class PageMessagesMiddleware(MessageMiddleware):
-    """Django's flash messages for the pages and the admin; the JSON paths never show one.
+class PagesOnlyMixin:
+    """Run a middleware for the pages and the admin only; the JSON paths (``wants_json``) skip it.
 
-    Django's own middleware builds the message storage (a cookie and a session backend) for every
-    request; an API call, authenticated by its token, neither reads nor writes messages, so on
-    the JSON paths (``wants_json``) it is skipped. ``process_response`` already skips a request
-    without storage.
+    The JSON paths authenticate every request by its token (or a signature) and never by a
+    cookie: they neither read nor write a session or a flash message, and Django's
+    ``request.user`` is never asked for there. (CSRF keeps Django's own middleware: every JSON
+    view is exempt, and ``check --deploy`` looks for it by name.)
     """
 
-    def process_request(self, request: HttpRequest) -> None:
-        if not wants_json(request):
-            super().process_request(request)
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if wants_json(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class PageSessionMiddleware(PagesOnlyMixin, SessionMiddleware):
+    """Django's sessions, for the pages and the admin."""
+
+
+class PageAuthenticationMiddleware(PagesOnlyMixin, AuthenticationMiddleware):
+    """Django's ``request.user`` from the session, for the pages and the admin."""
+
+
+class PageMessagesMiddleware(PagesOnlyMixin, MessageMiddleware):
+    """Django's flash messages, for the pages and the admin."""

@@ -87,11 +87,13 @@ MIDDLEWARE = [
     "releasetracker.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, request.user and flash messages: Django's own, for the pages and the admin only;
+    # the JSON paths (token-authenticated) skip them (releasetracker/middleware.py).
+    "releasetracker.middleware.PageSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "releasetracker.middleware.PageMessagesMiddleware",  # django.contrib.messages, pages only
+    "releasetracker.middleware.PageAuthenticationMiddleware",
+    "releasetracker.middleware.PageMessagesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
