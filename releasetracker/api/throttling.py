@@ -11,6 +11,8 @@ request, so its cost grows with the rate allowed (8,000 timestamps per request a
 benchmark's load); two counters cost the same at any rate, and ``incr`` is atomic in Redis.
 """
 
+import contextlib
+import functools
 import time
 
 from django.conf import settings
@@ -26,8 +28,18 @@ from releasetracker.services import TokenRejected, token_hash
 CREDENTIAL_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_X_HUB_SIGNATURE_256")
 
 
+@functools.cache
+def _parsed_rate(rate: str | None) -> tuple[int | None, int | None]:
+    return SimpleRateThrottle.parse_rate(None, rate)
+
+
 class SlidingWindowThrottle(SimpleRateThrottle):
     """``num_requests`` per ``duration`` seconds, counted in the cache named by ``RATE_LIMIT_CACHE``."""
+
+    def __init__(self) -> None:
+        # DRF's, with each rate string parsed once per process: a throttle is built per request.
+        self.rate = getattr(self, "rate", None) or self.get_rate()
+        self.num_requests, self.duration = _parsed_rate(self.rate)
 
     @property
     def cache(self):
@@ -44,24 +56,24 @@ class SlidingWindowThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
+        cache = self.cache
         now = time.time()
         window = int(now // self.duration)
         self._into_window = now - window * self.duration
-        current_key, previous_key = f"{key}:{window}", f"{key}:{window - 1}"
-        counts = self.cache.get_many([current_key, previous_key])
-        self._current = counts.get(current_key, 0)
-        self._previous = counts.get(previous_key, 0)
+        self._previous = cache.get(f"{key}:{window - 1}", 0)
+        # Counted first (two cache calls, not three; ``incr`` is atomic in Redis); a refused
+        # request is taken off again below, so only the requests let through count.
+        current_key = f"{key}:{window}"
+        try:
+            counted = cache.incr(current_key)
+        except ValueError:  # the window's first request
+            # Kept for two windows: the next window still weighs this one.
+            counted = 1 if cache.add(current_key, 1, 2 * self.duration) else cache.incr(current_key)
+        self._current = counted - 1  # the count before this request
         if self._estimate(self._into_window) >= self.num_requests:
+            with contextlib.suppress(ValueError):  # expired meanwhile: nothing left to take off
+                cache.decr(current_key)
             return False
-        # Kept for two windows: the next window still weighs this one. The counter usually exists.
-        if self._current:
-            try:
-                self.cache.incr(current_key)
-                return True
-            except ValueError:  # expired since it was read
-                pass
-        if not self.cache.add(current_key, 1, 2 * self.duration):
-            self.cache.incr(current_key)  # another process created it meanwhile
         return True
 
     def _estimate(self, into_window: float) -> float:
