@@ -332,6 +332,9 @@ def _find_and_insert_sql(
 
 
 _CASTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+# Columns ``find_and_insert`` fills from what it finds (or inserts), not from parameters.
+_FOUND_COLUMNS = frozenset({"environment_id", "release_id", "project_id"})
+_INSERTED_DEPLOYMENT = frozenset({"deployment_id"})
 
 
 def _casts(connection: BaseDatabaseWrapper) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -357,8 +360,8 @@ def find_and_insert(
         _find_sql_for(lookup), project_named=bool(lookup.project), rollback=rollback, casts=_casts(connection)
     )
     params = lookup.params()
-    params.update(DEPLOYMENTS.insert_params(deployment, connection, "d_"))
-    params.update(STATUS_CHANGES.insert_params(change, connection, "s_"))
+    params.update(DEPLOYMENTS.insert_params(deployment, connection, "d_", skip=_FOUND_COLUMNS))
+    params.update(STATUS_CHANGES.insert_params(change, connection, "s_", skip=_INSERTED_DEPLOYMENT))
     if rollback:
         params.update(
             rb_org=lookup.organization.pk, rb_at=_OCCURRED_AT.get_db_prep_value(deployment.occurred_at, connection)

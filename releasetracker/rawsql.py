@@ -24,12 +24,21 @@ from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, CharField, DateTimeField, Field, ForeignKey, IntegerField, Model, TextField
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    Field,
+    FloatField,
+    ForeignKey,
+    IntegerField,
+    Model,
+    TextField,
+)
 from django.db.models.base import ModelState
 from django.db.models.fields import AutoFieldMixin
 from django.db.models.signals import post_init, pre_init
-
-_CALL = object()  # Table._defaults: this field's default must be asked for each new row
 
 
 def quote(name: str) -> str:
@@ -100,32 +109,35 @@ class Table:
         get their defaults; ``related`` sets foreign keys from instances, cached on the new
         object as ``select_related`` would (``relate``).
         """
-        attvalues = {}
-        for field, constant in self._defaults:
-            name = field.attname
-            if name in values:
-                attvalues[name] = values.pop(name)
-            else:
-                attvalues[name] = field.get_default() if constant is _CALL else constant
-        if values:
-            raise TypeError(f"{self.model.__name__} has no field {', '.join(sorted(values))}")
+        template, asked = self._defaults
+        if not values.keys() <= template.keys():
+            unknown = values.keys() - template.keys()
+            raise TypeError(f"{self.model.__name__} has no field {', '.join(sorted(unknown))}")
+        attvalues = template.copy()  # every field, in column order; constants already in
+        for field in asked:
+            if field.attname not in values:
+                attvalues[field.attname] = field.get_default()
+        attvalues.update(values)
         obj = self.model(*attvalues.values()) if self._needs_constructor else self._instance(attvalues, db=None)
         for name, instance in (related or {}).items():
             relate(obj, name, instance)
         return obj
 
     @cached_property
-    def _defaults(self) -> list[tuple[Field, Any]]:
-        """Each field with its default when that is an immutable constant (else ``_CALL``: ask the field)."""
-        found = []
+    def _defaults(self) -> tuple[dict[str, Any], list[Field]]:
+        """Every field's default by attname, in column order, where it is an immutable constant; and
+        the fields whose default must be asked for each new row (callables, mutable values)."""
+        template: dict[str, Any] = {}
+        asked = []
         for field in self._all_fields:
-            constant = _CALL
+            template[field.attname] = None
             if not (field.has_default() and callable(field.default)) and not field.has_db_default():
                 value = field.get_default()
                 if type(value) in (str, bool, int, float, type(None)):
-                    constant = value
-            found.append((field, constant))
-        return found
+                    template[field.attname] = value
+                    continue
+            asked.append(field)
+        return template, asked
 
     @cached_property
     def _needs_constructor(self) -> bool:
@@ -170,10 +182,15 @@ class Table:
         """Each insert column's type on ``connection``, as CAST spells it."""
         return tuple(f.cast_db_type(connection) for f in self.insert_fields)
 
-    def insert_params(self, obj: Model, connection: BaseDatabaseWrapper, prefix: str) -> dict[str, Any]:
-        """The values ``save(force_insert=True)`` would send, keyed for ``insert_placeholders``."""
+    def insert_params(
+        self, obj: Model, connection: BaseDatabaseWrapper, prefix: str, *, skip: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """The values ``save(force_insert=True)`` would send, keyed for ``insert_placeholders``.
+
+        ``skip`` names attnames the statement does not take as parameters (an ``overrides`` column).
+        """
         params = {}
-        for field, key, own_pre_save, unchanged, adapt_integer in self._insert_plan(prefix, connection.alias):
+        for field, key, own_pre_save, unchanged, adapt_integer in self._insert_plan(prefix, connection.alias, skip):
             # Field.pre_save only reads the attribute unless a field overrides it (auto_now).
             value = field.pre_save(obj, True) if own_pre_save else getattr(obj, field.attname)
             kind = type(value)
@@ -186,17 +203,18 @@ class Table:
         return params
 
     @functools.cache  # noqa: B019 - one Table per model, kept for the process's life
-    def _insert_plan(self, prefix: str, alias: str) -> list[tuple]:
+    def _insert_plan(self, prefix: str, alias: str, skip: frozenset[str]) -> list[tuple]:
         connection = connections[alias]
         return [
             (
                 f,
                 f"{prefix}{f.attname}",
-                type(f).pre_save is not Field.pre_save,
+                has_own_pre_save(f),
                 passes_unchanged(f, connection),
                 integer_adapter(f, connection),
             )
             for f in self.insert_fields
+            if f.attname not in skip
         ]
 
     @cached_property
@@ -214,15 +232,31 @@ class Table:
         return obj
 
 
+def has_own_pre_save(field: Field) -> bool:
+    """Whether ``field.pre_save`` does more than read the attribute.
+
+    Django's date and time fields override it for ``auto_now``/``auto_now_add`` only; without
+    either it is ``Field.pre_save``'s plain read.
+    """
+    cls = type(field)
+    if cls.pre_save is Field.pre_save:
+        return False
+    if cls.pre_save in (DateTimeField.pre_save, DateField.pre_save):
+        return bool(field.auto_now or field.auto_now_add)
+    return True
+
+
 def passes_unchanged(field: Field, connection: BaseDatabaseWrapper) -> frozenset[type]:
     """The value types ``field.get_db_prep_value`` gives back unchanged on ``connection``.
 
     Preparing thirty values through each field's chain of methods is a visible part of an
     insert. For Django's own text, boolean and (where the backend passes them through, as
     PostgreSQL does) aware datetime fields, an exact ``str``, ``bool``, ``datetime`` or ``None``
-    comes out as it went in: those skip the chain. Any field that overrides the methods
-    involved, and every other type (integers are wrapped for PostgreSQL's binding, JSON is
-    adapted), goes through it. tests/core/test_rawsql.py compares both for whole rows.
+    comes out as it went in: those skip the chain; so does ``None`` for Django's own integer
+    and float fields and foreign keys to an integer key (NULL on every backend). Any field that
+    overrides the methods involved, and every other type (integers are wrapped for PostgreSQL's
+    binding, JSON is adapted), goes through it. tests/core/test_rawsql.py compares both for whole
+    rows.
     """
     cls = type(field)
     if cls.get_db_prep_value is Field.get_db_prep_value:
@@ -244,7 +278,24 @@ def passes_unchanged(field: Field, connection: BaseDatabaseWrapper) -> frozenset
             and connection.ops.adapt_datetimefield_value(None) is None
         ):
             return frozenset({datetime, type(None)})
+    if _none_is_null(field, connection):
+        return frozenset({type(None)})
     return frozenset()
+
+
+def _none_is_null(field: Field, connection: BaseDatabaseWrapper) -> bool:
+    """Django's own integer, float and auto fields (and foreign keys to them) prepare ``None`` as ``None``."""
+    cls = type(field)
+    if isinstance(field, ForeignKey):
+        return cls.get_db_prep_value is ForeignKey.get_db_prep_value and _none_is_null(field.target_field, connection)
+    stock = (
+        (IntegerField.get_prep_value, IntegerField.get_db_prep_value),
+        (IntegerField.get_prep_value, AutoFieldMixin.get_db_prep_value),
+        (FloatField.get_prep_value, Field.get_db_prep_value),
+    )
+    return (cls.get_prep_value, cls.get_db_prep_value) in stock and (
+        field.get_db_prep_value(None, connection, prepared=False) is None
+    )
 
 
 def integer_adapter(field: Field, connection: BaseDatabaseWrapper) -> Callable[[int], Any] | None:
@@ -270,11 +321,16 @@ def integer_adapter(field: Field, connection: BaseDatabaseWrapper) -> Callable[[
 
 def relate(obj: Model, name: str, instance: Model | None) -> None:
     """``obj.<name> = instance`` for a foreign key, without the descriptor's checks (both rows are ours)."""
-    field = obj._meta.get_field(name)
+    field = _relation(type(obj), name)
     # Straight into the instance, as the constructor would: the attname descriptor's __set__
     # only clears a cached object that is about to be replaced anyway.
     obj.__dict__[field.attname] = None if instance is None else instance.pk
     field.set_cached_value(obj, instance)
+
+
+@functools.cache
+def _relation(model: type[Model], name: str) -> Field:
+    return model._meta.get_field(name)
 
 
 def mark_saved(obj: Model, pk: Any, connection: BaseDatabaseWrapper) -> None:

@@ -73,6 +73,30 @@ def test_insert_params_are_what_the_orm_would_send_for_a_whole_deployment(org):
     assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in orm.items()}
 
 
+def test_insert_params_are_what_the_orm_would_send_for_a_deployment_of_defaults_and_nulls(org):
+    env = EnvironmentFactory(organization=org, name="staging")
+    deployment = DEPLOYMENTS.new(
+        related={"organization": org, "environment": env, "release": None, "project": None},
+        commit_sha="cd" * 20,
+        created_at=datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC),
+    )
+    orm = orm_params(DEPLOYMENTS, deployment, "d_")
+    ours = DEPLOYMENTS.insert_params(deployment, connection, "d_")
+
+    assert ours.pop("d_updated_at") >= orm.pop("d_updated_at")
+    assert comparable(ours) == comparable(orm)
+    assert {k: type(v) for k, v in ours.items()} == {k: type(v) for k, v in orm.items()}
+    assert ours["d_release_id"] is None and ours["d_pull_request_number"] is None
+
+
+def test_insert_params_leave_out_the_columns_a_statement_fills_itself(org):
+    deployment = a_full_deployment(org)
+    ours = DEPLOYMENTS.insert_params(deployment, connection, "d_", skip=frozenset({"environment_id", "release_id"}))
+
+    assert "d_environment_id" not in ours and "d_release_id" not in ours
+    assert ours["d_commit_sha"] == "ab" * 20
+
+
 def test_a_naive_datetime_still_goes_through_the_fields_own_preparation(org):
     deployment = a_full_deployment(org)
     deployment.deployed_at = datetime(2026, 1, 2, 3, 4, 5)  # noqa: DTZ001 - the point of the test
@@ -87,7 +111,10 @@ def test_only_text_booleans_and_backend_neutral_datetimes_skip_preparation():
     assert passes_unchanged(fields["commit_sha"], connection) == {str, type(None)}
     assert passes_unchanged(fields["changelog"], connection) == {str, type(None)}
     assert passes_unchanged(fields["is_fix"], connection) == {bool, type(None)}
-    for name in ("pull_request_number", "environment_id", "public_id", "tags", "duration_seconds"):
+    # Integers, floats and foreign keys: only None (NULL everywhere) skips; a number is wrapped.
+    for name in ("pull_request_number", "environment_id", "duration_seconds"):
+        assert passes_unchanged(fields[name], connection) == {type(None)}, name
+    for name in ("public_id", "tags"):
         assert passes_unchanged(fields[name], connection) == frozenset(), name
     # PostgreSQL takes datetimes as they are; SQLite's backend turns them into text.
     expected = {datetime, type(None)} if connection.vendor == "postgresql" else frozenset()
