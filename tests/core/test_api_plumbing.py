@@ -571,6 +571,47 @@ def test_a_format_override_goes_through_drfs_negotiation(api):
     assert api.get("/api/v1/releases/?format=xml").status_code == 404
 
 
+# Created answers -----------------------------------------------------------------------------
+
+
+def without_ids(body: dict) -> dict:
+    return {key: value for key, value in body.items() if key not in ("id", "name", "created_at", "updated_at")}
+
+
+def test_a_create_rendered_directly_answers_as_drfs_response_does(api):
+    # Without an Idempotency-Key the answer is rendered in created_response; with one, DRF's
+    # Response renders it (the key's store reads response.data). Both must look the same.
+    direct = api.post("/api/v1/environments/", {"name": "direct"}, format="json")
+    drf = api.post("/api/v1/environments/", {"name": "drf"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert direct.status_code == drf.status_code == 201
+    assert type(direct).__name__ == "HttpResponse" and type(drf).__name__ == "Response"
+    assert set(direct.headers) == set(drf.headers)
+    for header in ("Content-Type", "Allow", "X-Content-Type-Options", "X-Frame-Options"):
+        assert direct[header] == drf[header], header
+    assert direct["Location"] == f"/api/v1/environments/{direct.json()['id']}/"
+    assert without_ids(direct.json()) == without_ids(drf.json())
+    assert direct.content == json.dumps(direct.json(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_a_repeat_of_a_create_is_a_303_rendered_the_same_way(api):
+    first = api.post("/api/v1/environments/", {"name": "again"}, format="json")
+    again = api.post("/api/v1/environments/", {"name": "again"}, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 303)
+    assert again["Location"] == first["Location"]
+    assert again.json() == first.json()
+
+
+def test_a_create_asked_for_indented_json_gets_it(api):
+    response = api.post(
+        "/api/v1/environments/", {"name": "indented"}, format="json", HTTP_ACCEPT="application/json; indent=2"
+    )
+    assert response.status_code == 201
+    assert response["Content-Type"] == "application/json"
+    assert b'\n  "name": "indented"' in response.content
+
+
 # JSON parser -------------------------------------------------------------------------------
 
 
