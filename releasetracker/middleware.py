@@ -76,19 +76,20 @@ class RequestIdMiddleware:
             if response.status_code == 500 and not generic and not debug_page:
                 response = server_error_response(request)
             response[REQUEST_ID_HEADER] = request_id
-            access_log.info(
-                "%s %s %s",
-                request.method,
-                request.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                    "remote_addr": request.META.get("REMOTE_ADDR", ""),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):  # LOG_LEVEL=WARNING turns the line off
+                access_log.info(
+                    "%s %s %s",
+                    request.method,
+                    request.path,
+                    response.status_code,
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "status": response.status_code,
+                        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                        "remote_addr": request.META.get("REMOTE_ADDR", ""),
+                    },
+                )
             # Django would log 4xx/5xx again on its way out, after this request's id is gone;
             # the access line above (and the error logged with its traceback) already say it.
             response._has_been_logged = True
