@@ -118,9 +118,18 @@ class PrebuiltFieldsMixin:
 
     def _read_only_defaults(self):
         # DRF builds every field to find read-only ones with a default, for each validation.
-        if any(f.read_only and f.default is not empty for f in self._prebuilt().values()):
+        if self._has_read_only_defaults():
             return super()._read_only_defaults()
         return {}
+
+    @classmethod
+    def _has_read_only_defaults(cls) -> bool:
+        found = cls.__dict__.get("_read_only_default_fields")
+        if found is None:
+            found = cls._read_only_default_fields = any(
+                f.read_only and f.default is not empty for f in cls._prebuilt().values()
+            )
+        return found
 
 
 # Lone UTF-16 surrogates, which DRF's CharField refuses (they cannot be stored as UTF-8).
