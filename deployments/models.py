@@ -107,8 +107,17 @@ class Deployment(OrgOwned):
             models.Index(fields=["organization", "environment", "occurred_at"], name="deployments_org_env_time"),
             # Used by the API list and the metrics window scan across environments.
             models.Index(fields=["organization", "occurred_at"], name="deployments_org_time"),
-            # Used by the timeline's status chips (latest deployment per release and environment).
+            # Used by the timeline's status chips (latest deployment per release and environment),
+            # and by the rollback check's search for a release's earlier deployments.
             models.Index(fields=["release", "environment", "occurred_at"], name="deployments_release_env_time"),
+            # The same search for a deployment named by a bare sha (no release), and the metrics'
+            # "deployed before the window" test for such a sha: without it both read the
+            # environment's whole history. Only deployments without a release have an entry.
+            models.Index(
+                fields=["organization", "environment", "commit_sha"],
+                condition=models.Q(release__isnull=True),
+                name="deployments_bare_sha",
+            ),
         ]
 
     def __str__(self) -> str:

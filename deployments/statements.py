@@ -52,7 +52,7 @@ _RELEASE_BY = {
     "sha": (
         "r.id = (SELECT MIN(rc.release_id) FROM releases_releasecommit rc"
         " JOIN releases_commit c ON c.id = rc.commit_id"
-        " WHERE rc.organization_id = %(org)s AND c.organization_id = %(org)s AND c.sha {sha_match}"
+        " WHERE rc.organization_id = %(org)s AND c.organization_id = %(org)s AND {sha_match}"
         " HAVING COUNT(DISTINCT rc.release_id) = 1)"
     ),
     "none": "1 = 0",
@@ -83,6 +83,7 @@ class Lookup:
             "version": self.version,
             "sha": self.sha,
             "sha_prefix": f"{self.sha}%",  # shas are hex digits: nothing to escape
+            "sha_end": f"{self.sha}g",  # above every sha that starts with this one ("g" > "f")
             "project": self.project or "",
             "external_id": self.external_id,
         }
@@ -98,9 +99,19 @@ class Found:
     commit_known: bool | None  # for a bare sha: a commit with (or abbreviated by) this sha exists
 
 
+def _sha_prefix_match(column: str) -> str:
+    """``column`` starts with the sha sent (a full sha, or an abbreviation of the stored one).
+
+    The range lets the (organization, sha) index find the rows under any collation and with a
+    generic plan; a LIKE alone scans every commit of the organization (28 ms at 250,000 commits).
+    The LIKE keeps the test exact whatever the collation orders.
+    """
+    return f"{column} >= %(sha)s AND {column} < %(sha_end)s AND {column} LIKE %(sha_prefix)s"
+
+
 @functools.cache
 def _find_sql(release_by: str, *, full_sha: bool, project_named: bool, external_id: bool) -> str:
-    sha_match = "= %(sha)s" if full_sha else "LIKE %(sha_prefix)s"
+    sha_match = "c.sha = %(sha)s" if full_sha else _sha_prefix_match("c.sha")
     release_on = _RELEASE_BY[release_by].format(sha_match=sha_match)
     if project_named:
         project_on = "p.name = %(project)s"
@@ -117,7 +128,7 @@ def _find_sql(release_by: str, *, full_sha: bool, project_named: bool, external_
         else "NULL"
     )
     known_commit = (
-        "EXISTS (SELECT 1 FROM releases_commit k WHERE k.organization_id = %(org)s AND k.sha LIKE %(sha_prefix)s)"
+        f"EXISTS (SELECT 1 FROM releases_commit k WHERE k.organization_id = %(org)s AND {_sha_prefix_match('k.sha')})"  # noqa: S608
         if release_by == "sha"
         else "NULL"
     )
@@ -167,19 +178,26 @@ def rollback_exists(*, by_release: bool, project: str, exclude_self: bool, envir
     ``project`` is the predicate on a project column (``= ...``, ``IS NULL``, ...). Other
     parameters are named ``rb_*`` (``rollback_params``).
     """
-    same_target = (
-        f"{{t}}.release_id = {release}" if by_release else "{t}.release_id IS NULL AND {t}.commit_sha = %(rb_sha)s"
-    )
     other_target = (
         f"({{t}}.release_id IS NULL OR {{t}}.release_id <> {release})"
         if by_release
         else "({t}.release_id IS NOT NULL OR {t}.commit_sha <> %(rb_sha)s)"
     )
     not_self = " AND {t}.id <> %(rb_pk)s" if exclude_self else ""
-    scope = (
-        f"{{t}}.organization_id = %(rb_org)s AND {{t}}.environment_id = {environment}"
-        f" AND {{t}}.project_id {project} AND {{t}}.status = 'success'{not_self}"
+    in_place = (
+        f"{{t}}.environment_id = {environment} AND {{t}}.project_id {project} AND {{t}}.status = 'success'{not_self}"
     )
+    scope = f"{{t}}.organization_id = %(rb_org)s AND {in_place}"
+    if by_release:
+        # The release's own earlier deployments, through the index that starts with the
+        # release (deployments_release_env_time): a few rows, however long the history. The
+        # release is this organization's, and so are its deployments; naming the organization
+        # here as well would let the planner walk the organization's whole history by time
+        # instead (hundreds of milliseconds at 700,000 deployments when it misjudged how many
+        # deployments a release has).
+        earlier = f"prev.release_id = {release} AND {in_place.format(t='prev')}"
+    else:
+        earlier = f"{scope.format(t='prev')} AND prev.release_id IS NULL AND prev.commit_sha = %(rb_sha)s"
     # The deployment live just before this one (0 or 1 row); when it is of another target,
     # whether this target was live at some time before it. The outer scan over at most one row
     # means the history is searched only when the live deployment differs.
@@ -189,7 +207,7 @@ def rollback_exists(*, by_release: bool, project: str, exclude_self: bool, envir
         " AND l.occurred_at < %(rb_at)s ORDER BY l.occurred_at DESC, l.id DESC LIMIT 1"
         f") live WHERE {other_target.format(t='live')}"
         " AND EXISTS (SELECT 1 FROM deployments_deployment prev"
-        f" WHERE {scope.format(t='prev')} AND {same_target.format(t='prev')} AND prev.occurred_at < live.occurred_at))"
+        f" WHERE {earlier} AND prev.occurred_at < live.occurred_at))"
     )
 
 

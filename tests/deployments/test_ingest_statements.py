@@ -22,6 +22,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from deployments import statements
 from deployments.models import FINAL_STATUSES, Deployment, DeploymentStatusChange, Environment
 from deployments.services import deployment_record, deployment_update, environment_get_or_create
 from releases.models import Project, Release
@@ -747,3 +748,80 @@ def test_the_same_external_id_posted_twice_answers_see_other_with_the_first(org,
     assert again.json()["id"] == first.json()["id"]
     assert again.json()["status"] == "success"
     assert Deployment.objects.count() == DeploymentStatusChange.objects.count() == 1
+
+
+# Work that must not grow with the organization's history ------------------------------------
+
+HISTORY = 3000
+
+
+def rows_read(plan: dict, alias: str) -> int:
+    """Rows the scans of ``alias`` (EXPLAIN ANALYZE, FORMAT JSON) returned or filtered out, over all loops."""
+    total = 0
+    if plan.get("Alias") == alias:
+        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+    for child in plan.get("Plans", []):
+        total += rows_read(child, alias)
+    return total
+
+
+@pytest.fixture(params=["release", "sha"])
+def long_history(org, request):
+    """``HISTORY`` earlier successful deployments to production, with fresh statistics.
+
+    Of release "old" when the new deployment names a release; of other bare shas when it names
+    a bare sha. Returns (target, environment, release "new", project).
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("the plans checked here are PostgreSQL's")
+    releases(org, "old", "new")
+    env = environment_get_or_create(organization=org, name="production")
+    old = Release.objects.get(organization=org, version="old") if request.param == "release" else None
+    project = Project.objects.get(organization=org, name="api")
+    Deployment.objects.bulk_create(
+        Deployment(
+            organization=org,
+            environment=env,
+            release=old,
+            commit_sha="" if old else f"{h:040x}",
+            project=project,
+            status="success",
+            occurred_at=at(-h),
+        )
+        for h in range(1, HISTORY + 1)
+    )
+    with connection.cursor() as cursor:
+        # With one release (or only bare shas) deployed thousands of times, the planner believes
+        # a release has thousands of deployments: the case in which it once walked the history.
+        cursor.execute("ANALYZE deployments_deployment")
+    return request.param, env, Release.objects.get(organization=org, version="new"), project
+
+
+def test_the_rollback_check_for_a_new_target_reads_a_few_rows_however_long_the_history(org, long_history):
+    target, env, new, project = long_history
+    by_release = target == "release"
+    # As in the ingest statement, the environment and release are values the planner cannot see
+    # (there, columns of the lookup; here, sub-selects): it plans from the column statistics.
+    check = statements.rollback_exists(
+        by_release=by_release,
+        project="= %(rb_project)s",
+        exclude_self=False,
+        environment="(SELECT CAST(%(rb_environment)s AS bigint))",
+        release="(SELECT CAST(%(rb_release)s AS bigint))",
+    )
+    params = {
+        "rb_org": org.pk,
+        "rb_environment": env.pk,
+        "rb_project": project.pk,
+        "rb_release": new.pk if by_release else None,
+        "rb_sha": "" if by_release else SHA_UNKNOWN,
+        "rb_at": at(1),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT {check}", params)
+        plan = cursor.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+
+    assert rows_read(plan, "l") <= 2  # the deployment live before: the latest, found at once
+    # The new target's own earlier deployments (none), not the organization's history.
+    assert rows_read(plan, "prev") <= 1
