@@ -4,7 +4,8 @@
 
 Both apps run at the same time under the same gunicorn config (gunicorn.conf.py) on the same
 PostgreSQL database (rt_bench, or BENCH_DATABASE_URL); wrk drives each scenario in the order
-bare, product, product, bare so that drift in the shared machine's load falls on both equally.
+bare, product, product, bare, ... in runs of about two seconds, so that drift in the shared
+machine's speed falls on both equally.
 The bulk part creates releases of 100 and 1,000 commits through the API in this process and
 counts their queries with CaptureQueriesContext.
 """
@@ -81,7 +82,7 @@ def seed_ingest(url: str) -> str:
 
 
 def combine(runs: list[LoadResult]) -> LoadResult:
-    """ABBA halves into one figure: total requests over total time, mean p50, worst p99."""
+    """The runs of one app into one figure: total requests over total time, mean p50, worst p99."""
     return LoadResult(
         command=runs[0].command,
         requests=sum(r.requests for r in runs),
@@ -93,11 +94,27 @@ def combine(runs: list[LoadResult]) -> LoadResult:
     )
 
 
+def alternating(bare, product, rounds: int) -> list:
+    """Runs in the order bare, product, product, bare, bare, product, ...: ``rounds`` of each app.
+
+    This machine's speed drifts by tens of percent over seconds (other tenants); short runs taking
+    turns put the same drift on both apps, so the ratio varies less than with two long halves.
+    """
+    order = []
+    for index in range(rounds):
+        order += [bare, product] if index % 2 == 0 else [product, bare]
+    return order
+
+
 def load_phase(report: Report, url: str, token: str, *, seconds: float, connections: int) -> None:
     work = workdir("ingest")
     env = product_env(url)
     run_id = uuid.uuid4().hex[:8]
-    report.add(f"Load: wrk, 2 threads, {connections} connections; each app {seconds:g} s per scenario (ABBA order).")
+    rounds = max(2, int(seconds // 2))  # runs of about 2 s (wrk counts whole seconds)
+    report.add(
+        f"Load: wrk, 2 threads, {connections} connections; each app {seconds:g} s per scenario, in {rounds} runs"
+        " of each taking turns (bare, product, product, bare, ...)."
+    )
     report.add(
         "Servers: `gunicorn -c gunicorn.conf.py` (sync workers, cores + 1) for both "
         "`releasetracker.wsgi` and `bench.bare_app:application`, on 127.0.0.1, PostgreSQL on the same host."
@@ -112,7 +129,7 @@ def load_phase(report: Report, url: str, token: str, *, seconds: float, connecti
         commands = []
         for index, (name, method, path, body, expected) in enumerate(SCENARIOS):
             analyze(url)  # as autovacuum would after the previous scenario's inserts
-            halves: dict[str, list[LoadResult]] = {"bare": [], "product": []}
+            runs: dict[str, list[LoadResult]] = {"bare": [], "product": []}
             for server in (bare, product):
                 wrk(
                     server.base_url + path,
@@ -126,21 +143,21 @@ def load_phase(report: Report, url: str, token: str, *, seconds: float, connecti
                     workdir=work,
                     label=f"warm-{server.name}-{index}",
                 )
-            for order, server in enumerate((bare, product, product, bare)):
+            for order, server in enumerate(alternating(bare, product, rounds)):
                 result = wrk(
                     server.base_url + path,
                     token=token,
                     method=method,
                     body=body,
                     expected=expected,
-                    seconds=seconds / 2,
+                    seconds=seconds / rounds,
                     connections=connections,
-                    run_id=f"{run_id[:6]}{index}{order}",
+                    run_id=f"{run_id[:5]}{index}{order:02x}",
                     workdir=work,
                     label=f"{server.name}-{index}-{order}",
                 )
-                halves[server.name].append(result)
-            b, p = combine(halves["bare"]), combine(halves["product"])
+                runs[server.name].append(result)
+            b, p = combine(runs["bare"]), combine(runs["product"])
             ratio = p.rps / b.rps if b.rps else 0.0
             for app, r in (("bare", b), ("product", p)):
                 report.add(
