@@ -280,12 +280,76 @@ def bulk_phase(report: Report) -> None:
     )
 
 
+HISTORY_ROUNDS = 15
+SMALL_ORG_SLUG = "bench-ingest-small"
+
+
+def history_phase(report: Report, url: str) -> None:
+    """A deployment of a new release, and of a new bare sha, in the benchmark's organization (all the
+    deployments of the load phase, every run) against an organization with one earlier deployment.
+
+    Each such deployment runs the rollback check's search for the target's earlier deployments,
+    which must not read the organization's history (it once took 270-430 ms at 700,000
+    deployments). Timed in this process, the two organizations taking turns; medians.
+    """
+    import statistics
+
+    from deployments.models import Deployment
+    from deployments.services import deployment_record
+    from releases.services import release_create
+    from releasetracker.models import Organization
+    from releasetracker.services import organization_create
+
+    big = Organization.objects.get(slug=ORG_SLUG)
+    small = Organization.objects.filter(slug=SMALL_ORG_SLUG).first()
+    if small is None:
+        small = organization_create(slug=SMALL_ORG_SLUG, name="Bench small")
+        release_create(organization=small, version=BASE_RELEASE, projects=["api"])
+        deployment_record(organization=small, environment="production", release=BASE_RELEASE, project="api")
+    analyze(url)
+    sizes = {org.slug: Deployment.objects.filter(organization=org).count() for org in (big, small)}
+    run = uuid.uuid4().hex[:8]
+    times: dict[tuple[str, str], list[float]] = {}
+    for index in range(HISTORY_ROUNDS):
+        for org in (big, small) if index % 2 == 0 else (small, big):
+            version = f"history-{run}-{index}"
+            release_create(organization=org, version=version, projects=["api"])  # not timed
+            for kind, target in (("release", {"release": version}), ("sha", {"commit_sha": f"{run}{index:032x}"})):
+                started = time.perf_counter()
+                deployment_record(organization=org, environment="production", project="api", **target)
+                times.setdefault((kind, org.slug), []).append((time.perf_counter() - started) * 1000)
+    report.add(
+        f"In this process, {HISTORY_ROUNDS} deployments of each kind per organization, the two taking turns;"
+        " `deployment_record` of a release created just before (not timed), and of a sha no release names."
+    )
+    report.add("")
+    report.add(
+        f"| new deployment | {sizes[big.slug]:,} deployments in the organization, median ms"
+        f" | {sizes[small.slug]:,}, median ms | ratio |"
+    )
+    report.add("|---|---:|---:|---:|")
+    for kind in ("release", "sha"):
+        large = statistics.median(times[(kind, big.slug)])
+        little = statistics.median(times[(kind, small.slug)])
+        report.add(f"| of a new {kind} | {large:.1f} | {little:.1f} | {large / little:.2f} |")
+        report.target(
+            Target(
+                f"ingest_new_{kind}_long_vs_short_history",
+                round(large / little, 2),
+                "<=",
+                2,
+                "x",
+                f"{sizes[big.slug]:,} vs {sizes[small.slug]:,} deployments",
+            )
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="seconds per app per scenario (default 10)")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
-    parser.add_argument("--only", choices=["load", "bulk"], help="run one part")
+    parser.add_argument("--only", choices=["load", "bulk", "history"], help="run one part")
     args = parser.parse_args(argv)
     shown = script_command("ingest.py", argv if argv is not None else sys.argv[1:])
 
@@ -304,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         bulk = Report("bulk", "Bulk: one release with 1,000 commits")
         bulk_phase(bulk)
         reports.append(bulk)
+    if args.only in (None, "history"):
+        history = Report("history", "Ingest against the organization's history: the rollback check's search")
+        history_phase(history, url)
+        reports.append(history)
     code = 0
     for report in reports:
         code |= report.finish(shown, write=not args.no_write)
