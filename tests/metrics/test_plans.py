@@ -1,0 +1,88 @@
+"""The metrics queries read a few rows per commit, however long the organization's history (PostgreSQL).
+
+The planner picks its indexes from estimates that other organizations' rows can make wrong by a
+hundred times; the lead-time query must then still find a commit's earlier deployments through
+its release, not by walking the environment's history before the window.
+"""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from deployments.models import Deployment
+from deployments.services import environment_get_or_create
+from metrics import queries
+from releases.models import Release
+from releasetracker.services import organization_create
+from tests.metrics.scenario import SINCE, UNTIL, at, deploy, release
+
+pytestmark = pytest.mark.django_db
+
+HISTORY = 300
+NEIGHBOUR = 100 * HISTORY
+
+
+def rows_read(plan: dict, alias: str) -> int:
+    """Rows the scans of ``alias`` (EXPLAIN ANALYZE, FORMAT JSON) returned or filtered out, over all loops."""
+    total = 0
+    if plan.get("Alias") == alias:
+        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+    for child in plan.get("Plans", []):
+        total += rows_read(child, alias)
+    return total
+
+
+@pytest.fixture
+def long_history_and_a_busy_neighbour(org):
+    if connection.vendor != "postgresql":
+        pytest.skip("the plans checked here are PostgreSQL's")
+    production = environment_get_or_create(organization=org, name="production")
+    old = release(org, "old", {900: None})
+    # Years of deployments of one release before the window...
+    Deployment.objects.bulk_create(
+        Deployment(
+            organization=org,
+            environment=production,
+            release=old,
+            status="success",
+            occurred_at=SINCE - timedelta(hours=h),
+        )
+        for h in range(1, HISTORY + 1)
+    )
+    # ...another organization's many deployments inside it, which make "before the window" look rare...
+    busy = organization_create(slug="busy", name="Busy")
+    busy_env = environment_get_or_create(organization=busy, name="production")
+    Deployment.objects.bulk_create(
+        Deployment(organization=busy, environment=busy_env, status="success", occurred_at=at(0) + timedelta(seconds=s))
+        for s in range(NEIGHBOUR)
+    )
+    # ...and five releases of three commits each deployed in the window.
+    for number in range(5):
+        release(org, f"1.{number}", {3 * number + k: at(number) for k in range(1, 4)})
+        deploy(org, f"1.{number}", at(number, 12))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE deployments_deployment")
+    return production
+
+
+def test_lead_time_finds_a_commits_earlier_deployments_through_its_releases(org, long_history_and_a_busy_neighbour):
+    scope = queries.Scope(
+        organization_id=org.pk,
+        environment_ids=[long_history_and_a_busy_neighbour.pk],
+        project_id=None,
+        since=SINCE,
+        until=UNTIL,
+        anchor=SINCE,
+        bucket_seconds=7 * 86400,
+    )
+    sql, params = queries.lead_time_sql(scope)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+
+    assert Release.objects.filter(organization=org).count() == 6
+    # 15 commits, each with no earlier deployment: a handful of rows each, not the 300 before the window.
+    assert rows_read(plan, "e") <= 15 * 3
