@@ -28,6 +28,7 @@ from deployments.services import deployment_record, deployment_update, environme
 from releases.models import Project, Release
 from releases.services import release_create
 from releasetracker.errors import DomainError
+from tests.plans import explain_analyze, rows_read
 from webhooks.models import WebhookDelivery
 from webhooks.services import endpoint_create
 
@@ -755,16 +756,6 @@ def test_the_same_external_id_posted_twice_answers_see_other_with_the_first(org,
 HISTORY = 3000
 
 
-def rows_read(plan: dict, alias: str) -> int:
-    """Rows the scans of ``alias`` (EXPLAIN ANALYZE, FORMAT JSON) returned or filtered out, over all loops."""
-    total = 0
-    if plan.get("Alias") == alias:
-        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
-    for child in plan.get("Plans", []):
-        total += rows_read(child, alias)
-    return total
-
-
 @pytest.fixture(params=["release", "sha"])
 def long_history(org, request):
     """``HISTORY`` earlier successful deployments to production, with fresh statistics.
@@ -817,10 +808,7 @@ def test_the_rollback_check_for_a_new_target_reads_a_few_rows_however_long_the_h
         "rb_sha": "" if by_release else SHA_UNKNOWN,
         "rb_at": at(1),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) SELECT {check}", params)
-        plan = cursor.fetchone()[0]
-    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    plan = explain_analyze(f"SELECT {check}", params)
 
     assert rows_read(plan, "l") <= 2  # the deployment live before: the latest, found at once
     # The new target's own earlier deployments (none), not the organization's history.

@@ -5,7 +5,6 @@ hundred times; the lead-time query must then still find a commit's earlier deplo
 its release, not by walking the environment's history before the window.
 """
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -17,21 +16,12 @@ from metrics import queries
 from releases.models import Release
 from releasetracker.services import organization_create
 from tests.metrics.scenario import SINCE, UNTIL, at, deploy, release
+from tests.plans import explain_analyze, rows_read
 
 pytestmark = pytest.mark.django_db
 
 HISTORY = 300
 NEIGHBOUR = 100 * HISTORY
-
-
-def rows_read(plan: dict, alias: str) -> int:
-    """Rows the scans of ``alias`` (EXPLAIN ANALYZE, FORMAT JSON) returned or filtered out, over all loops."""
-    total = 0
-    if plan.get("Alias") == alias:
-        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
-    for child in plan.get("Plans", []):
-        total += rows_read(child, alias)
-    return total
 
 
 @pytest.fixture
@@ -78,10 +68,7 @@ def test_lead_time_finds_a_commits_earlier_deployments_through_its_releases(org,
         bucket_seconds=7 * 86400,
     )
     sql, params = queries.lead_time_sql(scope)
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+    plan = explain_analyze(sql, params)
 
     assert Release.objects.filter(organization=org).count() == 6
     # 15 commits, each with no earlier deployment: a handful of rows each, not the 300 before the window.
