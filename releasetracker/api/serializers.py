@@ -3,9 +3,11 @@
 import copy
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import MaxLengthValidator, MinLengthValidator, ProhibitNullCharactersValidator
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
@@ -61,7 +63,8 @@ class PrebuiltFieldsMixin:
 
     @classmethod
     def _plan(cls):
-        """(writable fields by name, required names, (name, field, source attrs) with a default), or None for DRF."""
+        """(writable fields by name, required names, (name, field, source attrs) with a default,
+        plain text fields' rules by name), or None for DRF."""
         plan = cls.__dict__.get("_validation_plan", False)
         if plan is False:
             writable = {name: f for name, f in cls._prebuilt().items() if not f.read_only}
@@ -80,6 +83,7 @@ class PrebuiltFieldsMixin:
                         for name, f in writable.items()
                         if not f.required and f.default is not empty
                     ],
+                    {name: rule for name, f in writable.items() if (rule := _text_rule(name, f)) is not None},
                 )
             )
             cls._validation_plan = plan
@@ -89,16 +93,22 @@ class PrebuiltFieldsMixin:
         plan = self._plan()
         if plan is None or type(data) is not dict or getattr(self.root, "partial", False):
             return super().to_internal_value(data)
-        writable, required, defaulted = plan
+        writable, required, defaulted, texts = plan
         known = self._prebuilt()
         if not required <= data.keys() or any(key not in known for key in data):
             return super().to_internal_value(data)
         validated: dict = {}
         try:
-            for name in data:
+            for name, value in data.items():
                 prototype = writable.get(name)
                 if prototype is None:
                     continue  # a read-only field: DRF ignores it too
+                rule = texts.get(name)
+                if rule is not None and type(value) is str:
+                    text = rule.clean(value)
+                    if text is not None:
+                        self.set_value(validated, rule.source_attrs, text)
+                        continue
                 field = _copy_field(prototype)
                 field.bind(name, self)
                 self.set_value(validated, field.source_attrs, field.run_validation(field.get_value(data)))
@@ -130,6 +140,55 @@ class PrebuiltFieldsMixin:
                 f.read_only and f.default is not empty for f in cls._prebuilt().values()
             )
         return found
+
+
+@dataclass(frozen=True)
+class _TextRule:
+    """What DRF's plain ``CharField`` checks of a string, to validate one without building the field.
+
+    ``clean`` gives what the field's ``run_validation`` returns for a valid string, and None
+    for anything it would refuse: that value then goes through the field itself, which raises
+    DRF's own error (``tests/core/test_api_plumbing.py`` compares both on many payloads).
+    """
+
+    source_attrs: list[str]
+    trim: bool
+    allow_blank: bool
+    max_length: int | None
+    min_length: int | None
+
+    def clean(self, value: str) -> str | None:
+        text = value.strip() if self.trim else value
+        if not text:  # DRF: '' (or only whitespace, when trimming) is blank and skips the validators
+            return "" if self.allow_blank else None
+        if self.max_length is not None and len(text) > self.max_length:
+            return None
+        if self.min_length is not None and len(text) < self.min_length:
+            return None
+        if "\x00" in text or _SURROGATE.search(text):
+            return None
+        return text
+
+
+def _text_rule(name: str, field) -> _TextRule | None:
+    """The rule of a plain ``CharField`` whose only validators are the ones it adds itself, else None."""
+    if type(field) is not serializers.CharField:
+        return None
+    expected = {ProhibitNullCharactersValidator: None, _ProhibitSurrogateCharactersValidator: None}
+    if field.max_length is not None:
+        expected[MaxLengthValidator] = field.max_length
+    if field.min_length is not None:
+        expected[MinLengthValidator] = field.min_length
+    found = {type(validator): getattr(validator, "limit_value", None) for validator in field.validators}
+    if len(field.validators) != len(expected) or found != expected:
+        return None
+    return _TextRule(
+        source_attrs=(field.source or name).split("."),
+        trim=field.trim_whitespace,
+        allow_blank=field.allow_blank,
+        max_length=field.max_length,
+        min_length=field.min_length,
+    )
 
 
 # Lone UTF-16 surrogates, which DRF's CharField refuses (they cannot be stored as UTF-8).

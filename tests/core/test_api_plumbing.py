@@ -305,6 +305,58 @@ def test_anything_else_goes_through_drfs_path(payload, drf_path_calls):
     assert drf_path_calls == [DeploymentCreateSerializer]
 
 
+TEXT_FIELDS = {
+    "plain": {},
+    "max 5": {"max_length": 5},
+    "min 3, max 5": {"min_length": 3, "max_length": 5},
+    "blank allowed": {"allow_blank": True, "max_length": 5},
+    "not trimmed": {"trim_whitespace": False, "max_length": 5},
+    "not trimmed, blank allowed": {"trim_whitespace": False, "allow_blank": True},
+}
+TEXT_VALUES = [
+    "abc",
+    " abc ",
+    "abcde",
+    "abcdef",
+    " abcde ",
+    "ab",
+    "",
+    "   ",
+    "\t\n",
+    "a\x00b",
+    "a\ud800b",
+    "😀😀",
+    "é" * 5,
+]
+
+
+@pytest.mark.parametrize("kwargs", TEXT_FIELDS.values(), ids=TEXT_FIELDS.keys())
+@pytest.mark.parametrize("value", TEXT_VALUES)
+def test_a_plain_text_field_is_checked_as_drfs_char_field_checks_it(kwargs, value):
+    class OneText(PrebuiltFieldsMixin, serializers.Serializer):
+        text = serializers.CharField(**kwargs)
+
+    rule = OneText._plan()[3]["text"]
+    field = serializers.CharField(**kwargs)
+    field.bind("text", serializers.Serializer())
+    try:
+        expected = field.run_validation(value)
+    except serializers.ValidationError:
+        expected = None  # refused: the fast check must leave it to the field, for DRF's error
+    assert rule.clean(value) == expected
+    # And the whole serializer answers as DRF's own does.
+    assert outcome(OneText, {"text": value}) == outcome(drf_twin(OneText), {"text": value})
+
+
+def test_text_fields_with_other_validators_are_left_to_the_field():
+    class Special(PrebuiltFieldsMixin, serializers.Serializer):
+        slug = serializers.CharField(validators=[lambda value: None])
+        email = serializers.EmailField()
+        text = serializers.CharField()
+
+    assert set(Special._plan()[3]) == {"text"}
+
+
 def test_partial_validation_goes_through_drf():
     # No required field and no defaults in a partial validation, as DRF does it.
     for cls in (DeploymentCreateSerializer, DrfDeploymentCreateSerializer):
