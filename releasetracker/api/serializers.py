@@ -41,9 +41,10 @@ class PrebuiltFieldsMixin:
     validation; nested serializers keep DRF's deep copy so their children bind to this instance).
 
     A plain JSON object whose keys are all known and that carries every required field is
-    validated field by field with each field's own ``run_validation``, and absent fields get
-    their defaults, exactly as DRF does. Anything else, and any error, goes through DRF's own
-    ``to_internal_value``, so every error answer is DRF's.
+    validated field by field with each field's own ``run_validation`` (a string for a plain
+    ``CharField`` by the same rules without building the field: ``_TextRule``), and absent
+    fields get their defaults, exactly as DRF does. Anything else, and any error, goes through
+    DRF's own ``to_internal_value``, so every error answer is DRF's.
     """
 
     def get_fields(self):

@@ -1,7 +1,8 @@
 """API plumbing made faster by hand: each shortcut must answer exactly what DRF's own path answers.
 
-Serializer validation (``PrebuiltFieldsMixin``), the hand-written deployment rendering, content
-negotiation, the JSON parser, the sliding-window throttle and the cached detail paths.
+Serializer validation (``PrebuiltFieldsMixin`` and its plain-text rules), the hand-written
+deployment rendering, content negotiation, created answers rendered without DRF's ``Response``,
+the JSON parser, the sliding-window throttle and the cached detail paths.
 """
 
 import copy
