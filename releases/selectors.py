@@ -26,7 +26,14 @@ def release_list(*, organization: Organization) -> QuerySet[Release]:
         # releases_release_org_created, and the paginator's COUNT needs no join (bench/pages.py:
         # the GROUP BY aggregated every release of the organization on each page view).
         .annotate(commit_count=Coalesce(Subquery(_commit_counts, output_field=IntegerField()), 0))
-        .prefetch_related(Prefetch("projects", queryset=Project.objects.only("name").order_by("name")))
+        # Into a list per row (Release.projects_by_name), not into each row's manager.
+        .prefetch_related(
+            Prefetch(
+                "projects",
+                queryset=Project.objects.only("name").order_by("name"),
+                to_attr=Release.PROJECTS_LOADED,
+            )
+        )
         .order_by("-created_at", "-id")
     )
 

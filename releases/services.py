@@ -275,7 +275,9 @@ def _attach_written(
     """Leave on a new release what ``selectors.release_detail`` would read back: nothing else has
     written to it, in this transaction, and it has no deployments yet."""
     release.commit_count = len(links)
-    set_prefetched(release, "projects", sorted(projects, key=lambda p: p.name))  # unique: cleaned input
+    ordered = sorted(projects, key=lambda p: p.name)  # unique: cleaned input
+    set_prefetched(release, "projects", ordered)
+    setattr(release, Release.PROJECTS_LOADED, ordered)
     set_prefetched(release, "release_commits", links)
     set_prefetched(release, "refs", refs)
     set_prefetched(release, "deployments", [])

@@ -175,7 +175,7 @@ def render_release(request: HttpRequest, release: Release, base: str) -> dict:
         "ref": release.ref,
         "date": format_date(release.date_released),
         "commits": [rc.commit.sha for rc in release.release_commits.all()],
-        "deliverables": sorted(p.name for p in release.projects.all()),
+        "deliverables": sorted(p.name for p in release.projects_by_name),
         "status": release.status,
         "deployment": (
             {

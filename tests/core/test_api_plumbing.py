@@ -1,8 +1,8 @@
 """API plumbing made faster by hand: each shortcut must answer exactly what DRF's own path answers.
 
 Serializer validation (``PrebuiltFieldsMixin`` and its plain-text rules), the hand-written
-deployment rendering, content negotiation, created answers rendered without DRF's ``Response``,
-the JSON parser, the sliding-window throttle and the cached detail paths.
+deployment and release renderings, content negotiation, created answers rendered without DRF's
+``Response``, the JSON parser, the sliding-window throttle and the cached detail paths.
 """
 
 import copy
@@ -25,7 +25,9 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from deployments.selectors import deployment_list
 from deployments.serializers import DeploymentCreateSerializer, DeploymentSerializer
 from deployments.services import deployment_record, deployment_update
-from releases.serializers import CommitObjectSerializer, ReleaseCreateSerializer
+from releases.selectors import release_list
+from releases.serializers import CommitObjectSerializer, ReleaseCreateSerializer, ReleaseSerializer
+from releases.services import CommitInput, release_create
 from releasetracker.api import throttling
 from releasetracker.api.parsers import JSONParser
 from releasetracker.api.serializers import (
@@ -586,6 +588,81 @@ def test_a_deployment_listed_through_the_api_renders_like_drf(api, org, full_dep
     [listed] = response.json()["results"]
     reread = deployment_list(organization=org).get(pk=full_deployment.pk)
     assert listed == json.loads(JSONRenderer().render(drf_rendering(reread)))
+
+
+# Release rendering -------------------------------------------------------------------------
+
+
+def drf_release_rendering(release) -> dict:
+    """DRF's generic rendering of ReleaseSerializer's declared fields, bypassing its override."""
+    return serializers.ModelSerializer.to_representation(ReleaseSerializer(release), release)
+
+
+def assert_release_rendered_like_drf(release) -> dict:
+    rendered = ReleaseSerializer(release).data
+    reference = drf_release_rendering(release)
+    assert list(rendered) == ReleaseSerializer.Meta.fields
+    assert rendered == reference
+    assert JSONRenderer().render(rendered) == JSONRenderer().render(reference)
+    return rendered
+
+
+@pytest.fixture
+def full_release(org):
+    release, created = release_create(
+        organization=org,
+        version="3.0.0",
+        projects=["web", "api", "Zeta"],
+        commits=[CommitInput(sha=SHA, message="Faster")],
+        name="Three",
+        ref="v3.0.0",
+        url="https://ci.example.com/releases/3",
+        date_released=datetime(2024, 6, 1, 9, 30, 0, 250000, tzinfo=timezone(timedelta(hours=-4))),
+        status="success",
+        created_by="token:ci",
+        loaded=True,
+    )
+    assert created
+    return release
+
+
+def test_a_new_release_renders_like_drf(full_release):
+    rendered = assert_release_rendered_like_drf(full_release)
+    assert rendered["projects"] == ["Zeta", "api", "web"]  # by code point, as sorted() orders them
+    assert rendered["date_released"] == "2024-06-01T13:30:00.250000Z"
+    assert rendered["commit_count"] == 1
+
+
+def test_a_listed_release_renders_like_drf(org, full_release):
+    reread = release_list(organization=org).get(pk=full_release.pk)
+    rendered = assert_release_rendered_like_drf(reread)
+    assert all(value not in (None, "", []) for value in rendered.values()), rendered
+    assert rendered == assert_release_rendered_like_drf(full_release)
+
+
+def test_a_minimal_release_renders_like_drf(org):
+    release, _ = release_create(organization=org, version="0.0.1")
+    rendered = assert_release_rendered_like_drf(release_list(organization=org).get(pk=release.pk))
+    assert rendered["projects"] == [] and rendered["date_released"] is None and rendered["commit_count"] == 0
+
+
+def test_releases_listed_through_the_api_render_like_drf(api, org, full_release):
+    release_create(organization=org, version="0.0.1")
+    response = api.get("/api/v1/releases/")
+    assert response.status_code == 200
+    listed = response.json()["results"]
+    assert [item["version"] for item in listed] == ["0.0.1", "3.0.0"]
+    reread = release_list(organization=org)
+    assert listed == [json.loads(JSONRenderer().render(drf_release_rendering(r))) for r in reread]
+
+
+def test_the_release_list_reads_projects_in_one_query_whatever_the_page_size(api, org, django_assert_num_queries):
+    for index in range(3):
+        release_create(organization=org, version=f"1.0.{index}", projects=["web", f"p{index}"])
+    api.get("/api/v1/releases/")  # the token's first use also records its last-used time
+    with django_assert_num_queries(3):  # the token, the page, the page's projects
+        response = api.get("/api/v1/releases/")
+    assert [item["projects"] for item in response.json()["results"]] == [["p2", "web"], ["p1", "web"], ["p0", "web"]]
 
 
 # Content negotiation -----------------------------------------------------------------------

@@ -166,7 +166,7 @@ def releases_json(releases: list[Release], *, organization: Organization) -> lis
                 "authors": authors.get(release.pk, []),
                 "owner": None,
                 "data": {},
-                "projects": [project_json(p) for p in release.projects.all()],
+                "projects": [project_json(p) for p in release.projects_by_name],
             }
         )
     return out

@@ -273,7 +273,7 @@ def previous_with_commits(call: Call, version: str, project_slug: str | None = N
             | Exists(ReleaseRef.objects.filter(release=OuterRef("pk")))
         )
     )
-    project_ids = [p.pk for p in release.projects.all()]
+    project_ids = [p.pk for p in release.projects_by_name]
     if project_ids:
         queryset = queryset.filter(Exists(Project.objects.filter(pk__in=project_ids, releases=OuterRef("pk"))))
     previous = queryset.first()
