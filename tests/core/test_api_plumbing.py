@@ -491,16 +491,16 @@ def test_the_class_level_prebuilt_fields_are_never_bound():
 # Deployment rendering ----------------------------------------------------------------------
 
 
-def drf_rendering(deployment) -> dict:
-    """DRF's generic rendering of DeploymentSerializer's declared fields, bypassing its override."""
-    return serializers.ModelSerializer.to_representation(DeploymentSerializer(deployment), deployment)
+def drf_rendering(instance, serializer_class=DeploymentSerializer) -> dict:
+    """DRF's generic rendering of a serializer's declared fields, bypassing its hand-written override."""
+    return serializers.ModelSerializer.to_representation(serializer_class(instance), instance)
 
 
-def assert_rendered_like_drf(deployment) -> dict:
-    rendered = DeploymentSerializer(deployment).data
-    reference = drf_rendering(deployment)
-    assert list(rendered) == DeploymentSerializer.Meta.fields
-    assert list(reference) == DeploymentSerializer.Meta.fields
+def assert_rendered_like_drf(instance, serializer_class=DeploymentSerializer) -> dict:
+    rendered = serializer_class(instance).data
+    reference = drf_rendering(instance, serializer_class)
+    assert list(rendered) == serializer_class.Meta.fields
+    assert list(reference) == serializer_class.Meta.fields
     assert rendered == reference
     # The bytes a client gets: 90 and 90.0, or True and 1, compare equal in Python, not in JSON.
     assert JSONRenderer().render(rendered) == JSONRenderer().render(reference)
@@ -593,18 +593,8 @@ def test_a_deployment_listed_through_the_api_renders_like_drf(api, org, full_dep
 # Release rendering -------------------------------------------------------------------------
 
 
-def drf_release_rendering(release) -> dict:
-    """DRF's generic rendering of ReleaseSerializer's declared fields, bypassing its override."""
-    return serializers.ModelSerializer.to_representation(ReleaseSerializer(release), release)
-
-
 def assert_release_rendered_like_drf(release) -> dict:
-    rendered = ReleaseSerializer(release).data
-    reference = drf_release_rendering(release)
-    assert list(rendered) == ReleaseSerializer.Meta.fields
-    assert rendered == reference
-    assert JSONRenderer().render(rendered) == JSONRenderer().render(reference)
-    return rendered
+    return assert_rendered_like_drf(release, ReleaseSerializer)
 
 
 @pytest.fixture
@@ -653,7 +643,7 @@ def test_releases_listed_through_the_api_render_like_drf(api, org, full_release)
     listed = response.json()["results"]
     assert [item["version"] for item in listed] == ["0.0.1", "3.0.0"]
     reread = release_list(organization=org)
-    assert listed == [json.loads(JSONRenderer().render(drf_release_rendering(r))) for r in reread]
+    assert listed == [json.loads(JSONRenderer().render(drf_rendering(r, ReleaseSerializer))) for r in reread]
 
 
 def test_the_release_list_reads_projects_in_one_query_whatever_the_page_size(api, org, django_assert_num_queries):
