@@ -25,8 +25,13 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from deployments.selectors import deployment_list
 from deployments.serializers import DeploymentCreateSerializer, DeploymentSerializer
 from deployments.services import deployment_record, deployment_update
-from releases.selectors import release_list
-from releases.serializers import CommitObjectSerializer, ReleaseCreateSerializer, ReleaseSerializer
+from releases.selectors import release_detail, release_list
+from releases.serializers import (
+    CommitObjectSerializer,
+    CommitSerializer,
+    ReleaseCreateSerializer,
+    ReleaseSerializer,
+)
 from releases.services import CommitInput, release_create
 from releasetracker.api import throttling
 from releasetracker.api.parsers import JSONParser
@@ -653,6 +658,42 @@ def test_the_release_list_reads_projects_in_one_query_whatever_the_page_size(api
     with django_assert_num_queries(3):  # the token, the page, the page's projects
         response = api.get("/api/v1/releases/")
     assert [item["projects"] for item in response.json()["results"]] == [["p2", "web"], ["p1", "web"], ["p0", "web"]]
+
+
+def test_commits_render_like_drf(org):
+    stamp = datetime(2024, 6, 1, 8, 0, 0, 5, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    release, _ = release_create(
+        organization=org,
+        version="4.0.0",
+        commits=[
+            CommitInput(
+                sha=SHA,
+                repository="acme/web",
+                message="Faster\n\nBody",
+                author_name="Ada",
+                author_email="ada@example.com",
+                timestamp=stamp,
+                pr_number=7,
+            ),
+            CommitInput(sha=SHA[:9].replace("a", "f")),
+        ],
+    )
+    reread = release_detail(organization=org).get(pk=release.pk)
+    full, bare = [assert_rendered_like_drf(link.commit, CommitSerializer) for link in reread.release_commits.all()]
+    assert all(value not in (None, "") for value in full.values()), full
+    assert (full["repository"], full["timestamp"], full["pr_number"]) == ("acme/web", "2024-06-01T02:30:00.000005Z", 7)
+    assert (bare["repository"], bare["timestamp"], bare["pr_number"]) == (None, None, None)
+
+
+def test_a_release_detail_through_the_api_lists_its_commits_as_drf_renders_them(api, org):
+    release, _ = release_create(
+        organization=org, version="4.1.0", commits=[CommitInput(sha=SHA, repository="acme/web", pr_number=3)]
+    )
+    response = api.get(f"/api/v1/releases/{release.public_id}/")
+    assert response.status_code == 200
+    [commit] = response.json()["commits"]
+    link = release_detail(organization=org).get(pk=release.pk).release_commits.get()
+    assert commit == json.loads(JSONRenderer().render(drf_rendering(link.commit, CommitSerializer)))
 
 
 # Content negotiation -----------------------------------------------------------------------
