@@ -126,7 +126,7 @@ class Release(OrgOwned):
 
         ``release_list`` loads them into a plain list (``Prefetch(..., to_attr=...)``) rather
         than into each row's ``projects`` manager: Django's M2M prefetch builds a manager and
-        a filtered queryset per row, most of the cost of a 50-row API page (bench/ingest.py).
+        a filtered queryset per row, a quarter of the cost of a 50-row API page (docs/performance.md).
         """
         loaded = self.__dict__.get(self.PROJECTS_LOADED)
         if loaded is not None:
