@@ -1,6 +1,6 @@
 """Instructions per `POST /api/v1/deployments/`, product and bare app, counted by valgrind.
 
-    .venv/bin/python bench/instructions.py [--requests 200]
+    .venv/bin/python bench/instructions.py [--requests 200] [--no-write]
 
 This machine's speed drifts by tens of percent between runs, so `bench/ingest.py`'s requests/s
 move with it; an instruction count does not. Each app's WSGI application is called in one
@@ -9,8 +9,9 @@ database and production settings), under `valgrind --tool=callgrind` (apt-get in
 valgrind): a run of warm-up requests alone and a run with ``--requests`` more, subtracted and
 divided, so start-up and warm-up cancel out. Python only: PostgreSQL's own work is not counted.
 
-Not part of `make bench` (about two minutes, and it needs valgrind); the figures quoted in
-docs/performance.md as "instructions per request" come from it.
+`make bench` runs it with ``--requests 100`` (about a minute and a half) when valgrind is
+installed, and it writes its own section of docs/performance.md: no target, a figure that the
+machine's load does not move, beside the requests/s ratio that it does.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, database_url, ensure_database, migrate, product_env, setup_django  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    Report,
+    database_url,
+    ensure_database,
+    migrate,
+    product_env,
+    script_command,
+    setup_django,
+)
 from bench.ingest import DEPLOYMENT_BODY, seed_ingest  # noqa: E402
 
 WARM_UP = 50
@@ -104,6 +114,7 @@ def instructions(app: str, requests: int, token: str, workdir: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="counted requests per app (default 200)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     parser.add_argument("--child", choices=APPS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -115,15 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     ensure_database(url)
     migrate(url)
     token = seed_ingest(url)
+    report = Report("instructions", "Instructions per deployment request: product vs bare (callgrind)")
+    report.add(
+        f"`POST /api/v1/deployments/` served by each app's WSGI application in one process, one request at a"
+        f" time: a run of {WARM_UP} warm-up requests subtracted from a run of {WARM_UP} + {args.requests},"
+        " divided by the difference. Python only (PostgreSQL's work is not counted). Not a target: a count"
+        " that the machine's load does not move, beside the requests/s ratio of the ingest section, which it does."
+    )
+    report.add("")
     per_request = {}
     with tempfile.TemporaryDirectory(prefix="rt-bench-instructions-") as tmp:
         for app in APPS:
             base = instructions(app, 0, token, Path(tmp))
             more = instructions(app, args.requests, token, Path(tmp))
             per_request[app] = (more - base) / args.requests
-            print(f"{app}: {per_request[app] / 1e6:.2f} M instructions per request", flush=True)
-    print(f"product / bare: {per_request['product'] / per_request['bare']:.2f}x", flush=True)
-    return 0
+            report.add(f"- {app}: {per_request[app] / 1e6:.2f} M instructions per request")
+    report.add(f"- product / bare: {per_request['product'] / per_request['bare']:.2f}x")
+    shown = script_command("instructions.py", argv if argv is not None else sys.argv[1:])
+    return report.finish(shown, write=not args.no_write)
 
 
 if __name__ == "__main__":

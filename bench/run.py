@@ -14,6 +14,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +37,11 @@ def scripts(quick: bool) -> list[list[str]]:
     if (ROOT / "bench" / "metrics.py").exists():
         small = ["--orgs", "10", "--small-orgs", "2", "--per-org", "2000"]
         plan.append(["bench/metrics.py", *(small if quick else [])])
+    # Instructions per request: a figure that the machine's load does not move (no target).
+    if shutil.which("valgrind"):
+        plan.append(["bench/instructions.py", "--requests", "20" if quick else "100"])
+    else:
+        print("bench/instructions.py skipped: valgrind is not installed (apt-get install valgrind)", flush=True)
     # Last: the longest, and the one whose figure (a worker's memory) does not depend on speed.
     plan.append(["bench/memory.py", *(["--requests", "2000", "--baseline", "200"] if quick else [])])
     return plan
