@@ -275,9 +275,8 @@ def _attach_written(
     """Leave on a new release what ``selectors.release_detail`` would read back: nothing else has
     written to it, in this transaction, and it has no deployments yet."""
     release.commit_count = len(links)
-    ordered = sorted(projects, key=lambda p: p.name)  # unique: cleaned input
-    set_prefetched(release, "projects", ordered)
-    setattr(release, Release.PROJECTS_LOADED, ordered)
+    # Where release_list leaves them (Release.projects_by_name); unique: cleaned input.
+    setattr(release, Release.PROJECTS_LOADED, sorted(projects, key=lambda p: p.name))
     set_prefetched(release, "release_commits", links)
     set_prefetched(release, "refs", refs)
     set_prefetched(release, "deployments", [])
