@@ -19,6 +19,8 @@ class Environment(OrgOwned):
         ordering = ["-is_production", "name"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "name"], name="deployments_environment_unique_name"),
+            # The target of the deployments' (organization, environment) foreign key.
+            models.UniqueConstraint(fields=["organization", "id"], name="deployments_environment_unique_org_id"),
         ]
 
     def __str__(self) -> str:
@@ -45,15 +47,9 @@ class Deployment(OrgOwned):
     # Django adds for foreign keys are left out where a composite index below starts with the
     # same column (organization, release) or no query filters by the column alone (environment,
     # project: every read also names the organization). Deleting an environment or a project,
-    # an admin's rare action, scans instead.
-    # The organization is the environment's (deployment_record takes both from the token), and
-    # the database already checks the environment, which checks its organization. Checking the
-    # same fact again on every insert (here and on the status change) took ~0.12 ms of
-    # PostgreSQL's time per deployment, a third of the statement (EXPLAIN ANALYZE of the ingest
-    # statement), so it is left to the constraints above it. Django still cascades deletes.
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    # an admin's rare action, scans instead. On PostgreSQL the environment, release and project
+    # are also checked to be of the deployment's own organization (migration 0005).
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     environment = models.ForeignKey(Environment, on_delete=models.PROTECT, related_name="deployments", db_index=False)
     release = models.ForeignKey(
@@ -72,7 +68,7 @@ class Deployment(OrgOwned):
     occurred_at = models.DateTimeField(editable=False)
     duration_seconds = models.FloatField(null=True, blank=True)
     title = models.CharField(max_length=500, blank=True)
-    changelog = models.TextField(blank=True)
+    changelog = models.TextField(max_length=65_536, blank=True)
     url = models.URLField(max_length=500, blank=True)
     branch = models.CharField(max_length=255, blank=True)
     is_fix = models.BooleanField(default=False)
@@ -128,14 +124,23 @@ class Deployment(OrgOwned):
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
+    # Where a deployment's status changes are loaded, in time order (``Prefetch(..., to_attr=...)``
+    # in the selectors; the recording service leaves the first one there).
+    HISTORY_LOADED = "history_loaded"
+
+    @property
+    def history(self) -> list["DeploymentStatusChange"]:
+        """The status changes in time order: as loaded by a selector or the service, else read now."""
+        loaded = self.__dict__.get(self.HISTORY_LOADED)
+        if loaded is not None:
+            return loaded
+        return list(self.status_changes.order_by("at", "id"))
+
 
 class DeploymentStatusChange(OrgOwned):
     # Read only through their deployment: the (deployment, at) index serves those reads, so the
-    # foreign keys' own single-column indexes would only slow every insert. The organization is
-    # the deployment's, whose own constraints the database checks (see Deployment.organization).
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+    # foreign keys' own single-column indexes would only slow every insert.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="status_changes", db_index=False)
     status = models.CharField(max_length=16, choices=DeploymentStatus.choices)
     at = models.DateTimeField()

@@ -1,8 +1,12 @@
-"""Reads of environments and deployments, scoped by organization."""
+"""Reads of environments and deployments, and of releases with their deployments, scoped by organization."""
 
-from django.db.models import QuerySet
+import uuid
 
-from deployments.models import Deployment, Environment
+from django.db.models import Prefetch, QuerySet
+
+from deployments.models import Deployment, DeploymentStatusChange, Environment
+from releases.models import Release, ReleaseCommit
+from releases.selectors import release_list
 from releasetracker.models import Organization
 
 
@@ -10,9 +14,42 @@ def deployment_list(*, organization: Organization) -> QuerySet[Deployment]:
     return (
         Deployment.objects.for_organization(organization)
         .select_related("environment", "release", "project")
-        .prefetch_related("status_changes")
+        .prefetch_related(history_prefetch())
+    )
+
+
+def history_prefetch(lookup: str = "status_changes") -> Prefetch:
+    """Each deployment's status changes, in time order, into ``Deployment.history``."""
+    return Prefetch(
+        lookup, queryset=DeploymentStatusChange.objects.order_by("at", "id"), to_attr=Deployment.HISTORY_LOADED
     )
 
 
 def environment_list(*, organization: Organization) -> QuerySet[Environment]:
     return Environment.objects.for_organization(organization)
+
+
+def release_detail(*, organization: Organization) -> QuerySet[Release]:
+    """Releases with everything their detail view shows: commits, refs, deployments and history."""
+    return release_list(organization=organization).prefetch_related(
+        Prefetch(
+            "release_commits",
+            queryset=ReleaseCommit.objects.select_related("commit__repository").order_by("position", "id"),
+        ),
+        "refs__repository",
+        Prefetch(
+            "deployments",
+            queryset=Deployment.objects.select_related("environment", "release", "project")
+            .prefetch_related(history_prefetch())
+            .order_by("-occurred_at", "-id"),
+        ),
+    )
+
+
+def release_get(*, organization: Organization, key: str) -> Release | None:
+    """A release by public id or by version (pages accept either)."""
+    queryset = release_detail(organization=organization)
+    try:
+        return queryset.filter(public_id=uuid.UUID(str(key))).first()
+    except ValueError:
+        return queryset.filter(version=key).first()

@@ -38,7 +38,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     release = serializers.CharField(source="release.version", default=None, allow_null=True)
     release_id = serializers.UUIDField(source="release.public_id", default=None, allow_null=True)
     project = serializers.CharField(source="project.name", default=None, allow_null=True)
-    status_history = StatusChangeSerializer(source="status_changes", many=True, read_only=True)
+    status_history = StatusChangeSerializer(source="history", many=True, read_only=True)
 
     class Meta:
         model = Deployment
@@ -119,9 +119,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "created_by": d.created_by,
             "created_at": iso_datetime(d.created_at, zone),
             "updated_at": iso_datetime(d.updated_at, zone),
-            "status_history": [
-                {"status": change.status, "at": iso_datetime(change.at, zone)} for change in d.status_changes.all()
-            ],
+            "status_history": [{"status": change.status, "at": iso_datetime(change.at, zone)} for change in d.history],
         }
 
 

@@ -2,17 +2,16 @@
 
 Every entry point records deployments through ``deployment_record`` and changes their status
 through ``deployment_update``; both keep the status history, the metrics time
-(``occurred_at``) and the automatic rollback flag consistent.
+(``occurred_at``) and the automatic rollback flag consistent, and publish the change on the
+core event hook (``releasetracker.events``) inside their transaction.
 """
 
 from collections.abc import Iterable
-from contextlib import nullcontext
 from datetime import datetime
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from deployments import statements
 from deployments.models import (
     FINAL_STATUSES,
     PRODUCTION_NAMES,
@@ -22,14 +21,12 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
-from releases.models import Commit, Release, Source
+from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Source
 from releases.services import project_get_or_create
+from releasetracker import events
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
-from releasetracker.rawsql import relate, set_prefetched
-from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
-from webhooks.models import WebhookEvent
-from webhooks.services import deployment_data, webhook_emit
+from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_text, clean_time
 
 # Tags that set the matching flag; any tag is kept in ``tags`` as sent (is_failure included,
 # which the change failure rate reads).
@@ -38,7 +35,7 @@ MAX_TAGS = 50
 
 
 def environment_get_or_create(*, organization: Organization, name: str, field_name: str = "environment") -> Environment:
-    name = clean_text(name, field=field_name, max_length=100, required=True)
+    name = clean_model_text(Environment, "name", name, field=field_name, required=True)
     env, _ = Environment.objects.get_or_create(
         organization=organization, name=name, defaults={"is_production": name.lower() in PRODUCTION_NAMES}
     )
@@ -65,7 +62,7 @@ def environment_update(
         raise DomainError("environment belongs to another organization", field="environment")
     changed = ["updated_at"]
     if name is not None:
-        name = clean_text(name, field="name", max_length=100, required=True)
+        name = clean_model_text(Environment, "name", name, required=True)
         clash = Environment.objects.for_organization(organization).filter(name=name).exclude(pk=environment.pk)
         if clash.exists():
             raise Conflict(f"an environment named '{name}' already exists", field="name")
@@ -83,52 +80,28 @@ def environment_update(
 
 
 def clean_tags(tags, *, field: str = "tags") -> list[str]:
+    """Tags as a list of unique strings, in the order sent. At most ``MAX_TAGS`` are accepted,
+    counted before anything else is done with them, so a huge list is refused at once."""
     if tags is None or tags == "":
         return []
     if isinstance(tags, str):
-        tags = tags.split(",")
+        tags = tags.split(",", MAX_TAGS)
     if not isinstance(tags, (list, tuple)):
         raise DomainError("must be a list of strings or a comma-separated string", field=field)
-    cleaned: list[str] = []
+    if len(tags) > MAX_TAGS:
+        raise DomainError(f"at most {MAX_TAGS} tags", field=field)
+    cleaned: dict[str, None] = {}  # insertion-ordered and de-duplicated in linear time
     for index, tag in enumerate(tags):
         value = clean_text(tag, field=f"{field}.{index}", max_length=100)
-        if value and value not in cleaned:
-            cleaned.append(value)
-    if len(cleaned) > MAX_TAGS:
-        raise DomainError(f"at most {MAX_TAGS} tags", field=field)
-    return cleaned
-
-
-def _emit(
-    organization: Organization, deployment: Deployment, events: list[str], *, previous_status: str | None = None
-) -> None:
-    """Queue outgoing webhooks in the caller's transaction (an outbox: no commit, no delivery)."""
-    webhook_emit(
-        organization=organization,
-        events=events,
-        data=lambda: deployment_data(deployment, previous_status=previous_status),
-        project_id=deployment.project_id,
-        environment_id=deployment.environment_id,
-    )
+        if value:
+            cleaned[value] = None
+    return list(cleaned)
 
 
 def _clean_status(status: str, *, field: str = "status") -> str:
     if status not in STATUS_VALUES:
         raise DomainError(f"'{status}' is not one of: {', '.join(STATUS_VALUES)}", field=field)
     return status
-
-
-def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetime) -> None:
-    """Record a deployed sha that no release names as a commit, first seen at ``seen_at``.
-
-    Lead time then has a start for it (DESIGN.md: the time the tracker first saw the commit
-    when its timestamp is unknown), e.g. when the same sha reaches production after staging.
-    ``seen_at`` is the recording deployment's own "now", so a sha first seen by a production
-    deployment measures exactly 0 there and is left out, rather than a few milliseconds.
-    Called only when no commit has (or abbreviates to) this sha; a concurrent insert of the
-    same sha is ignored by the unique constraint.
-    """
-    Commit.objects.bulk_create([Commit(organization=organization, sha=sha, created_at=seen_at)], ignore_conflicts=True)
 
 
 def _apply_times(deployment: Deployment, *, now: datetime) -> None:
@@ -151,24 +124,115 @@ def _status_time(deployment: Deployment, now: datetime) -> datetime:
     return now
 
 
-_TEXT_LIMITS = {
-    "title": 500,
-    "changelog": 65_536,
-    "url": 500,
-    "branch": 255,
-    "triggered_by": 200,
-    "member": 200,
-    "repository_url": 500,
-}
+# Descriptive text a caller may set; each one's limit is its model field's max_length.
+TEXT_FIELDS = ("title", "changelog", "url", "branch", "triggered_by", "member", "repository_url")
 
 
+def _clean_texts(text_fields: dict) -> dict[str, str]:
+    return {name: clean_model_text(Deployment, name, value) for name, value in text_fields.items()}
+
+
+# Sha matching ------------------------------------------------------------------------------
+
+
+def sha_matches(prefix: str, *, field: str = "sha") -> dict:
+    """Filter keywords for a ``field`` that starts with ``prefix`` (a full sha, or an abbreviation of one).
+
+    The range lets the (organization, sha) index find the rows whatever the collation; the
+    ``startswith`` keeps the test exact. A full-length sha is plain equality.
+    """
+    if len(prefix) >= 40:
+        return {field: prefix}
+    # "g" sorts after every hex digit: the range holds exactly the strings starting with ``prefix``.
+    return {f"{field}__gte": prefix, f"{field}__lt": f"{prefix}g", f"{field}__startswith": prefix}
+
+
+def _release_containing(*, organization: Organization, sha: str) -> Release | None:
+    """The release that contains the commit ``sha`` names, when exactly one does.
+
+    CI often sends the abbreviated sha (7+ digits) of a commit a release lists in full.
+    """
+    release_ids = list(
+        ReleaseCommit.objects.for_organization(organization)
+        .filter(**sha_matches(sha, field="commit__sha"), commit__organization=organization)
+        .values_list("release_id", flat=True)
+        .distinct()[:2]
+    )
+    if len(release_ids) != 1:
+        return None
+    return Release.objects.for_organization(organization).get(pk=release_ids[0])
+
+
+def _only_project_of(release: Release) -> Project | None:
+    """A release of a single project deploys that project; with several (or none), no project."""
+    links = list(ReleaseProject.objects.filter(release=release).select_related("project")[:2])
+    return links[0].project if len(links) == 1 else None
+
+
+def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetime) -> None:
+    """Record a deployed sha that no commit has (or abbreviates to), first seen at ``seen_at``.
+
+    Lead time then has a start for it (DESIGN.md: the time the tracker first saw the commit
+    when its timestamp is unknown), e.g. when the same sha reaches production after staging.
+    ``seen_at`` is the recording deployment's own "now", so a sha first seen by a production
+    deployment measures exactly 0 there and is left out. A concurrent insert of the same sha is
+    ignored by the unique constraint.
+    """
+    if Commit.objects.for_organization(organization).filter(**sha_matches(sha)).exists():
+        return
+    Commit.objects.bulk_create([Commit(organization=organization, sha=sha, created_at=seen_at)], ignore_conflicts=True)
+
+
+# Rollback detection ------------------------------------------------------------------------
+
+
+def _is_rollback(deployment: Deployment) -> bool:
+    """Whether ``deployment`` puts back what was live before the deployment it replaces.
+
+    "Live before" is the latest earlier successful deployment to the same environment and
+    project; the target is the release, or the sha of a deployment without one. Two indexed
+    searches, neither of which reads the environment's history: the deployment live just before
+    (``deployments_org_env_time``), and only when that one is of another target, whether this
+    target was live at some time before it (``deployments_release_env_time`` for a release,
+    ``deployments_bare_sha`` for a bare sha).
+    """
+    if deployment.status != DeploymentStatus.SUCCESS or not (deployment.release_id or deployment.commit_sha):
+        return False
+    in_place = Deployment.objects.for_organization(deployment.organization).filter(
+        environment_id=deployment.environment_id, project_id=deployment.project_id, status=DeploymentStatus.SUCCESS
+    )
+    if deployment.pk is not None:
+        in_place = in_place.exclude(pk=deployment.pk)
+    live = (
+        in_place.filter(occurred_at__lt=deployment.occurred_at)
+        .order_by("-occurred_at", "-id")
+        .values("release_id", "commit_sha", "occurred_at")
+        .first()
+    )
+    if live is None:
+        return False
+    if deployment.release_id:
+        if live["release_id"] == deployment.release_id:
+            return False
+        same_target = in_place.filter(release_id=deployment.release_id)
+    else:
+        if live["release_id"] is None and live["commit_sha"] == deployment.commit_sha:
+            return False
+        same_target = in_place.filter(release__isnull=True, commit_sha=deployment.commit_sha)
+    return same_target.filter(occurred_at__lt=live["occurred_at"]).exists()
+
+
+# Deployments -------------------------------------------------------------------------------
+
+
+@transaction.atomic
 def deployment_record(
     *,
     organization: Organization,
-    environment: str,
-    release: str | Release | None = None,
+    environment: Environment | str,
+    release: Release | str | None = None,
     commit_sha: str = "",
-    project: str | None = None,
+    project: Project | str | None = None,
     status: str = DeploymentStatus.SUCCESS,
     started_at: datetime | None = None,
     finished_at: datetime | None = None,
@@ -187,35 +251,40 @@ def deployment_record(
     request_workflow: bool = False,
     **text_fields: str,
 ) -> tuple[Deployment, bool]:
-    """Record a deployment of a release (by version) or a commit to an environment.
+    """Record a deployment of a release or a commit to an environment, all or nothing.
+
+    ``environment``, ``release`` and ``project`` are rows the caller already has, or names: an
+    environment or project named for the first time is created; a release named by version must
+    exist. Without a release, a ``commit_sha`` that exactly one release contains deploys that
+    release; without a project, a release of a single project deploys that project.
 
     Returns ``(deployment, created)``. A repeat with the same ``external_id`` in the same
-    environment returns the first deployment unchanged (``created`` False). The new deployment
-    comes back with its environment, release, project and status history loaded.
-
-    All or nothing: on PostgreSQL the common call (everything it names exists, no webhook
-    endpoint) is a single statement that also inserts the status history
-    (``statements.find_and_insert``); when more must be stored with it (a new environment or
-    project, a bare sha's commit, webhook deliveries) it all runs in one transaction.
+    environment returns the first deployment unchanged (``created`` False). A new deployment
+    comes back with its environment, release, project and status history loaded, ready to render.
+    ``request_workflow`` asks listeners to start the environment's deploy workflow (Aviator).
     """
-    unknown = set(text_fields) - set(_TEXT_LIMITS)
+    unknown = set(text_fields) - set(TEXT_FIELDS)
     if unknown:
         raise TypeError(f"unknown deployment fields: {', '.join(sorted(unknown))}")
     # Every input rule first, so a bad request costs no query.
-    environment = clean_text(environment, field="environment", max_length=100, required=True)
-    external_id = clean_text(external_id, field="external_id", max_length=200)
-    sha = clean_sha(commit_sha, field="commit_sha") if commit_sha else ""
-    release_row: Release | None = None
-    version = ""
+    if not isinstance(environment, Environment):
+        environment = clean_model_text(Environment, "name", environment, field="environment", required=True)
+    elif environment.organization_id != organization.pk:
+        raise DomainError("no such environment", field="environment")
     if isinstance(release, Release):
         if release.organization_id != organization.pk:
             raise DomainError("no such release", field="release")
-        release_row = release
     else:
-        version = clean_text(release, field="release", max_length=200)
-    if release_row is None and not version and not sha:
+        release = clean_model_text(Release, "version", release, field="release") or None
+    if isinstance(project, Project):
+        if project.organization_id != organization.pk:
+            raise DomainError("no such project", field="project")
+    elif project:
+        project = clean_model_text(Project, "name", project, field="project", required=True)
+    external_id = clean_model_text(Deployment, "external_id", external_id)
+    sha = clean_sha(commit_sha, field="commit_sha") if commit_sha else ""
+    if release is None and not sha:
         raise DomainError("a deployment needs a release version or a commit_sha", field="release")
-    project_name = clean_text(project, field="project", max_length=200, required=True) if project else None
     tag_list = clean_tags(tags)
     flags = {
         "is_fix": bool(is_fix) or "is_fix" in tag_list,
@@ -230,100 +299,70 @@ def deployment_record(
             raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
         duration_seconds = float(duration_seconds)  # as the column gives it back
     status = _clean_status(status)
-    times = {
-        "started_at": clean_time(started_at, field="started_at"),
-        "finished_at": clean_time(finished_at, field="finished_at"),
-        "deployed_at": clean_time(deployed_at, field="deployed_at"),
-    }
-    numbers = {
-        "pull_request_number": clean_positive_int(pull_request_number, field="pull_request_number"),
-        "commits_count": clean_positive_int(commits_count, field="commits_count"),
-    }
-    texts = {name: clean_text(value, field=name, max_length=_TEXT_LIMITS[name]) for name, value in text_fields.items()}
-
-    # Then the rows it names. The deployment is built first: in the common case one statement
-    # finds them and inserts it (deployments/statements.py).
-    using = router.db_for_write(Deployment)  # the primary (and later reads of this request stay there)
-    connection = connections[using]
     now = timezone.now()
-    deployment = statements.DEPLOYMENTS.new(
-        related={"organization": organization, "release": release_row},
+    deployment = Deployment(
+        organization=organization,
         commit_sha=sha,
         status=status,
+        started_at=clean_time(started_at, field="started_at"),
+        finished_at=clean_time(finished_at, field="finished_at"),
+        deployed_at=clean_time(deployed_at, field="deployed_at"),
         duration_seconds=duration_seconds,
         tags=tag_list,
         external_id=external_id,
+        pull_request_number=clean_positive_int(pull_request_number, field="pull_request_number"),
+        commits_count=clean_positive_int(commits_count, field="commits_count"),
         source=source,
-        created_by=created_by[:200],
+        created_by=created_by[: Deployment._meta.get_field("created_by").max_length],
         created_at=now,
-        **times,
-        **numbers,
         **flags,
-        **texts,
+        **_clean_texts(text_fields),
     )
     _apply_times(deployment, now=now)
-    change = statements.STATUS_CHANGES.new(
-        related={"organization": organization}, status=status, at=_status_time(deployment, now)
-    )
-    lookup = statements.Lookup(
-        organization=organization,
-        environment=environment,
-        release=release_row,
-        version=version,
-        sha=sha,
-        project=project_name,
-        external_id=external_id,
-    )
-    if statements.can_find_and_insert(lookup, connection):
-        found, inserted = statements.find_and_insert(lookup, deployment, change, connection)
-        if inserted:
-            set_prefetched(deployment, "status_changes", [change])
-            return deployment, True
-    else:
-        found = statements.find(lookup, connection)
-    if found.existing_id is not None:
-        return Deployment.objects.get(pk=found.existing_id), False
-    if release_row is None:
-        release_row = found.release
-        if version and release_row is None:
-            raise DomainError(f"no release with version '{version}'; create it first", field="release")
-    remember_sha = release_row is None and bool(sha) and not found.commit_known
-    missing = found.environment is None or (project_name and found.project is None)
-    # Creating what is missing, remembering a bare sha and queuing webhooks happen in one
-    # transaction with the INSERT; on PostgreSQL the INSERT alone is one statement, atomic as it is.
-    one_statement = connection.vendor == "postgresql" and not (
-        missing or remember_sha or found.has_webhooks or external_id
-    )
-    with nullcontext() if one_statement else transaction.atomic(using=using):
-        env = found.environment or environment_get_or_create(organization=organization, name=environment)
-        project_row = found.project
-        if project_name and project_row is None:
-            project_row = project_get_or_create(organization=organization, name=project_name)
-        relate(deployment, "environment", env)
-        relate(deployment, "release", release_row)
-        relate(deployment, "project", project_row)
-        if remember_sha:
-            _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
+
+    # Then the rows it names.
+    if isinstance(release, str):
+        found = Release.objects.for_organization(organization).filter(version=release).first()
+        if found is None:
+            raise DomainError(f"no release with version '{release}'; create it first", field="release")
+        release = found
+    elif release is None:
+        release = _release_containing(organization=organization, sha=sha)
+    if isinstance(environment, str):
+        environment = environment_get_or_create(organization=organization, name=environment)
+    if external_id:
+        existing = Deployment.objects.for_organization(organization).filter(
+            environment=environment, external_id=external_id
+        )
+        if existing.exists():
+            return existing.get(), False
+    if isinstance(project, str):
+        project = project_get_or_create(organization=organization, name=project)
+    elif project is None and release is not None:
+        project = _only_project_of(release)
+    deployment.environment, deployment.release, deployment.project = environment, release, project
+
+    if release is None:
+        _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
+    if not deployment.is_rollback:
+        deployment.is_rollback = _is_rollback(deployment)
+    try:
+        with transaction.atomic():
+            deployment.save(force_insert=True)
+    except IntegrityError:
         if not external_id:
-            statements.insert(deployment, change, connection)
-        else:
-            try:
-                with transaction.atomic(using=using):
-                    statements.insert(deployment, change, connection)
-            except IntegrityError:
-                # A concurrent request with the same external id won the race: answer with its row.
-                return (
-                    Deployment.objects.for_organization(organization).get(environment=env, external_id=external_id),
-                    False,
-                )
-        set_prefetched(deployment, "status_changes", [change])
-        if found.has_webhooks:
-            events = [WebhookEvent.DEPLOYMENT_CREATED]
-            if request_workflow:  # Aviator's "create a deployment triggers the environment's workflow"
-                events.append(WebhookEvent.DEPLOYMENT_REQUESTED)
-            if deployment.status == DeploymentStatus.FAILURE:
-                events.append(WebhookEvent.DEPLOYMENT_FAILED)
-            _emit(organization, deployment, events)
+            raise
+        # A concurrent request with the same external id won the race: answer with its row.
+        return Deployment.objects.for_organization(organization).get(
+            environment=environment, external_id=external_id
+        ), False
+    change = DeploymentStatusChange.objects.create(
+        organization=organization, deployment=deployment, status=status, at=_status_time(deployment, now)
+    )
+    setattr(deployment, Deployment.HISTORY_LOADED, [change])
+    events.publish(
+        events.DEPLOYMENT_CREATED, organization=organization, deployment=deployment, requested=request_workflow
+    )
     return deployment, True
 
 
@@ -343,18 +382,23 @@ def deployment_update(
     """
     if deployment.organization_id != organization.pk:
         raise DomainError("no such deployment", field="deployment")
-    unknown = set(text_fields) - set(_TEXT_LIMITS)
+    unknown = set(text_fields) - set(TEXT_FIELDS)
     if unknown:
         raise DomainError("cannot be changed", field=sorted(unknown)[0])
+    texts = _clean_texts(text_fields)
     # Lock the row so two concurrent status changes are applied one after the other.
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment = (
+        Deployment.objects.for_organization(organization)
+        .select_for_update(of=("self",))
+        .select_related("environment", "release", "project")
+        .get(pk=deployment.pk)
+    )
     previous_status = deployment.status
     now = timezone.now()
     at = clean_time(at, field="at") or now
-    changed = {"updated_at"}
-    for name, value in text_fields.items():
-        setattr(deployment, name, clean_text(value, field=name, max_length=_TEXT_LIMITS[name]))
-        changed.add(name)
+    changed = {"updated_at", *texts}
+    for name, value in texts.items():
+        setattr(deployment, name, value)
     if status is not None and _clean_status(status) != deployment.status:
         if status in FINAL_STATUSES and deployment.started_at is not None and at < deployment.started_at:
             # Name the input the caller sent (``at``), not the column it would have set.
@@ -369,16 +413,18 @@ def deployment_update(
         elif status == DeploymentStatus.IN_PROGRESS and deployment.started_at is None:
             deployment.started_at = at
         _apply_times(deployment, now=now)
-        if deployment.status == DeploymentStatus.SUCCESS and not deployment.is_rollback:
-            deployment.is_rollback = statements.is_rollback(deployment, connections[router.db_for_write(Deployment)])
+        if not deployment.is_rollback:
+            deployment.is_rollback = _is_rollback(deployment)
         changed |= {"status", "finished_at", "started_at", "duration_seconds", "occurred_at", "is_rollback"}
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))
     if previous_status != deployment.status:
-        events = [WebhookEvent.DEPLOYMENT_STATUS_CHANGED]
-        if deployment.status == DeploymentStatus.FAILURE:
-            events.append(WebhookEvent.DEPLOYMENT_FAILED)
-        _emit(organization, deployment, events, previous_status=previous_status)
+        events.publish(
+            events.DEPLOYMENT_STATUS_CHANGED,
+            organization=organization,
+            deployment=deployment,
+            previous_status=previous_status,
+        )
     return deployment
 
 

@@ -30,6 +30,9 @@ class Project(OrgOwned):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "name"], name="releases_project_unique_name"),
+            # The target of the deployments' (organization, project) foreign key: a deployment's
+            # project is one of its own organization's.
+            models.UniqueConstraint(fields=["organization", "id"], name="releases_project_unique_org_id"),
         ]
 
     def __str__(self) -> str:
@@ -57,7 +60,7 @@ class Commit(OrgOwned):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sha = models.CharField(max_length=64)
     repository = models.ForeignKey(Repository, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    message = models.TextField(blank=True)
+    message = models.TextField(max_length=65_536, blank=True)
     author_name = models.CharField(max_length=200, blank=True)
     author_email = models.CharField(max_length=254, blank=True)
     # When the commit was authored; unknown for bare shas. Lead time then uses created_at,
@@ -105,6 +108,8 @@ class Release(OrgOwned):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "version"], name="releases_release_unique_version"),
+            # The target of the deployments' (organization, release) foreign key.
+            models.UniqueConstraint(fields=["organization", "id"], name="releases_release_unique_org_id"),
             models.CheckConstraint(
                 condition=models.Q(status__in=["pending", "success", "failure"]), name="releases_release_status_valid"
             ),

@@ -14,12 +14,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
+from releasetracker import events
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
-from releasetracker.rawsql import set_prefetched
-from releasetracker.validation import clean_positive_int, clean_sha, clean_text, clean_time
-from webhooks.models import WebhookEvent
-from webhooks.services import release_data, webhook_emit
+from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_time
 
 MAX_COMMITS_PER_REQUEST = getattr(settings, "MAX_COMMITS_PER_REQUEST", 10_000)
 # Keeps "IN (...)" lists under SQLite's parameter limit; PostgreSQL has none, so one query there.
@@ -65,7 +63,7 @@ class _CleanRelease:
 
 
 def project_get_or_create(*, organization: Organization, name: str, field_name: str = "project") -> Project:
-    name = clean_text(name, field=field_name, max_length=200, required=True)
+    name = clean_model_text(Project, "name", name, field=field_name, required=True)
     project, _ = Project.objects.get_or_create(organization=organization, name=name)
     return project
 
@@ -73,8 +71,8 @@ def project_get_or_create(*, organization: Organization, name: str, field_name: 
 def repository_get_or_create(
     *, organization: Organization, name: str, url: str = "", provider: str = "", field_name: str = "repository"
 ) -> Repository:
-    name = clean_text(name, field=field_name, max_length=200, required=True)
-    url = clean_text(url, field=f"{field_name}.url", max_length=500)
+    name = clean_model_text(Repository, "name", name, field=field_name, required=True)
+    url = clean_model_text(Repository, "url", url, field=f"{field_name}.url")
     repo, created = Repository.objects.get_or_create(
         organization=organization, name=name, defaults={"url": url, "provider": provider[:50]}
     )
@@ -100,10 +98,10 @@ def _clean_commits(commits: Iterable[CommitInput], *, field_name: str = "commits
         sha = clean_sha(item.sha, field=f"{path}.sha")
         commit = CommitInput(
             sha=sha,
-            repository=clean_text(item.repository, field=f"{path}.repository", max_length=200),
-            message=clean_text(item.message, field=f"{path}.message", max_length=65_536),
-            author_name=clean_text(item.author_name, field=f"{path}.author_name", max_length=200),
-            author_email=clean_text(item.author_email, field=f"{path}.author_email", max_length=254),
+            repository=clean_model_text(Repository, "name", item.repository, field=f"{path}.repository"),
+            message=clean_model_text(Commit, "message", item.message, field=f"{path}.message"),
+            author_name=clean_model_text(Commit, "author_name", item.author_name, field=f"{path}.author_name"),
+            author_email=clean_model_text(Commit, "author_email", item.author_email, field=f"{path}.author_email"),
             timestamp=clean_time(item.timestamp, field=f"{path}.timestamp"),
             pr_number=clean_positive_int(item.pr_number, field=f"{path}.pr_number"),
         )
@@ -209,7 +207,7 @@ def _clean_release(
 ) -> _CleanRelease:
     cleaned_projects = []
     for index, project in enumerate(projects or []):
-        value = clean_text(project, field=f"projects.{index}", max_length=200, required=True)
+        value = clean_model_text(Project, "name", project, field=f"projects.{index}", required=True)
         if value not in cleaned_projects:
             cleaned_projects.append(value)
     cleaned_refs = []
@@ -217,7 +215,9 @@ def _clean_release(
         path = f"refs.{index}"
         cleaned_refs.append(
             RefInput(
-                repository=clean_text(item.repository, field=f"{path}.repository", max_length=200, required=True),
+                repository=clean_model_text(
+                    Repository, "name", item.repository, field=f"{path}.repository", required=True
+                ),
                 commit=clean_sha(item.commit, field=f"{path}.commit"),
                 previous_commit=(
                     clean_sha(item.previous_commit, field=f"{path}.previous_commit") if item.previous_commit else ""
@@ -225,10 +225,10 @@ def _clean_release(
             )
         )
     return _CleanRelease(
-        version=clean_text(version, field="version", max_length=200, required=True),
-        name=clean_text(name, field="name", max_length=200),
-        ref=clean_text(ref, field="ref", max_length=200),
-        url=clean_text(url, field="url", max_length=500),
+        version=clean_model_text(Release, "version", version, required=True),
+        name=clean_model_text(Release, "name", name),
+        ref=clean_model_text(Release, "ref", ref),
+        url=clean_model_text(Release, "url", url),
         date_released=clean_time(date_released, field="date_released"),
         projects=cleaned_projects,
         commits=_clean_commits(commits or []),
@@ -269,30 +269,6 @@ def _store_refs(*, organization: Organization, release: Release, refs: list[RefI
     return list(stored.values())
 
 
-def _attach_written(
-    release: Release, *, projects: list[Project], links: list[ReleaseCommit], refs: list[ReleaseRef]
-) -> None:
-    """Leave on a new release what ``selectors.release_detail`` would read back: nothing else has
-    written to it, in this transaction, and it has no deployments yet."""
-    release.commit_count = len(links)
-    # Where release_list leaves them (Release.projects_by_name); unique: cleaned input.
-    setattr(release, Release.PROJECTS_LOADED, sorted(projects, key=lambda p: p.name))
-    set_prefetched(release, "release_commits", links)
-    set_prefetched(release, "refs", refs)
-    set_prefetched(release, "deployments", [])
-
-
-def _request_build(*, organization: Organization, release: Release, projects: list[Project]) -> None:
-    """Queue ``release.build_requested`` (Aviator's trigger_build_workflow) once per project."""
-    for project in projects or [None]:
-        webhook_emit(
-            organization=organization,
-            events=[WebhookEvent.RELEASE_BUILD_REQUESTED],
-            data=release_data(release, project=project),
-            project_id=project.pk if project else None,
-        )
-
-
 @transaction.atomic
 def release_create(
     *,
@@ -310,13 +286,8 @@ def release_create(
     created_by: str = "",
     request_build: bool = False,
     created_at: datetime | None = None,
-    loaded: bool = False,
 ) -> tuple[Release, bool]:
     """Create a release with its projects, commits and refs, all or nothing.
-
-    ``loaded``: a new release comes back with what ``selectors.release_detail`` would read of it
-    (projects, commits, refs, no deployments) cached on it, for an answer rendered at once; a
-    caller that goes on writing to it must not ask for that (the cache would go stale).
 
     ``request_build`` queues a ``release.build_requested`` webhook per project (new releases only).
     ``created_at`` (default now) places an imported past release at its own time in the timeline.
@@ -351,7 +322,7 @@ def release_create(
                     date_released=data.date_released,
                     status=status,
                     source=source,
-                    created_by=created_by[:200],
+                    created_by=created_by[: Release._meta.get_field("created_by").max_length],
                     create_payload=fingerprint,
                     **({"created_at": clean_time(created_at, field="created_at")} if created_at else {}),
                 )
@@ -365,12 +336,15 @@ def release_create(
                 [ReleaseProject(organization=organization, release=release, project=p) for p in project_rows]
             )
             stored = commits_upsert(organization=organization, commits=data.commits)
-            links = _link_commits(organization=organization, release=release, commits=stored, start=0)
-            refs_stored = _store_refs(organization=organization, release=release, refs=data.refs)
-            if request_build:
-                _request_build(organization=organization, release=release, projects=project_rows)
-            if loaded:
-                _attach_written(release, projects=project_rows, links=links, refs=refs_stored)
+            _link_commits(organization=organization, release=release, commits=stored, start=0)
+            _store_refs(organization=organization, release=release, refs=data.refs)
+            events.publish(
+                events.RELEASE_CREATED,
+                organization=organization,
+                release=release,
+                projects=project_rows,
+                build_requested=request_build,
+            )
             return release, True
 
     differing = _differences(existing.create_payload, fingerprint)
@@ -402,7 +376,7 @@ def release_add_commits(
     return stored
 
 
-_UPDATABLE = {"name": 200, "url": 500, "ref": 200}
+_UPDATABLE = ("name", "url", "ref")
 
 
 @transaction.atomic
@@ -430,7 +404,7 @@ def release_update(
     for name, value in text_fields.items():
         if name not in _UPDATABLE:
             raise DomainError("cannot be changed", field=name)
-        setattr(release, name, clean_text(value, field=name, max_length=_UPDATABLE[name]))
+        setattr(release, name, clean_model_text(Release, name, value))
         changed.append(name)
     release.save(update_fields=changed)
     if projects is not None:

@@ -9,9 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from deployments.models import Deployment, DeploymentStatus
-from deployments.selectors import environment_list
+from deployments.selectors import environment_list, release_get
 from releases.models import Release
-from releases.selectors import project_list, release_get, release_list
+from releases.selectors import project_list, release_list
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
 from releasetracker.pages import org_page, page_context
 
@@ -122,11 +122,10 @@ def _environment_groups(release: Release) -> list[dict]:
     groups: dict[int, dict] = {}
     for deployment in release.deployments.all():  # prefetched, newest first
         group = groups.setdefault(deployment.environment_id, {"environment": deployment.environment, "deployments": []})
-        history = list(deployment.status_changes.all())
+        history = deployment.history
         for change, following in zip(history, [*history[1:], None], strict=True):
             # How long each status lasted: until the next change (the last one is still current).
             change.lasted = (following.at - change.at).total_seconds() if following else None
-        deployment.history = history
         group["deployments"].append(deployment)
     return sorted(groups.values(), key=lambda g: (not g["environment"].is_production, g["environment"].name))
 

@@ -5,6 +5,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from deployments import selectors as deployment_selectors
 from releases import selectors, services
 from releases.filters import CommitFilter, ReleaseFilter
 from releases.models import Commit, Project, Release, Repository, Source
@@ -45,7 +46,7 @@ class ReleaseViewSet(
 
     def base_queryset(self):
         if self.action == "retrieve":
-            return selectors.release_detail(organization=self.organization)
+            return deployment_selectors.release_detail(organization=self.organization)
         return selectors.release_list(organization=self.organization)
 
     def get_serializer_class(self):
@@ -67,12 +68,10 @@ class ReleaseViewSet(
             organization=self.organization,
             source=Source.API,
             created_by=creator(request),
-            loaded=True,
             **serializer.validated_data,
         )
-        if not created:
-            # A new release comes back with its projects, commits and refs in memory; a repeat is read whole.
-            release = selectors.release_detail(organization=self.organization).get(pk=release.pk)
+        # The answer is the release as any later GET shows it (its commits, refs and deployments).
+        release = deployment_selectors.release_detail(organization=self.organization).get(pk=release.pk)
         return self.created_response(
             release, created, serializer_class=ReleaseDetailSerializer, detail_url_name="api:release-detail"
         )

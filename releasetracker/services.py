@@ -5,13 +5,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from releasetracker.db_router import PRIMARY
 from releasetracker.errors import DomainError, NotFound
 from releasetracker.models import ApiToken, Membership, Organization
-from releasetracker.rawsql import Table, fetchone, relate
 
 TOKEN_PREFIX = "rt_"  # noqa: S105 - a label, not a secret
 # last_used_at is written at most this often per token, so a burst of CI calls is not a burst of writes.
@@ -136,35 +135,11 @@ class TokenRejected(Exception):
         self.reason = reason
 
 
-# What authentication and the API need of a token and its organization; the rest stays deferred.
-_TOKENS = Table(
-    ApiToken,
-    only=["organization_id", "name", "scopes", "prefix", "token_hash", "last_used_at", "expires_at", "revoked_at"],
-)
-_ORGANIZATIONS = Table(Organization, only=["public_id", "slug", "name"])
-# Every API request runs this: fixed SQL (releasetracker/rawsql.py), the token and its
-# organization in one indexed lookup. Tokens are identity rows: always read on the primary.
-_TOKEN_LOOKUP_SQL = (
-    f"SELECT {_TOKENS.columns('t')}, {_ORGANIZATIONS.columns('o')}"  # noqa: S608
-    " FROM releasetracker_apitoken t JOIN releasetracker_organization o ON o.id = t.organization_id"
-    " WHERE t.token_hash = %s"
-)
-
-
-def _token_by_hash(digest: str) -> ApiToken | None:
-    connection = connections[PRIMARY]
-    row = fetchone(connection, _TOKEN_LOOKUP_SQL, [digest])
-    if row is None:
-        return None
-    token = _TOKENS.read(connection, row)
-    relate(token, "organization", _ORGANIZATIONS.read(connection, row, len(_TOKENS.fields)))
-    return token
-
-
 def token_authenticate(clear: str) -> ApiToken:
     """Return the active token for ``clear``. One indexed query, plus a last-used write at most once a minute."""
     digest = token_hash(clear)
-    token = _token_by_hash(digest)
+    # Tokens are identity rows: always read on the primary, with their organization in the same query.
+    token = ApiToken.objects.using(PRIMARY).select_related("organization").filter(token_hash=digest).first()
     # The lookup is by hash; comparing the digests again in constant time costs nothing and
     # keeps the check independent of how the database compares strings.
     if token is None or not secrets.compare_digest(token.token_hash, digest):
@@ -175,7 +150,7 @@ def token_authenticate(clear: str) -> ApiToken:
     if token.expires_at is not None and token.expires_at <= now:
         raise TokenRejected("token has expired", reason="expired")
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        ApiToken.objects.using(PRIMARY).filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
 

@@ -124,22 +124,6 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# Server-side parameter binding, so that the few fixed statements every API call runs (token
-# lookup, deployment ingest: releasetracker/rawsql.py) are prepared once per connection and not
-# planned again (the ingest statement plans in ~0.6 ms and runs in ~0.2 ms). Every other query
-# is planned for its own parameters, as before. PREPARED_STATEMENTS=0 turns both off, for a
-# connection pooler in transaction mode (PgBouncer before 1.21), which cannot keep a session's
-# prepared statements.
-PREPARED_STATEMENTS = env_bool("PREPARED_STATEMENTS", True)
-
-
-def _postgresql_options(database: dict) -> dict:
-    if database["ENGINE"] == "django.db.backends.postgresql" and PREPARED_STATEMENTS:
-        database.setdefault("OPTIONS", {})["server_side_binding"] = True
-    return database
-
-
-_postgresql_options(DATABASES["default"])
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # Wait for a busy writer instead of failing at once ("database is locked").
@@ -148,8 +132,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # after a write, identity reads and the admin stay on the primary (releasetracker/db_router.py).
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "").strip()
 if DATABASE_REPLICA_URL:
-    DATABASES["replica"] = _postgresql_options(
-        dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True)
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=env_int("CONN_MAX_AGE", 600), conn_health_checks=True
     )
     MIDDLEWARE.insert(0, "releasetracker.db_router.ReplicaReadsMiddleware")
 DATABASE_ROUTERS = ["releasetracker.db_router.PrimaryReplicaRouter"]

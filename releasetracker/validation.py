@@ -60,3 +60,8 @@ def clean_positive_int(value, *, field: str) -> int | None:
     if value < 0 or value > 2_147_483_647:
         raise DomainError("must be between 0 and 2147483647", field=field)
     return value
+
+
+def clean_model_text(model, name: str, value, *, field: str | None = None, required: bool = False) -> str:
+    """``clean_text`` with the limit of ``model``'s field ``name``: a length is written only in the model."""
+    return clean_text(value, field=field or name, max_length=model._meta.get_field(name).max_length, required=required)

@@ -21,9 +21,9 @@ from django.urls import re_path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from deployments import selectors as deployment_selectors
 from deployments.models import Deployment, DeploymentStatus
 from deployments.services import deployment_record, deployment_update, environment_production_get_or_create
-from releases import selectors
 from releases.models import Release, Source
 from releases.services import CommitInput, release_create, release_set_status, release_update
 from releasetracker.api.authentication import authenticate_request
@@ -146,7 +146,7 @@ def _release(token: ApiToken, release_id: str) -> Release:
     except ValueError:
         public_id = None
     release = (
-        selectors.release_detail(organization=token.organization).filter(public_id=public_id).first()
+        deployment_selectors.release_detail(organization=token.organization).filter(public_id=public_id).first()
         if public_id
         else None
     )
@@ -242,7 +242,7 @@ def _create(request: HttpRequest, token: ApiToken, *, base: str) -> JsonResponse
                 source=Source.ECHOES,
                 created_by=_creator(token),
             )
-    release = selectors.release_detail(organization=organization).get(pk=release.pk)
+    release = deployment_selectors.release_detail(organization=organization).get(pk=release.pk)
     # Absolute, as in the doc's example (https://api.echoeshq.com/v1/signals/releases/<id>).
     location = request.build_absolute_uri(f"{base}{release.public_id}")
     body = render_release(request, release, base)
@@ -273,7 +273,7 @@ def _set_outcome(request: HttpRequest, token: ApiToken, *, release_id: str, base
             )
         else:
             deployment_update(organization=organization, deployment=deployment, status=status)
-    release = selectors.release_detail(organization=organization).get(pk=release.pk)
+    release = deployment_selectors.release_detail(organization=organization).get(pk=release.pk)
     return JsonResponse(render_release(request, release, base))
 
 

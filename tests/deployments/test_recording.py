@@ -1,14 +1,9 @@
-"""The deployment ingest's fixed SQL (deployments/statements.py) behaves as the ORM code it replaced.
+"""Recording a deployment: rollback detection, the rows it names, idempotency, and work that must
+not grow with the organization's history.
 
-``deployment_record`` takes one of several paths: on PostgreSQL, one statement that finds the
-rows and inserts (everything named exists, no external id, no active webhook endpoint); else a
-``find`` SELECT then ``insert``, in a transaction when it must create a row, remember a bare sha,
-queue webhooks or guard an external id. SQLite always takes the second. The rollback rules are
-therefore run through each path (the ``record`` fixture's ``path`` parameter):
-
-- ``one_statement``: nothing forces the slow path (the first call still creates the environment);
-- ``outbox``: the organization has an active webhook endpoint, so deliveries are queued;
-- ``external_id``: every call carries its own external id.
+The rollback rules are run with and without an active webhook endpoint (whose deliveries are
+queued in the same transaction) and with every call carrying its own external id (the
+``record`` fixture's ``path`` parameter).
 
 Rollback (DESIGN.md, "DORA metrics"): a deployment that puts back a release (or sha) that was
 already live in that environment, and for that project, before the one it replaces.
@@ -22,7 +17,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from deployments import statements
 from deployments.models import FINAL_STATUSES, Deployment, DeploymentStatusChange, Environment
 from deployments.services import deployment_record, deployment_update, environment_get_or_create
 from releases.models import Project, Release
@@ -36,7 +30,7 @@ URL = "/api/v1/deployments/"
 SHA_A = "a" * 40
 SHA_B = "b" * 40
 SHA_UNKNOWN = "c0ffee" * 6 + "abcd"
-PATHS = ["one_statement", "outbox", "external_id"]
+PATHS = ["plain", "outbox", "external_id"]
 
 # In the past and whole seconds; ``at(n)`` is n hours later, so the order of deployments is explicit.
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
@@ -486,13 +480,13 @@ def test_a_recorded_deployment_has_its_related_rows_and_history_loaded(org, reco
             deployment.environment.name,
             deployment.release.version,
             deployment.project.name,
-            [(c.status, c.at) for c in deployment.status_changes.all()],
+            [(c.status, c.at) for c in deployment.history],
         )
     assert len(queries.captured_queries) == 0, [q["sql"] for q in queries.captured_queries]
     assert loaded == ("production", "1.0.0", "api", [("success", at(0))])
     stored = Deployment.objects.get(pk=deployment.pk)
     assert [(c.pk, c.status, c.at) for c in stored.status_changes.all()] == [
-        (c.pk, c.status, c.at) for c in deployment.status_changes.all()
+        (c.pk, c.status, c.at) for c in deployment.history
     ]
     assert (stored.environment_id, stored.release_id, stored.project_id) == (
         deployment.environment.pk,
@@ -526,20 +520,19 @@ def warmed_up(org, api):
     return api
 
 
-def test_a_post_naming_existing_rows_runs_the_token_lookup_and_one_statement(warmed_up):
-    if connection.vendor != "postgresql":
-        pytest.skip("the single find-and-insert statement is PostgreSQL's; SQLite runs a find, then the inserts")
+def test_a_post_takes_as_many_queries_after_50_deployments_as_after_one(org, warmed_up):
+    body = {"environment": "production", "release": "1.0.0", "project": "api"}
 
-    with CaptureQueriesContext(connection) as queries:
-        response = post(warmed_up, {"environment": "production", "release": "1.0.0", "project": "api"})
+    def post_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert post(warmed_up, body).status_code == 201
+        return len(queries.captured_queries)
 
-    assert response.status_code == 201, response.content
-    sql = [q["sql"] for q in queries.captured_queries]
-    assert len(sql) == 2, sql
-    assert "releasetracker_apitoken" in sql[0]
-    assert "INSERT INTO deployments_deployment" in sql[1]
-    assert "INSERT INTO deployments_deploymentstatuschange" in sql[1]
-    assert Deployment.objects.count() == DeploymentStatusChange.objects.count() == 2
+    after_one = post_queries()
+    for _ in range(48):
+        post(warmed_up, body)
+    assert post_queries() == after_one
+    assert Deployment.objects.count() == DeploymentStatusChange.objects.count() == 51
 
 
 def test_a_post_with_an_active_webhook_endpoint_queues_a_delivery(org, warmed_up, settings):
@@ -788,28 +781,23 @@ def long_history(org, request):
     return request.param, env, Release.objects.get(organization=org, version="new"), project
 
 
-def test_the_rollback_check_for_a_new_target_reads_a_few_rows_however_long_the_history(org, long_history):
+def test_recording_a_new_target_reads_a_few_rows_however_long_the_history(org, long_history):
     target, env, new, project = long_history
-    by_release = target == "release"
-    # As in the ingest statement, the environment and release are values the planner cannot see
-    # (there, columns of the lookup; here, sub-selects): it plans from the column statistics.
-    check = statements.rollback_exists(
-        by_release=by_release,
-        project="= %(rb_project)s",
-        exclude_self=False,
-        environment="(SELECT CAST(%(rb_environment)s AS bigint))",
-        release="(SELECT CAST(%(rb_release)s AS bigint))",
-    )
-    params = {
-        "rb_org": org.pk,
-        "rb_environment": env.pk,
-        "rb_project": project.pk,
-        "rb_release": new.pk if by_release else None,
-        "rb_sha": "" if by_release else SHA_UNKNOWN,
-        "rb_at": at(1),
-    }
-    plan = explain_analyze(f"SELECT {check}", params)
+    named = {"release": new} if target == "release" else {"commit_sha": SHA_UNKNOWN}
 
-    assert rows_read(plan, "l") <= 2  # the deployment live before: the latest, found at once
-    # The new target's own earlier deployments (none), not the organization's history.
-    assert rows_read(plan, "prev") <= 1
+    with CaptureQueriesContext(connection) as queries:
+        deployment, created = deployment_record(
+            organization=org, environment=env, project=project, finished_at=at(1), **named
+        )
+
+    assert created and deployment.is_rollback is False
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and 'FROM "deployments_deployment"' in q["sql"]
+    ]
+    assert reads, [q["sql"] for q in queries.captured_queries]
+    for sql in reads:
+        # The deployment live before (the latest, found at once) and the new target's own
+        # earlier deployments (none): never the organization's history.
+        assert rows_read(explain_analyze(sql, None), "deployments_deployment") <= 2, sql
