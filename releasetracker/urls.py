@@ -13,7 +13,7 @@ urlpatterns = [
     path("api/releases/", include("releases.compat.aviator")),
     path("api/0/", include("releases.compat.sentry")),
     path("compat/iftrue/", include("deployments.compat.iftrue")),
-    path("compat/multitudes/", include("deployments.compat.multitudes")),
+    path("compat/multitudes/", include("integrations.multitudes")),
     path("hooks/github/", include("releases.compat.github")),
     path("", include("releasetracker.page_urls")),
 ]
