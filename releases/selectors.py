@@ -1,5 +1,7 @@
 """Reads of releases, scoped by organization, with the prefetches their callers render."""
 
+import uuid
+
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -78,3 +80,13 @@ def project_list(*, organization: Organization) -> QuerySet[Project]:
 
 def repository_list(*, organization: Organization) -> QuerySet[Repository]:
     return Repository.objects.for_organization(organization).order_by("name")
+
+
+def release_get_by_id(*, organization: Organization, public_id: str) -> Release | None:
+    """A release by its public id, with what its detail shows; None for a malformed id, as for
+    an id of another organization's release (vendor APIs whose ids are ids, never versions)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return release_detail(organization=organization).filter(public_id=key).first()
