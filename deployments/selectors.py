@@ -53,3 +53,24 @@ def release_get(*, organization: Organization, key: str) -> Release | None:
         return queryset.filter(public_id=uuid.UUID(str(key))).first()
     except ValueError:
         return queryset.filter(version=key).first()
+
+
+def deployment_latest_production(*, organization: Organization, release: Release) -> Deployment | None:
+    """The release's latest deployment to a production environment, with its environment."""
+    return (
+        Deployment.objects.for_organization(organization)
+        .filter(release=release, environment__is_production=True)
+        .select_related("environment")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+
+
+def release_get_by_id(*, organization: Organization, public_id: str) -> Release | None:
+    """A release by its public id, with what its detail shows; None for a malformed id, as for
+    an id of another organization's release (vendor APIs whose ids are ids, never versions)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return release_detail(organization=organization).filter(public_id=key).first()

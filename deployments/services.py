@@ -6,7 +6,7 @@ through ``deployment_update``; both keep the status history, the metrics time
 core event hook (``releasetracker.events``) inside their transaction.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -21,8 +21,9 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
+from deployments.selectors import deployment_latest_production, release_detail
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Source
-from releases.services import project_get_or_create
+from releases.services import CommitInput, project_get_or_create, release_create, release_update
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
@@ -432,3 +433,94 @@ def deployment_change_status(
     *, organization: Organization, deployment: Deployment, status: str, at: datetime | None = None
 ) -> Deployment:
     return deployment_update(organization=organization, deployment=deployment, status=status, at=at)
+
+
+# Signals that name no environment (Echoes, iftrue) -------------------------------------------
+# Kept together at the end of the module, apart from the ingest path above.
+
+# What a declared release's outcome may be (Echoes' PATCH); both are also release statuses.
+OUTCOMES = (DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE)
+
+
+@transaction.atomic
+def deployment_record_production(*, organization: Organization, **fields) -> tuple[Deployment, bool]:
+    """``deployment_record`` into the organization's production environment, for a signal that
+    names no environment: what it reports is what reached production."""
+    environment = environment_production_get_or_create(organization=organization)
+    return deployment_record(organization=organization, environment=environment.name, **fields)
+
+
+@transaction.atomic
+def release_declare(
+    *,
+    organization: Organization,
+    version: str,
+    commits: Sequence[CommitInput] = (),
+    projects: Sequence[str] = (),
+    name: str = "",
+    ref: str = "",
+    date_released: datetime | None = None,
+    source: str = Source.API,
+    created_by: str = "",
+) -> tuple[Release, Deployment | None, bool]:
+    """Declare a release deployed: the release, plus a deployment of it to production, in
+    progress from its release date (default now). Returns ``(release, deployment, created)``.
+
+    A declaration counts as a deployment from the moment it is made (deployment frequency and
+    lead time read it); ``release_outcome_set`` later finishes it. Idempotent like
+    ``release_create``: the same declaration again returns the existing release and its latest
+    production deployment, ``created`` False; the same version with another payload is a
+    ``Conflict``. The release comes back with what ``release_detail`` shows of it.
+    """
+    release, created = release_create(
+        organization=organization,
+        version=version,
+        projects=projects,
+        commits=commits,
+        name=name,
+        ref=ref,
+        date_released=date_released,
+        source=source,
+        created_by=created_by,
+    )
+    if not created:
+        release = release_detail(organization=organization).get(pk=release.pk)
+        return release, deployment_latest_production(organization=organization, release=release), False
+    if release.date_released is None:
+        # Stored undated, then dated now: a retry of the same undated declaration still equals
+        # the stored create payload, so it is recognized as the same declaration.
+        release_update(organization=organization, release=release, date_released=timezone.now())
+    deployment, _ = deployment_record_production(
+        organization=organization,
+        release=release,
+        status=DeploymentStatus.IN_PROGRESS,
+        started_at=release.date_released,
+        deployed_at=release.date_released,
+        source=source,
+        created_by=created_by,
+    )
+    # The answer shows the release whole: its commits, projects and this deployment.
+    return release_detail(organization=organization).get(pk=release.pk), deployment, True
+
+
+@transaction.atomic
+def release_outcome_set(
+    *, organization: Organization, release: Release, status: str | None, source: str = Source.API, created_by: str = ""
+) -> tuple[Release, Deployment]:
+    """Set a declared release's outcome, ``success`` or ``failure``, on the release and on its
+    latest production deployment (a failure makes it a failed change). A release that has no
+    production deployment (one created through another API) gets one now, with the outcome.
+    Returns ``(release, deployment)``."""
+    if status is None:
+        raise DomainError("this field is required", field="status")
+    if status not in OUTCOMES:
+        raise DomainError("must be either `failure` or `success`", field="status")
+    release = release_update(organization=organization, release=release, status=status)
+    deployment = deployment_latest_production(organization=organization, release=release)
+    if deployment is None:
+        deployment, _ = deployment_record_production(
+            organization=organization, release=release, status=status, source=source, created_by=created_by
+        )
+    else:
+        deployment = deployment_update(organization=organization, deployment=deployment, status=status)
+    return release, deployment

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "deployments",
     "metrics",
     "webhooks",
+    "integrations",
 ]
 
 MIDDLEWARE = [

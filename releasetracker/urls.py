@@ -9,11 +9,11 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # Vendor-compatible endpoints keep each vendor's own path after the host (DESIGN.md).
-    path("v1/signals/", include("releases.compat.echoes")),
+    path("v1/signals/", include("integrations.echoes")),
     path("api/releases/", include("releases.compat.aviator")),
     path("api/0/", include("releases.compat.sentry")),
     path("compat/iftrue/", include("deployments.compat.iftrue")),
-    path("compat/multitudes/", include("deployments.compat.multitudes")),
+    path("compat/multitudes/", include("integrations.multitudes")),
     path("hooks/github/", include("releases.compat.github")),
     path("", include("releasetracker.page_urls")),
 ]

@@ -1,4 +1,4 @@
-"""Bearer/Token authentication for the native API (and, through ``authenticate_token``, the vendor APIs)."""
+"""Token authentication: the native API's, and the vendor APIs' (which word their refusals their own way)."""
 
 from dataclasses import dataclass
 
@@ -57,15 +57,40 @@ def authenticate_request(request, *, allow_bare: bool = False) -> ApiToken | Non
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
+    # Also the token alone, with no scheme word (Multitudes' clients send it so).
+    allow_bare = False
+    # The API's word for its credential, in refusals ("token"; Echoes and Multitudes say "API key").
+    credential_name = "token"
+
     def authenticate(self, request):
         try:
-            token = authenticate_request(request)
+            token = authenticate_request(request, allow_bare=self.allow_bare)
         except TokenRejected as exc:
-            raise exceptions.AuthenticationFailed(str(exc)) from None
+            raise self.rejected(exc) from None
         if token is None:
             return None
         return TokenUser(token), token
 
+    def rejected(self, exc: TokenRejected) -> exceptions.APIException:
+        """The refusal of a token that is unknown, revoked or expired, or of a malformed header."""
+        return exceptions.AuthenticationFailed(str(exc))
+
     def authenticate_header(self, request) -> str:
         # A WWW-Authenticate value makes DRF answer 401 rather than 403 for missing credentials.
         return 'Bearer realm="api"'
+
+
+class RequiredTokenAuthentication(ApiTokenAuthentication):
+    """For APIs with nothing public (the vendor-compatible ones): a request without a token is
+    refused here, with how to send one in the vendor's own words (``usage``)."""
+
+    usage = "Authorization: Bearer <token>"
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is None:
+            raise self.missing()
+        return found
+
+    def missing(self) -> exceptions.APIException:
+        return exceptions.NotAuthenticated(f"send '{self.usage}'")

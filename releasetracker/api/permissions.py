@@ -19,6 +19,8 @@ class HasTokenScope(permissions.BasePermission):
         if scope is None:
             scope = ApiToken.Scope.READ if request.method in permissions.SAFE_METHODS else ApiToken.Scope.WRITE
         if not token.has_scope(scope):
-            self.message = f"this token lacks the '{scope}' scope"
+            # In the API's own word for its credential (a vendor's "API key").
+            name = getattr(request.successful_authenticator, "credential_name", "token")
+            self.message = f"this {name} lacks the '{scope}' scope"
             return False
         return True

@@ -1,0 +1,168 @@
+"""The one base of every incoming vendor endpoint (Echoes, iftrue, Multitudes, ...).
+
+A vendor supplies its authentication class (``RequiredTokenAuthentication`` or a subclass that
+words its refusals), its request parser (``JSONObjectParser`` unless its doc says otherwise),
+its error renderer (``render_error``) and the map of service field names to its own
+(``field_names``). Everything else is the same for all of them and lives here: every failure,
+wherever it is raised (authentication, scope, a wrong method, the body, the service's
+``DomainError``), reaches the renderer as one ``Refusal``, so each vendor's errors keep its
+doc's shape. Reads need the token's ``read`` scope, everything else ``write`` (a view may set
+``required_scope``). Token authentication makes CSRF moot: DRF exempts its views.
+
+Rate limits are not counted here: ``VendorRateLimitMiddleware`` applies the native API's
+throttles to every vendor path before any view runs, so a request without a key (or with a
+wrong one) and a path that does not exist count too.
+"""
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpResponse
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.views import APIView
+
+from releasetracker.api.authentication import RequiredTokenAuthentication
+from releasetracker.api.exceptions import flatten_errors
+from releasetracker.api.parsers import JSONParser
+from releasetracker.api.permissions import HasTokenScope
+from releasetracker.errors import DomainError
+from releasetracker.models import ApiToken, Organization
+
+NOT_AN_OBJECT = "must be a JSON object"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A failure as a vendor's renderer receives it: the status, the field at fault in the
+    vendor's own name (when there is one), the reason, and headers the answer must carry."""
+
+    status: int
+    message: str
+    field: str = ""
+    headers: dict = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+def invalid(field_name: str, message: str) -> exceptions.ValidationError:
+    """A 400 naming the vendor's field, for what an adapter checks before calling a service."""
+    return exceptions.ValidationError({field_name: message})
+
+
+class JSONObjectParser(JSONParser):
+    """A JSON object, whatever the Content-Type: vendors' curl snippets often send JSON with
+    curl's form default. Invalid JSON, nesting too deep to parse and anything but an object
+    are all one refusal."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except exceptions.ParseError:
+            data = None
+        if not isinstance(data, dict):
+            raise exceptions.ParseError(NOT_AN_OBJECT)
+        return data
+
+
+class FirstChoiceNegotiation(BaseContentNegotiation):
+    """The view's parser and renderer whatever the client asks for (DRF's documented
+    "ignore the client" negotiation): vendor clients send any Content-Type and Accept."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class VendorAPIView(APIView):
+    # What a vendor supplies.
+    authentication_classes = [RequiredTokenAuthentication]
+    parser_classes = [JSONObjectParser]
+    field_names: dict[str, str] = {}
+
+    def render_error(self, refusal: Refusal) -> HttpResponse:
+        raise NotImplementedError
+
+    # The same for every vendor.
+    permission_classes = [HasTokenScope]
+    throttle_classes = ()  # counted by VendorRateLimitMiddleware (see the module docstring)
+    content_negotiation_class = FirstChoiceNegotiation
+    # HEAD and OPTIONS are not part of any vendor's API: a 405 like any other method.
+    http_method_names = ["get", "post", "put", "patch", "delete"]
+    schema = None  # not part of the native API's OpenAPI schema
+
+    @property
+    def default_response_headers(self) -> dict:
+        # DRF sends Allow on every answer; a vendor's answers carry it on a 405 only.
+        return {}
+
+    @property
+    def token(self) -> ApiToken:
+        return self.request.auth
+
+    @property
+    def organization(self) -> Organization:
+        return self.request.auth.organization
+
+    @property
+    def created_by(self) -> str:
+        return f"token {self.token.name} ({self.token.prefix})"
+
+    def body(self) -> dict:
+        """The request's JSON object. DRF gives an empty body as ``{}`` without asking the
+        parser; the vendors' endpoints all need an object, so it is refused like ``[]``."""
+        if self.request.stream is None:
+            raise exceptions.ParseError(NOT_AN_OBJECT)
+        return self.request.data
+
+    def vendor_field(self, name: str) -> str:
+        """``projects.3`` in the vendor's words (``deliverables.3``)."""
+        head, dot, rest = name.partition(".")
+        return self.field_names.get(head, head) + dot + rest
+
+    def handle_exception(self, exc):
+        refusal = self.refusal(exc)
+        if refusal is None:
+            return super().handle_exception(exc)  # not the client's fault: re-raised, a 500
+        return self.render_error(refusal)
+
+    def refusal(self, exc: Exception) -> Refusal | None:
+        if isinstance(exc, DomainError):
+            message = exc.message
+            for ours in exc.fields:  # a conflict names the fields that differ in its message
+                if ours != exc.field and ours in self.field_names:
+                    message = message.replace(ours, self.field_names[ours])
+            # Only a 400 is about one field; a conflict or a missing row is about the request.
+            named = exc.field if exc.field and exc.status == 400 else ""
+            return Refusal(exc.status, message, self.vendor_field(named) if named else "")
+        if isinstance(exc, RequestDataTooBig):
+            return Refusal(413, "the request body is too large", "body")
+        if isinstance(exc, Http404):
+            exc = exceptions.NotFound(str(exc) or None)
+        elif isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(str(exc) or None)
+        if isinstance(exc, exceptions.ValidationError):
+            name, messages = next(iter(flatten_errors(exc.detail).items()))
+            return Refusal(400, messages[0], self.vendor_field(name) if name else "body")
+        if isinstance(exc, exceptions.ParseError):
+            return Refusal(400, str(exc.detail), "body")
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            allow = ", ".join(self.allowed_methods)
+            return Refusal(405, f"method {self.request.method} is not allowed here", headers={"Allow": allow})
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            # Always a 401: DRF would make it a 403 for an authenticator without a challenge.
+            challenge = self.get_authenticate_header(self.request)
+            return Refusal(401, str(exc.detail), headers={"WWW-Authenticate": challenge} if challenge else {})
+        if isinstance(exc, exceptions.Throttled):
+            return Refusal(429, str(exc.detail), headers={"Retry-After": str(math.ceil(exc.wait))} if exc.wait else {})
+        if isinstance(exc, exceptions.APIException):
+            return Refusal(exc.status_code, str(exc.detail))
+        return None

@@ -1,0 +1,179 @@
+"""Echoes' Signal Releases API (seeds/echoes-releases-api.txt), mounted at /v1/signals/.
+
+An Echoes release declares a deployment: it is stored as a release (its ``deliverables`` are the
+release's projects) plus a deployment of it to the organization's production environment. The
+deployment starts ``in_progress`` at the release ``date``; ``PATCH /releases/<id>`` (or
+``POST /deployments/<id>/status``, Echoes' newer name for the same signal) sets the outcome on both.
+Ids are the release's public UUID.
+
+Errors are ``{"error": "<field>: <reason>"}``.
+"""
+
+import re
+from datetime import UTC, datetime
+
+from django.http import JsonResponse
+from django.urls import re_path
+from rest_framework.exceptions import NotFound
+
+from deployments.models import Deployment
+from deployments.selectors import deployment_latest_production, release_get_by_id
+from deployments.services import release_declare, release_outcome_set
+from integrations.base import Refusal, VendorAPIView, invalid
+from releases.models import Project, Release, Source
+from releases.services import CommitInput
+from releasetracker.api.authentication import RequiredTokenAuthentication
+from releasetracker.validation import clean_sha, clean_text
+
+# The doc's "simplified extended ISO format": YYYY-MM-DDTHH:mm:ss.sssZ or ±YYYYYY-MM-DDTHH:mm:ss.sssZ.
+DATE_RE = re.compile(r"^(?P<year>\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$")
+DATE_FORMAT_HELP = "must be YYYY-MM-DDTHH:mm:ss.sssZ (UTC, with milliseconds), for example 2024-05-01T12:00:00.000Z"
+# The native API's limit on a release's projects.
+MAX_DELIVERABLES = 100
+FIELD_NAMES = {"date_released": "date", "projects": "deliverables", "started_at": "date", "deployed_at": "date"}
+OPENINGS = {401: "unauthorized: ", 403: "forbidden: "}
+RELEASES = "/v1/signals/releases/"
+DEPLOYMENTS = "/v1/signals/deployments/"
+
+
+class EchoesAuthentication(RequiredTokenAuthentication):
+    credential_name = "API key"
+    usage = "Authorization: Bearer <YOUR_API_KEY>"
+
+
+def parse_date(value) -> datetime:
+    match = DATE_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise invalid("date", DATE_FORMAT_HELP)
+    year = int(match.group("year"))
+    month, day, hour, minute, second, millis = (int(g) for g in match.groups()[1:])
+    try:
+        return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=UTC)
+    except ValueError:
+        raise invalid("date", f"'{value}' is not a valid date") from None
+
+
+def format_date(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def _string_list(data: dict, name: str) -> list[str]:
+    if name not in data:
+        raise invalid(name, "this field is required")
+    value = data[name]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise invalid(name, "must be an array of strings")
+    return value
+
+
+class EchoesView(VendorAPIView):
+    authentication_classes = [EchoesAuthentication]
+    field_names = FIELD_NAMES
+    base = RELEASES  # where a release's id is found: its Location and url
+
+    def render_error(self, refusal: Refusal) -> JsonResponse:
+        message = OPENINGS.get(refusal.status, "") + str(refusal)
+        return JsonResponse({"error": message}, status=refusal.status, headers=refusal.headers)
+
+    def url(self, release: Release) -> str:
+        # Absolute, as in the doc's example (https://api.echoeshq.com/v1/signals/releases/<id>).
+        return self.request.build_absolute_uri(f"{self.base}{release.public_id}")
+
+    def render(self, release: Release, deployment: Deployment | None) -> dict:
+        return {
+            "id": str(release.public_id),
+            "url": self.url(release),
+            "version": release.version,
+            "name": release.name,
+            "ref": release.ref,
+            "date": format_date(release.date_released),
+            "commits": [rc.commit.sha for rc in release.release_commits.all()],
+            "deliverables": sorted(p.name for p in release.projects_by_name),
+            "status": release.status,
+            "deployment": (
+                {
+                    "environment": deployment.environment.name,
+                    "status": deployment.status,
+                    "started_at": format_date(deployment.started_at),
+                    "finished_at": format_date(deployment.finished_at),
+                }
+                if deployment
+                else None
+            ),
+        }
+
+
+class Declare(EchoesView):
+    def post(self, request) -> JsonResponse:
+        data = self.body()
+        shas = [clean_sha(sha, field=f"commits[{i}]") for i, sha in enumerate(_string_list(data, "commits"))]
+        name_length = Project._meta.get_field("name").max_length
+        deliverables = [
+            clean_text(name, field=f"deliverables[{i}]", max_length=name_length, required=True)
+            for i, name in enumerate(_string_list(data, "deliverables"))
+        ]
+        if len(deliverables) > MAX_DELIVERABLES:
+            raise invalid("deliverables", f"at most {MAX_DELIVERABLES} per release")
+        release, deployment, created = release_declare(
+            organization=self.organization,
+            version=data.get("version"),
+            commits=[CommitInput(sha=sha) for sha in shas],
+            projects=deliverables,
+            name=data.get("name"),
+            ref=data.get("ref"),
+            date_released=parse_date(data["date"]) if data.get("date") is not None else None,
+            source=Source.ECHOES,
+            created_by=self.created_by,
+        )
+        headers = {"Location": self.url(release)}
+        return JsonResponse(self.render(release, deployment), status=201 if created else 303, headers=headers)
+
+
+class Declared(EchoesView):
+    def release(self, release_id: str) -> Release:
+        """The token organization's release; another's, or a malformed id, is not found."""
+        release = release_get_by_id(organization=self.organization, public_id=release_id)
+        if release is None:
+            raise NotFound(f"release not found: {release_id}")
+        return release
+
+    def get(self, request, release_id: str) -> JsonResponse:
+        # The 303 of a repeated declaration points here; HTTP clients follow it with a GET.
+        release = self.release(release_id)
+        deployment = deployment_latest_production(organization=self.organization, release=release)
+        return JsonResponse(self.render(release, deployment))
+
+    def patch(self, request, release_id: str) -> JsonResponse:
+        release = self.release(release_id)
+        release, deployment = release_outcome_set(
+            organization=self.organization,
+            release=release,
+            status=self.body().get("status"),
+            source=Source.ECHOES,
+            created_by=self.created_by,
+        )
+        return JsonResponse(self.render(release, deployment))
+
+
+class Outcome(Declared):
+    """``POST /deployments/<id>/status``: Echoes' newer name for the PATCH."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, release_id: str) -> JsonResponse:
+        return self.patch(request, release_id)
+
+
+ID = r"(?P<release_id>[^/]+)"
+
+urlpatterns = [
+    # Echoes' clients post without a trailing slash; accept both rather than redirect a POST.
+    re_path(r"^releases/?$", Declare.as_view(), name="echoes-releases"),
+    re_path(rf"^releases/{ID}/?$", Declared.as_view(), name="echoes-release"),
+    re_path(r"^deployments/?$", Declare.as_view(base=DEPLOYMENTS), name="echoes-deployments"),
+    re_path(rf"^deployments/{ID}/?$", Declared.as_view(base=DEPLOYMENTS), name="echoes-deployment"),
+    re_path(rf"^deployments/{ID}/status/?$", Outcome.as_view(base=DEPLOYMENTS), name="echoes-deployment-status"),
+]

@@ -1,0 +1,228 @@
+"""Rules for signals that name no environment: production deployments, declared releases, outcomes."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from deployments.models import Deployment, Environment
+from deployments.selectors import deployment_latest_production
+from deployments.services import deployment_record, deployment_record_production, release_declare, release_outcome_set
+from releases.models import Release
+from releases.services import CommitInput, release_create
+from releasetracker.errors import Conflict, DomainError
+from tests.factories import EnvironmentFactory, ReleaseFactory
+
+pytestmark = pytest.mark.django_db
+
+SHA_A = "a" * 40
+SHA_B = "b" * 40
+WHEN = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+def declare(org, **overrides):
+    arguments = {
+        "organization": org,
+        "version": "1.2.0",
+        "commits": [CommitInput(sha=SHA_A), CommitInput(sha=SHA_B)],
+        "projects": ["web", "api"],
+        "date_released": WHEN,
+        "source": "echoes",
+        "created_by": "token ci",
+    }
+    return release_declare(**{**arguments, **overrides})
+
+
+# deployment_record_production ------------------------------------------------------------------
+
+
+def test_a_signal_without_an_environment_is_recorded_in_a_new_production_environment(org):
+    deployment, created = deployment_record_production(organization=org, commit_sha=SHA_A)
+
+    assert created
+    assert (deployment.environment.name, deployment.environment.is_production) == ("production", True)
+
+
+def test_it_prefers_the_environment_named_production_then_the_oldest_production_one(org):
+    EnvironmentFactory(organization=org, name="prod")
+    EnvironmentFactory(organization=org, name="staging")
+
+    deployment, _ = deployment_record_production(organization=org, commit_sha=SHA_A)
+
+    assert deployment.environment.name == "prod"
+    assert not Environment.objects.filter(organization=org, name="production").exists()
+
+
+def test_a_refused_production_deployment_leaves_no_environment_behind(org):
+    with pytest.raises(DomainError):
+        deployment_record_production(organization=org, commit_sha="not a sha")
+
+    assert not Environment.objects.filter(organization=org).exists()
+
+
+# release_declare -------------------------------------------------------------------------------
+
+
+def test_a_declared_release_is_a_release_plus_a_production_deployment_in_progress_from_its_date(org):
+    release, deployment, created = declare(org)
+
+    assert created
+    assert (release.version, release.status, release.date_released) == ("1.2.0", "pending", WHEN)
+    assert (deployment.release, deployment.environment.name) == (release, "production")
+    assert deployment.status == "in_progress"
+    assert deployment.started_at == deployment.deployed_at == WHEN
+    assert deployment.source == "echoes"
+    assert deployment.is_final is False
+
+
+def test_it_counts_as_a_deployment_from_the_moment_it_is_declared(org):
+    release, _, _ = declare(org, date_released=None)
+
+    assert Deployment.objects.filter(organization=org, release=release).count() == 1
+    assert abs(release.date_released - timezone.now()) < timedelta(minutes=1)
+
+
+def test_the_declared_release_comes_back_with_what_its_detail_shows_without_more_queries(org):
+    release, deployment, _ = declare(org)
+
+    with CaptureQueriesContext(connection) as queries:
+        shas = [link.commit.sha for link in release.release_commits.all()]
+        names = [project.name for project in release.projects_by_name]
+        deployments = list(release.deployments.all())
+        environment = deployment.environment.name
+
+    assert (shas, names, deployments, environment) == ([SHA_A, SHA_B], ["api", "web"], [deployment], "production")
+    assert len(queries) == 0
+
+
+def test_the_same_declaration_again_is_the_same_release_and_deployment(org):
+    first, deployment, _ = declare(org)
+
+    again, same_deployment, created = declare(org)
+
+    assert not created
+    assert (again.pk, same_deployment.pk) == (first.pk, deployment.pk)
+    assert [link.commit.sha for link in again.release_commits.all()] == [SHA_A, SHA_B]
+    assert Deployment.objects.filter(organization=org).count() == 1
+
+
+def test_an_undated_declaration_repeated_later_is_still_the_same_declaration(org):
+    first, _, _ = declare(org, date_released=None)
+
+    again, _, created = declare(org, date_released=None)
+
+    assert (again.pk, created) == (first.pk, False)
+    assert again.date_released == first.date_released
+
+
+def test_the_same_version_declared_with_other_contents_is_a_conflict_naming_them(org):
+    declare(org)
+
+    with pytest.raises(Conflict) as refused:
+        declare(org, projects=["worker"])
+
+    assert "projects" in refused.value.fields
+    assert Deployment.objects.filter(organization=org).count() == 1
+
+
+def test_a_refused_declaration_writes_nothing(org):
+    with pytest.raises(DomainError) as refused:
+        declare(org, date_released=timezone.now() + timedelta(days=3))
+
+    assert refused.value.field == "date_released"
+    assert not Release.objects.exists()
+    assert not Environment.objects.exists()
+
+
+def test_declarations_are_per_organization(org, other_org):
+    mine, _, _ = declare(org)
+    theirs, deployment, created = declare(other_org)
+
+    assert created and theirs.pk != mine.pk
+    assert deployment.environment.organization == other_org
+
+
+# release_outcome_set ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure"])
+def test_the_outcome_is_set_on_the_release_and_its_production_deployment(org, outcome):
+    release, _, _ = declare(org)
+
+    release, deployment = release_outcome_set(organization=org, release=release, status=outcome)
+
+    assert release.status == deployment.status == outcome
+    assert deployment.finished_at is not None
+    assert [change.status for change in deployment.status_changes.all()] == ["in_progress", outcome]
+    assert Release.objects.get(pk=release.pk).status == outcome
+
+
+def test_a_later_failure_makes_the_deployment_a_failed_change(org):
+    release, _, _ = declare(org)
+    release_outcome_set(organization=org, release=release, status="success")
+
+    _, deployment = release_outcome_set(organization=org, release=release, status="failure")
+
+    assert Deployment.objects.get(pk=deployment.pk).status == "failure"
+    assert [change.status for change in deployment.status_changes.all()] == ["in_progress", "success", "failure"]
+
+
+def test_the_latest_production_deployment_gets_the_outcome_not_other_environments(org):
+    release, _ = release_create(organization=org, version="2.0.0")
+    staging, _ = deployment_record(organization=org, environment="staging", release=release, status="in_progress")
+    older, _ = deployment_record(
+        organization=org, environment="production", release=release, status="in_progress", started_at=WHEN
+    )
+    latest, _ = deployment_record(organization=org, environment="production", release=release, status="in_progress")
+
+    _, deployment = release_outcome_set(organization=org, release=release, status="failure")
+
+    assert deployment.pk == latest.pk
+    statuses = dict(Deployment.objects.filter(organization=org).values_list("pk", "status"))
+    assert statuses == {staging.pk: "in_progress", older.pk: "in_progress", latest.pk: "failure"}
+
+
+def test_a_release_created_elsewhere_gets_its_production_deployment_with_the_outcome(org):
+    release = ReleaseFactory(organization=org, version="9.9.9")
+
+    release, deployment = release_outcome_set(
+        organization=org, release=release, status="success", source="echoes", created_by="token ci"
+    )
+
+    assert (deployment.release, deployment.environment.name, deployment.status) == (release, "production", "success")
+    assert deployment.source == "echoes"
+
+
+@pytest.mark.parametrize(("status", "message"), [(None, "this field is required"), ("pending", "must be either")])
+def test_an_outcome_is_success_or_failure(org, status, message):
+    release, _, _ = declare(org)
+
+    with pytest.raises(DomainError) as refused:
+        release_outcome_set(organization=org, release=release, status=status)
+
+    assert refused.value.field == "status"
+    assert refused.value.message.startswith(message)
+    assert Release.objects.get(pk=release.pk).status == "pending"
+
+
+def test_another_organizations_release_is_refused(org, other_org):
+    release, _, _ = declare(other_org)
+
+    with pytest.raises(DomainError):
+        release_outcome_set(organization=org, release=release, status="success")
+
+    assert Release.objects.get(pk=release.pk).status == "pending"
+    assert not Deployment.objects.filter(organization=org).exists()
+
+
+# The selector the outcome reads ----------------------------------------------------------------
+
+
+def test_the_latest_production_deployment_is_none_without_one(org, other_org):
+    release, _ = release_create(organization=org, version="3.0.0")
+    deployment_record(organization=org, environment="staging", release=release)
+
+    assert deployment_latest_production(organization=org, release=release) is None
+    assert deployment_latest_production(organization=other_org, release=declare(org)[0]) is None
