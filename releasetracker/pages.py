@@ -28,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django.views.defaults import page_not_found, permission_denied
 from rest_framework.throttling import BaseThrottle
 
+from releasetracker import selectors
 from releasetracker.errors import DomainError
 from releasetracker.models import ApiToken, Membership, Organization
 from releasetracker.services import IssuedToken, token_issue, token_regenerate, token_revoke
@@ -154,12 +155,7 @@ class OrgAccess:
 
 def org_access(request: HttpRequest, slug: str) -> OrgAccess:
     """The user's membership of the organization ``slug``, or a 404 whether it exists or not."""
-    membership = (
-        Membership.objects.select_related("organization")
-        .filter(user=request.user, organization__slug=slug)
-        .only("role", "organization")
-        .first()
-    )
+    membership = selectors.membership_get(user=request.user, organization_slug=slug)
     if membership is None:
         raise Http404("No such organization")
     return OrgAccess(organization=membership.organization, role=membership.role)
@@ -207,9 +203,7 @@ def page_context(request: HttpRequest, **extra) -> dict:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    memberships = list(
-        Membership.objects.filter(user=request.user).select_related("organization").order_by("organization__name")
-    )
+    memberships = list(selectors.membership_list(user=request.user))
     if len(memberships) == 1:
         return redirect("releases:timeline", org_slug=memberships[0].organization.slug)
     return render(request, "orgs/index.html", {"memberships": memberships})
@@ -238,12 +232,8 @@ class TokenCreateForm(forms.Form):
     )
 
 
-def _tokens(organization: Organization):
-    return ApiToken.objects.filter(organization=organization).select_related("created_by").order_by("-created_at")
-
-
 def _tokens_page(request: HttpRequest, form: TokenCreateForm, *, issued: IssuedToken | None = None, status=200):
-    context = page_context(request, tokens=_tokens(request.org), form=form, issued=issued)
+    context = page_context(request, tokens=selectors.token_list(organization=request.org), form=form, issued=issued)
     response = render(request, "settings/tokens.html", context, status=status)
     if issued is not None:
         # The clear token is in this body only: keep it out of every cache and of the back button.
@@ -277,7 +267,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 
 def _token_or_404(request: HttpRequest, public_id) -> ApiToken:
-    token = ApiToken.objects.filter(organization=request.org, public_id=public_id).first()
+    token = selectors.token_get(organization=request.org, public_id=public_id)
     if token is None:
         raise Http404("No such token")
     return token

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "metrics",
     "webhooks",
     "integrations",
+    "demo",
 ]
 
 MIDDLEWARE = [

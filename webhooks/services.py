@@ -354,3 +354,10 @@ def delivery_redeliver(*, organization: Organization, delivery: WebhookDelivery)
     delivery.delivered_at = None
     delivery.save(update_fields=["state", "attempts", "next_attempt_at", "delivered_at", "updated_at"])
     return delivery
+
+
+def endpoint_delete(*, organization: Organization, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint with its delivery log."""
+    if endpoint.organization_id != organization.pk:
+        raise DomainError("no such webhook", field="webhook")
+    endpoint.delete()

@@ -2,19 +2,16 @@
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from deployments.models import Environment
-from releases.models import Project
+from deployments.selectors import environment_list
+from releases.selectors import project_list
 from releasetracker.errors import DomainError
 from releasetracker.pages import org_admin_page, page_context
-from webhooks import services
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-
-RECENT_DELIVERIES = 5
+from webhooks import selectors, services
+from webhooks.models import WebhookEndpoint, WebhookEvent
 
 
 class EndpointForm(forms.Form):
@@ -34,26 +31,15 @@ class EndpointForm(forms.Form):
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["project"].choices = [("", "All projects")] + [
-            (name, name) for name in Project.objects.for_organization(organization).values_list("name", flat=True)
+            (name, name) for name in project_list(organization=organization).values_list("name", flat=True)
         ]
         self.fields["environment"].choices = [("", "All environments")] + [
-            (name, name) for name in Environment.objects.for_organization(organization).values_list("name", flat=True)
+            (name, name) for name in environment_list(organization=organization).values_list("name", flat=True)
         ]
 
 
 def _page(request: HttpRequest, form: EndpointForm, *, created: WebhookEndpoint | None = None, status: int = 200):
-    endpoints = (
-        WebhookEndpoint.objects.for_organization(request.org)
-        .select_related("project", "environment")
-        .prefetch_related(
-            Prefetch(
-                "deliveries",
-                # The newest few deliveries of each endpoint, in one windowed query for the page.
-                queryset=WebhookDelivery.objects.order_by("-created_at", "-id")[:RECENT_DELIVERIES],
-                to_attr="recent_deliveries",
-            )
-        )
-    )
+    endpoints = selectors.endpoint_list_with_recent_deliveries(organization=request.org)
     rows = [(endpoint, endpoint.recent_deliveries) for endpoint in endpoints]
     context = page_context(request, nav="webhooks", rows=rows, form=form, created=created)
     response = render(request, "settings/webhooks.html", context, status=status)
@@ -79,7 +65,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 
 
 def _endpoint_or_404(request: HttpRequest, public_id) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.for_organization(request.org).filter(public_id=public_id).first()
+    endpoint = selectors.endpoint_get(organization=request.org, public_id=public_id)
     if endpoint is None:
         raise Http404("No such webhook")
     return endpoint
@@ -103,7 +89,7 @@ def webhook_toggle(request: HttpRequest, public_id) -> HttpResponse:
 @org_admin_page
 def webhook_delete(request: HttpRequest, public_id) -> HttpResponse:
     endpoint = _endpoint_or_404(request, public_id)
-    endpoint.delete()
+    services.endpoint_delete(organization=request.org, endpoint=endpoint)
     messages.success(request, f"Webhook {endpoint.url} is deleted.")
     return _back(request)
 
@@ -112,8 +98,7 @@ def webhook_delete(request: HttpRequest, public_id) -> HttpResponse:
 @org_admin_page
 def delivery_redeliver(request: HttpRequest, public_id, delivery_id) -> HttpResponse:
     endpoint = _endpoint_or_404(request, public_id)
-    delivery = WebhookDelivery.objects.for_organization(request.org).filter(endpoint=endpoint, public_id=delivery_id)
-    delivery = delivery.first()
+    delivery = selectors.delivery_get(organization=request.org, endpoint=endpoint, public_id=delivery_id)
     if delivery is None:
         raise Http404("No such delivery")
     services.delivery_redeliver(organization=request.org, delivery=delivery)

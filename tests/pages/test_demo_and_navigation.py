@@ -3,7 +3,7 @@ import re
 import pytest
 from django.test import Client
 
-from releasetracker.demo import DEMO_USERNAME, seed_demo
+from demo.data import DEMO_USERNAME, seed_demo
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

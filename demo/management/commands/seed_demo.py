@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from releasetracker.demo import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USERNAME, seed_demo
+from demo.data import DEMO_PASSWORD, DEMO_TOKEN, DEMO_USERNAME, seed_demo
 
 
 class Command(BaseCommand):
