@@ -1,11 +1,10 @@
 """Wire format of environments and deployments. Type checks only: rules live in services."""
 
-from django.utils import timezone
 from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
 from releasetracker.api.fields import AwareDateTimeField, TagsField
-from releasetracker.api.serializers import PrebuiltFieldsMixin, RejectUnknownFieldsMixin, iso_datetime
+from releasetracker.api.serializers import RejectUnknownFieldsMixin
 
 
 class EnvironmentSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
@@ -79,53 +78,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, d: Deployment) -> dict:
-        """The fields above, written out: DRF's generic rendering field by field costs more than
-        the rest of a deployment write (bench/ingest.py). tests/core/test_api_plumbing.py checks
-        that this equals DRF's own rendering of the declared fields."""
-        zone = timezone.get_current_timezone()
-        environment = d.environment
-        release = d.release if d.release_id else None
-        return {
-            "id": str(d.public_id),
-            "environment": environment.name,
-            "is_production": environment.is_production,
-            "release": release.version if release else None,
-            "release_id": str(release.public_id) if release else None,
-            "project": d.project.name if d.project_id else None,
-            "commit_sha": d.commit_sha,
-            "status": d.status,
-            "started_at": iso_datetime(d.started_at, zone),
-            "finished_at": iso_datetime(d.finished_at, zone),
-            "deployed_at": iso_datetime(d.deployed_at, zone),
-            "occurred_at": iso_datetime(d.occurred_at, zone),
-            "duration_seconds": d.duration_seconds,
-            "title": d.title,
-            "changelog": d.changelog,
-            "url": d.url,
-            "branch": d.branch,
-            "is_fix": d.is_fix,
-            "is_hotfix": d.is_hotfix,
-            "is_forced": d.is_forced,
-            "is_rollback": d.is_rollback,
-            "tags": d.tags,
-            "triggered_by": d.triggered_by,
-            "external_id": d.external_id,
-            "member": d.member,
-            "pull_request_number": d.pull_request_number,
-            "repository_url": d.repository_url,
-            "commits_count": d.commits_count,
-            "source": d.source,
-            "created_by": d.created_by,
-            "created_at": iso_datetime(d.created_at, zone),
-            "updated_at": iso_datetime(d.updated_at, zone),
-            "status_history": [
-                {"status": change.status, "at": iso_datetime(change.at, zone)} for change in d.status_changes.all()
-            ],
-        }
 
-
-class DeploymentCreateSerializer(PrebuiltFieldsMixin, RejectUnknownFieldsMixin, serializers.Serializer):
+class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     environment = serializers.CharField(max_length=100)
     trigger_workflow = serializers.BooleanField(
         required=False,

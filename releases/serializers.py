@@ -1,6 +1,5 @@
 """Wire format of releases, commits, projects and repositories. Type checks only: rules live in services."""
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -9,10 +8,10 @@ from deployments.serializers import DeploymentSerializer
 from releases.models import Commit, Project, Release, Repository
 from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
 from releasetracker.api.fields import AwareDateTimeField
-from releasetracker.api.serializers import PrebuiltFieldsMixin, RejectUnknownFieldsMixin, iso_datetime
+from releasetracker.api.serializers import RejectUnknownFieldsMixin
 
 
-class CommitObjectSerializer(PrebuiltFieldsMixin, serializers.Serializer):
+class CommitObjectSerializer(serializers.Serializer):
     sha = serializers.CharField(max_length=64, required=False, help_text="7 to 64 hex digits")
     id = serializers.CharField(max_length=64, required=False, help_text="Sentry's name for sha")
     repository = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -71,7 +70,7 @@ class RefInputSerializer(serializers.Serializer):
         )
 
 
-class ReleaseCreateSerializer(PrebuiltFieldsMixin, RejectUnknownFieldsMixin, serializers.Serializer):
+class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = serializers.CharField(max_length=200)
     projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
     commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
@@ -126,24 +125,6 @@ class CommitSerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
-    def to_representation(self, commit: Commit) -> dict:
-        """The fields above, written out: a release's detail lists up to 1,000 commits, and DRF's
-        generic rendering field by field was most of that answer's cost. tests/core/test_api_plumbing.py
-        checks that this equals DRF's own rendering of the declared fields."""
-        zone = timezone.get_current_timezone()
-        repository = commit.repository
-        return {
-            "id": str(commit.public_id),
-            "sha": commit.sha,
-            "repository": None if repository is None else repository.name,
-            "message": commit.message,
-            "author_name": commit.author_name,
-            "author_email": commit.author_email,
-            "timestamp": iso_datetime(commit.timestamp, zone),
-            "pr_number": commit.pr_number,
-            "created_at": iso_datetime(commit.created_at, zone),
-        }
-
 
 class ReleaseRefSerializer(serializers.Serializer):
     repository = serializers.CharField(source="repository.name")
@@ -181,27 +162,6 @@ class ReleaseSerializer(serializers.ModelSerializer):
         annotated = getattr(release, "commit_count", None)
         return annotated if annotated is not None else release.release_commits.count()
 
-    def to_representation(self, release: Release) -> dict:
-        """The fields above, written out: DRF's generic rendering field by field was about a seventh
-        of a 50-row list's cost (8.2 ms before, 7.1 after; docs/performance.md). tests/core/test_api_plumbing.py
-        checks that this equals DRF's own rendering of the declared fields."""
-        zone = timezone.get_current_timezone()
-        return {
-            "id": str(release.public_id),
-            "version": release.version,
-            "name": release.name,
-            "ref": release.ref,
-            "url": release.url,
-            "date_released": iso_datetime(release.date_released, zone),
-            "status": release.status,
-            "source": release.source,
-            "created_by": release.created_by,
-            "projects": self.get_projects(release),
-            "commit_count": self.get_commit_count(release),
-            "created_at": iso_datetime(release.created_at, zone),
-            "updated_at": iso_datetime(release.updated_at, zone),
-        }
-
 
 class ReleaseEnvironmentSerializer(serializers.Serializer):
     environment = serializers.CharField()
@@ -219,9 +179,6 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
     class Meta(ReleaseSerializer.Meta):
         fields = [*ReleaseSerializer.Meta.fields, "commits", "refs", "environments", "deployments"]
-
-    # One release at a time: DRF's rendering of every declared field, the extra ones included.
-    to_representation = serializers.ModelSerializer.to_representation
 
     @extend_schema_field(CommitSerializer(many=True))
     def get_commits(self, release):
