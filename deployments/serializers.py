@@ -3,13 +3,14 @@
 from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
+from releases.models import Project, Release
 from releasetracker.api.fields import AwareDateTimeField, TagsField
-from releasetracker.api.serializers import RejectUnknownFieldsMixin
+from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
 
 
 class EnvironmentSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=model_max_length(Environment, "name"))
     is_production = serializers.BooleanField(
         required=False, help_text="default: true for 'production' and 'prod', false otherwise"
     )
@@ -20,7 +21,7 @@ class EnvironmentSerializer(RejectUnknownFieldsMixin, serializers.ModelSerialize
 
 
 class EnvironmentUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
+    name = serializers.CharField(max_length=model_max_length(Environment, "name"), required=False)
     is_production = serializers.BooleanField(required=False)
 
 
@@ -80,16 +81,20 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 
 class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    environment = serializers.CharField(max_length=100)
+    environment = serializers.CharField(max_length=model_max_length(Environment, "name"))
     trigger_workflow = serializers.BooleanField(
         required=False,
         default=False,
         source="request_workflow",
         help_text="send a deployment.requested webhook (the environment's deployment workflow)",
     )
-    release = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="a release version")
-    commit_sha = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    project = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    release = serializers.CharField(
+        max_length=model_max_length(Release, "version"), required=False, allow_blank=True, help_text="a release version"
+    )
+    commit_sha = serializers.CharField(
+        max_length=model_max_length(Deployment, "commit_sha"), required=False, allow_blank=True
+    )
+    project = serializers.CharField(max_length=model_max_length(Project, "name"), required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=DeploymentStatus.choices, default=DeploymentStatus.SUCCESS)
     started_at = AwareDateTimeField(required=False, allow_null=True)
     finished_at = AwareDateTimeField(
@@ -97,22 +102,28 @@ class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
     )
     deployed_at = AwareDateTimeField(required=False, allow_null=True)
     duration_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
-    title = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=model_max_length(Deployment, "title"), required=False, allow_blank=True)
     changelog = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    branch = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Deployment, "url"), required=False, allow_blank=True)
+    branch = serializers.CharField(max_length=model_max_length(Deployment, "branch"), required=False, allow_blank=True)
     is_fix = serializers.BooleanField(required=False, default=False)
     is_hotfix = serializers.BooleanField(required=False, default=False)
     is_forced = serializers.BooleanField(required=False, default=False)
     is_rollback = serializers.BooleanField(required=False, default=False)
     tags = TagsField(required=False)
-    triggered_by = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    external_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    member = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    triggered_by = serializers.CharField(
+        max_length=model_max_length(Deployment, "triggered_by"), required=False, allow_blank=True
+    )
+    external_id = serializers.CharField(
+        max_length=model_max_length(Deployment, "external_id"), required=False, allow_blank=True
+    )
+    member = serializers.CharField(max_length=model_max_length(Deployment, "member"), required=False, allow_blank=True)
     pull_request_number = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=2_147_483_647
     )
-    repository_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    repository_url = serializers.URLField(
+        max_length=model_max_length(Deployment, "repository_url"), required=False, allow_blank=True
+    )
     commits_count = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2_147_483_647)
 
     def validate(self, attrs):
@@ -124,10 +135,14 @@ class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
 class DeploymentUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=DeploymentStatus.choices, required=False)
     at = AwareDateTimeField(required=False, help_text="when the status changed (default: now)")
-    title = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=model_max_length(Deployment, "title"), required=False, allow_blank=True)
     changelog = serializers.CharField(max_length=65_536, required=False, allow_blank=True)
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    branch = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    triggered_by = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    member = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    repository_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Deployment, "url"), required=False, allow_blank=True)
+    branch = serializers.CharField(max_length=model_max_length(Deployment, "branch"), required=False, allow_blank=True)
+    triggered_by = serializers.CharField(
+        max_length=model_max_length(Deployment, "triggered_by"), required=False, allow_blank=True
+    )
+    member = serializers.CharField(max_length=model_max_length(Deployment, "member"), required=False, allow_blank=True)
+    repository_url = serializers.URLField(
+        max_length=model_max_length(Deployment, "repository_url"), required=False, allow_blank=True
+    )

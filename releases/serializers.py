@@ -5,19 +5,29 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deployments.serializers import DeploymentSerializer
-from releases.models import Commit, Project, Release, Repository
+from releases.models import Commit, Project, Release, ReleaseRef, Repository
 from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
 from releasetracker.api.fields import AwareDateTimeField
-from releasetracker.api.serializers import RejectUnknownFieldsMixin
+from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
 
 
 class CommitObjectSerializer(serializers.Serializer):
-    sha = serializers.CharField(max_length=64, required=False, help_text="7 to 64 hex digits")
-    id = serializers.CharField(max_length=64, required=False, help_text="Sentry's name for sha")
-    repository = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    sha = serializers.CharField(
+        max_length=model_max_length(Commit, "sha"), required=False, help_text="7 to 64 hex digits"
+    )
+    id = serializers.CharField(
+        max_length=model_max_length(Commit, "sha"), required=False, help_text="Sentry's name for sha"
+    )
+    repository = serializers.CharField(
+        max_length=model_max_length(Repository, "name"), required=False, allow_blank=True
+    )
     message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=65_536)
-    author_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    author_email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    author_name = serializers.CharField(
+        max_length=model_max_length(Commit, "author_name"), required=False, allow_blank=True
+    )
+    author_email = serializers.CharField(
+        max_length=model_max_length(Commit, "author_email"), required=False, allow_blank=True
+    )
     timestamp = AwareDateTimeField(required=False, allow_null=True)
     pr_number = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2_147_483_647)
 
@@ -59,9 +69,11 @@ class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class RefInputSerializer(serializers.Serializer):
-    repository = serializers.CharField(max_length=200)
-    commit = serializers.CharField(max_length=64)
-    previous_commit = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    repository = serializers.CharField(max_length=model_max_length(Repository, "name"))
+    commit = serializers.CharField(max_length=model_max_length(ReleaseRef, "commit"))
+    previous_commit = serializers.CharField(
+        max_length=model_max_length(ReleaseRef, "previous_commit"), required=False, allow_blank=True, allow_null=True
+    )
 
     def to_internal_value(self, data):
         attrs = super().to_internal_value(data)
@@ -71,12 +83,14 @@ class RefInputSerializer(serializers.Serializer):
 
 
 class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    version = serializers.CharField(max_length=200)
-    projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
+    version = serializers.CharField(max_length=model_max_length(Release, "version"))
+    projects = serializers.ListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    )
     commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=model_max_length(Release, "name"), required=False, allow_blank=True)
+    ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False, allow_null=True)
     refs = RefInputSerializer(many=True, required=False)
     trigger_build_workflow = serializers.BooleanField(
@@ -89,11 +103,13 @@ class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 class ReleaseUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=Release.Status.choices, required=False)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=model_max_length(Release, "name"), required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
+    ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False)
-    projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
+    projects = serializers.ListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    )
 
 
 class AddCommitsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -207,7 +223,7 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
 class ProjectSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=model_max_length(Project, "name"))
 
     class Meta:
         model = Project
@@ -218,12 +234,14 @@ class RepositorySerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer
     id = serializers.UUIDField(source="public_id", read_only=True)
     name = serializers.RegexField(
         r"^[^/\s]+(/[^/\s]+)+$",
-        max_length=200,
+        max_length=model_max_length(Repository, "name"),
         help_text="owner/repo",
         error_messages={"invalid": "must look like owner/repo"},
     )
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    provider = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Repository, "url"), required=False, allow_blank=True)
+    provider = serializers.CharField(
+        max_length=model_max_length(Repository, "provider"), required=False, allow_blank=True
+    )
 
     class Meta:
         model = Repository

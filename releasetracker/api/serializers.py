@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+from django.db import models
 from rest_framework import serializers
 
 
@@ -20,3 +21,9 @@ class RejectUnknownFieldsMixin:
                 message = f"unknown field (accepted: {', '.join(writable)})"
                 raise serializers.ValidationError({name: [message] for name in unknown})
         return super().to_internal_value(data)
+
+
+def model_max_length(model: type[models.Model], field_name: str) -> int:
+    """The ``max_length`` of a model's field: a write serializer's limit for a value stored there,
+    so each limit is written once, in the model."""
+    return model._meta.get_field(field_name).max_length
