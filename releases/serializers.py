@@ -1,24 +1,35 @@
 """Wire format of releases, commits, projects and repositories. Type checks only: rules live in services."""
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from deployments.serializers import DeploymentSerializer
-from releases.models import Commit, Project, Release, Repository
+from releases.models import Commit, Project, Release, ReleaseRef, Repository
 from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
 from releasetracker.api.fields import AwareDateTimeField
-from releasetracker.api.serializers import PrebuiltFieldsMixin, RejectUnknownFieldsMixin, iso_datetime
+from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
 
 
-class CommitObjectSerializer(PrebuiltFieldsMixin, serializers.Serializer):
-    sha = serializers.CharField(max_length=64, required=False, help_text="7 to 64 hex digits")
-    id = serializers.CharField(max_length=64, required=False, help_text="Sentry's name for sha")
-    repository = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    message = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=65_536)
-    author_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    author_email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+class CommitObjectSerializer(serializers.Serializer):
+    sha = serializers.CharField(
+        max_length=model_max_length(Commit, "sha"), required=False, help_text="7 to 64 hex digits"
+    )
+    id = serializers.CharField(
+        max_length=model_max_length(Commit, "sha"), required=False, help_text="Sentry's name for sha"
+    )
+    repository = serializers.CharField(
+        max_length=model_max_length(Repository, "name"), required=False, allow_blank=True
+    )
+    message = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=model_max_length(Commit, "message")
+    )
+    author_name = serializers.CharField(
+        max_length=model_max_length(Commit, "author_name"), required=False, allow_blank=True
+    )
+    author_email = serializers.CharField(
+        max_length=model_max_length(Commit, "author_email"), required=False, allow_blank=True
+    )
     timestamp = AwareDateTimeField(required=False, allow_null=True)
     pr_number = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2_147_483_647)
 
@@ -60,9 +71,11 @@ class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class RefInputSerializer(serializers.Serializer):
-    repository = serializers.CharField(max_length=200)
-    commit = serializers.CharField(max_length=64)
-    previous_commit = serializers.CharField(max_length=64, required=False, allow_blank=True, allow_null=True)
+    repository = serializers.CharField(max_length=model_max_length(Repository, "name"))
+    commit = serializers.CharField(max_length=model_max_length(ReleaseRef, "commit"))
+    previous_commit = serializers.CharField(
+        max_length=model_max_length(ReleaseRef, "previous_commit"), required=False, allow_blank=True, allow_null=True
+    )
 
     def to_internal_value(self, data):
         attrs = super().to_internal_value(data)
@@ -71,13 +84,15 @@ class RefInputSerializer(serializers.Serializer):
         )
 
 
-class ReleaseCreateSerializer(PrebuiltFieldsMixin, RejectUnknownFieldsMixin, serializers.Serializer):
-    version = serializers.CharField(max_length=200)
-    projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
+class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    version = serializers.CharField(max_length=model_max_length(Release, "version"))
+    projects = serializers.ListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    )
     commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=model_max_length(Release, "name"), required=False, allow_blank=True)
+    ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False, allow_null=True)
     refs = RefInputSerializer(many=True, required=False)
     trigger_build_workflow = serializers.BooleanField(
@@ -90,11 +105,13 @@ class ReleaseCreateSerializer(PrebuiltFieldsMixin, RejectUnknownFieldsMixin, ser
 
 class ReleaseUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=Release.Status.choices, required=False)
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=model_max_length(Release, "name"), required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
+    ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False)
-    projects = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=100)
+    projects = serializers.ListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    )
 
 
 class AddCommitsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -125,24 +142,6 @@ class CommitSerializer(serializers.ModelSerializer):
             "pr_number",
             "created_at",
         ]
-
-    def to_representation(self, commit: Commit) -> dict:
-        """The fields above, written out: a release's detail lists up to 1,000 commits, and DRF's
-        generic rendering field by field was most of that answer's cost. tests/core/test_api_plumbing.py
-        checks that this equals DRF's own rendering of the declared fields."""
-        zone = timezone.get_current_timezone()
-        repository = commit.repository
-        return {
-            "id": str(commit.public_id),
-            "sha": commit.sha,
-            "repository": None if repository is None else repository.name,
-            "message": commit.message,
-            "author_name": commit.author_name,
-            "author_email": commit.author_email,
-            "timestamp": iso_datetime(commit.timestamp, zone),
-            "pr_number": commit.pr_number,
-            "created_at": iso_datetime(commit.created_at, zone),
-        }
 
 
 class ReleaseRefSerializer(serializers.Serializer):
@@ -181,27 +180,6 @@ class ReleaseSerializer(serializers.ModelSerializer):
         annotated = getattr(release, "commit_count", None)
         return annotated if annotated is not None else release.release_commits.count()
 
-    def to_representation(self, release: Release) -> dict:
-        """The fields above, written out: DRF's generic rendering field by field was about a seventh
-        of a 50-row list's cost (8.2 ms before, 7.1 after; docs/performance.md). tests/core/test_api_plumbing.py
-        checks that this equals DRF's own rendering of the declared fields."""
-        zone = timezone.get_current_timezone()
-        return {
-            "id": str(release.public_id),
-            "version": release.version,
-            "name": release.name,
-            "ref": release.ref,
-            "url": release.url,
-            "date_released": iso_datetime(release.date_released, zone),
-            "status": release.status,
-            "source": release.source,
-            "created_by": release.created_by,
-            "projects": self.get_projects(release),
-            "commit_count": self.get_commit_count(release),
-            "created_at": iso_datetime(release.created_at, zone),
-            "updated_at": iso_datetime(release.updated_at, zone),
-        }
-
 
 class ReleaseEnvironmentSerializer(serializers.Serializer):
     environment = serializers.CharField()
@@ -219,9 +197,6 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
     class Meta(ReleaseSerializer.Meta):
         fields = [*ReleaseSerializer.Meta.fields, "commits", "refs", "environments", "deployments"]
-
-    # One release at a time: DRF's rendering of every declared field, the extra ones included.
-    to_representation = serializers.ModelSerializer.to_representation
 
     @extend_schema_field(CommitSerializer(many=True))
     def get_commits(self, release):
@@ -250,7 +225,7 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
 class ProjectSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=model_max_length(Project, "name"))
 
     class Meta:
         model = Project
@@ -261,12 +236,14 @@ class RepositorySerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer
     id = serializers.UUIDField(source="public_id", read_only=True)
     name = serializers.RegexField(
         r"^[^/\s]+(/[^/\s]+)+$",
-        max_length=200,
+        max_length=model_max_length(Repository, "name"),
         help_text="owner/repo",
         error_messages={"invalid": "must look like owner/repo"},
     )
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True)
-    provider = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=model_max_length(Repository, "url"), required=False, allow_blank=True)
+    provider = serializers.CharField(
+        max_length=model_max_length(Repository, "provider"), required=False, allow_blank=True
+    )
 
     class Meta:
         model = Repository

@@ -239,7 +239,6 @@ REST_FRAMEWORK = {
         if DEBUG
         else ["rest_framework.renderers.JSONRenderer"]
     ),
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "releasetracker.api.negotiation.JsonContentNegotiation",
     "EXCEPTION_HANDLER": "releasetracker.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -1,5 +1,8 @@
 from rest_framework import serializers
 
+from deployments.models import Environment
+from releases.models import Project
+from releasetracker.api.serializers import model_max_length
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
@@ -36,17 +39,28 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 
 class WebhookEndpointWriteSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=500)
+    url = serializers.URLField(max_length=model_max_length(WebhookEndpoint, "url"))
     events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False)
-    secret = serializers.CharField(max_length=128, required=False, allow_blank=True, help_text="default: generated")
-    project = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True)
-    environment = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    secret = serializers.CharField(
+        max_length=model_max_length(WebhookEndpoint, "secret"),
+        required=False,
+        allow_blank=True,
+        help_text="default: generated",
+    )
+    project = serializers.CharField(
+        max_length=model_max_length(Project, "name"), required=False, allow_null=True, allow_blank=True
+    )
+    environment = serializers.CharField(
+        max_length=model_max_length(Environment, "name"), required=False, allow_null=True, allow_blank=True
+    )
     is_active = serializers.BooleanField(required=False, default=True)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(
+        max_length=model_max_length(WebhookEndpoint, "description"), required=False, allow_blank=True
+    )
 
 
 class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
-    url = serializers.URLField(max_length=500, required=False)
+    url = serializers.URLField(max_length=model_max_length(WebhookEndpoint, "url"), required=False)
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, required=False
     )

@@ -7,12 +7,11 @@ shared cache (``db://rt_cache`` or Redis) so the limit holds across all of them.
 The limit is a sliding window estimated from two fixed-window counters (this window's count
 plus the previous window's, weighted by how much of it still overlaps the sliding window).
 DRF's own throttle keeps a list of every request's time in the window and rewrites it on each
-request, so its cost grows with the rate allowed (8,000 timestamps per request at the
-benchmark's load); two counters cost the same at any rate, and ``incr`` is atomic in Redis.
+request, so its work grows with the rate allowed and concurrent requests can overwrite each
+other's lists; two counters cost the same at any rate, and ``incr`` is atomic in Redis.
 """
 
 import contextlib
-import functools
 import time
 
 from django.conf import settings
@@ -28,18 +27,8 @@ from releasetracker.services import TokenRejected, token_hash
 CREDENTIAL_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_X_HUB_SIGNATURE_256")
 
 
-@functools.cache
-def _parsed_rate(rate: str | None) -> tuple[int | None, int | None]:
-    return SimpleRateThrottle.parse_rate(None, rate)
-
-
 class SlidingWindowThrottle(SimpleRateThrottle):
     """``num_requests`` per ``duration`` seconds, counted in the cache named by ``RATE_LIMIT_CACHE``."""
-
-    def __init__(self) -> None:
-        # DRF's, with each rate string parsed once per process: a throttle is built per request.
-        self.rate = getattr(self, "rate", None) or self.get_rate()
-        self.num_requests, self.duration = _parsed_rate(self.rate)
 
     @property
     def cache(self):
@@ -61,8 +50,8 @@ class SlidingWindowThrottle(SimpleRateThrottle):
         window = int(now // self.duration)
         self._into_window = now - window * self.duration
         self._previous = cache.get(f"{key}:{window - 1}", 0)
-        # Counted first (two cache calls, not three; ``incr`` is atomic in Redis); a refused
-        # request is taken off again below, so only the requests let through count.
+        # Counted first with an atomic ``incr``, so concurrent requests each see their own count;
+        # a refused request is taken off again below, so only the requests let through count.
         current_key = f"{key}:{window}"
         try:
             counted = cache.incr(current_key)
