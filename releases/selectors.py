@@ -48,3 +48,11 @@ def project_list(*, organization: Organization) -> QuerySet[Project]:
 
 def repository_list(*, organization: Organization) -> QuerySet[Repository]:
     return Repository.objects.for_organization(organization).order_by("name")
+
+
+def project_get(*, organization: Organization, name: str) -> Project | None:
+    return project_list(organization=organization).filter(name=name).first()
+
+
+def repository_get(*, organization: Organization, name: str) -> Repository | None:
+    return repository_list(organization=organization).filter(name=name).first()

@@ -150,7 +150,7 @@ class ProjectViewSet(_NamedLookupViewSet):
         return selectors.project_list(organization=self.organization)
 
     def perform_get_or_create(self, data):
-        before = Project.objects.for_organization(self.organization).filter(name=data["name"].strip()).first()
+        before = selectors.project_get(organization=self.organization, name=data["name"].strip())
         if before is not None:
             return before, False
         return services.project_get_or_create(
@@ -175,7 +175,7 @@ class RepositoryViewSet(_NamedLookupViewSet):
         return selectors.repository_list(organization=self.organization)
 
     def perform_get_or_create(self, data):
-        before = Repository.objects.for_organization(self.organization).filter(name=data["name"]).first()
+        before = selectors.repository_get(organization=self.organization, name=data["name"])
         repo = services.repository_get_or_create(
             organization=self.organization,
             name=data["name"],

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 
 from releasetracker.api.schema import DETAIL_ERRORS, READ_ERRORS, WRITE_ERRORS, errors
 from releasetracker.api.viewsets import OrganizationScopedViewSet
-from webhooks import services
-from webhooks.models import WebhookDelivery, WebhookEndpoint
+from webhooks import selectors, services
+from webhooks.models import WebhookEndpoint
 from webhooks.serializers import (
     WebhookDeliverySerializer,
     WebhookEndpointCreatedSerializer,
@@ -37,7 +37,7 @@ class WebhookEndpointViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def base_queryset(self):
-        return WebhookEndpoint.objects.for_organization(self.organization).select_related("project", "environment")
+        return selectors.endpoint_list(organization=self.organization)
 
     @extend_schema(
         summary="Add a webhook endpoint (the secret is shown in full only in this response)",
@@ -73,7 +73,7 @@ class WebhookEndpointViewSet(
     @action(detail=True, methods=["get"])
     def deliveries(self, request, id=None):
         endpoint = self.get_object()
-        rows = WebhookDelivery.objects.for_organization(self.organization).filter(endpoint=endpoint)[:100]
+        rows = selectors.delivery_list(organization=self.organization, endpoint=endpoint)[:100]
         return Response(WebhookDeliverySerializer(rows, many=True).data)
 
     @extend_schema(
@@ -89,9 +89,7 @@ class WebhookEndpointViewSet(
             key = uuid.UUID(delivery_id)
         except ValueError:
             raise NotFound("no such delivery") from None
-        delivery = (
-            WebhookDelivery.objects.for_organization(self.organization).filter(endpoint=endpoint, public_id=key).first()
-        )
+        delivery = selectors.delivery_get(organization=self.organization, endpoint=endpoint, public_id=key)
         if delivery is None:
             raise NotFound("no such delivery")
         delivery = services.delivery_redeliver(organization=self.organization, delivery=delivery)

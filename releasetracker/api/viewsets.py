@@ -36,11 +36,11 @@ class OrganizationScopedMixin:
         return self.request.auth.organization
 
     def base_queryset(self):
-        return self.model.objects.for_organization(self.organization)
+        return self.model._default_manager.for_organization(self.organization)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no request.auth
-            return self.model.objects.none()
+            return self.model._default_manager.none()
         return self.base_queryset()
 
     def get_object(self):
