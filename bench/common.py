@@ -547,3 +547,24 @@ def write_section(key: str, markdown: str, path: Path = PERFORMANCE_MD) -> None:
 
 def script_command(script: str, args: list[str]) -> str:
     return shlex.join([".venv/bin/python", f"bench/{script}", *args])
+
+
+def remaining_columns(model, given: str, *, prefix: str) -> tuple[str, str, dict]:
+    """The columns of ``model`` that a seeding INSERT does not name, with each field's default.
+
+    ``given`` is the INSERT's own column list (comma-separated). Returns the other columns, their
+    placeholders (``%(<prefix><column>)s``) and the parameters, so a seed statement names only
+    what it sets and a field added to the model later needs no change here.
+    """
+    from django.db import connection
+
+    named = {name.strip() for name in given.split(",")}
+    columns, placeholders, params = [], [], {}
+    for model_field in model._meta.concrete_fields:
+        if model_field.primary_key or model_field.column in named:
+            continue
+        key = f"{prefix}{model_field.column}"
+        columns.append(model_field.column)
+        placeholders.append(f"%({key})s")
+        params[key] = model_field.get_db_prep_save(model_field.get_default(), connection)
+    return ", ".join(columns), ", ".join(placeholders), params

@@ -52,6 +52,12 @@ END = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = (END - timedelta(days=90), END)
 CALLS = 100  # timed calls per measurement, after 2 warm-up calls
 COMMITS_PER_RELEASE = 3
+# The deployment columns the seed sets; every other column gets its field's default (remaining_columns).
+DEPLOYMENT_COLUMNS = (
+    "id, created_at, updated_at, public_id, commit_sha, status, started_at, finished_at, occurred_at,"
+    " duration_seconds, branch, is_fix, is_hotfix, is_rollback, tags, commits_count, source, created_by,"
+    " organization_id, project_id, release_id, environment_id"
+)
 
 
 def _check_database() -> None:
@@ -101,8 +107,12 @@ def _seed_history(first: int, last: int, releases: int) -> None:
     """
     from django.db import connection
 
+    from bench.common import remaining_columns
+    from deployments.models import Deployment
+
     spacing = (END - START).total_seconds() / releases
-    params = {"first": first, "last": last, "releases": releases, "start": START, "spacing": spacing}
+    default_columns, default_values, defaults = remaining_columns(Deployment, DEPLOYMENT_COLUMNS, prefix="d_")
+    params = {"first": first, "last": last, "releases": releases, "start": START, "spacing": spacing, **defaults}
     release_id = f"((o.n - 1) * {releases} + r)"
     hash_ = "mod(o.n * 7919 + r * 104729, 100)"
     release_time = "(%(start)s::timestamptz + make_interval(secs => r * %(spacing)s))"
@@ -145,19 +155,15 @@ def _seed_history(first: int, last: int, releases: int) -> None:
         # Two deployments per release: staging 10 minutes after the release, production an hour
         # after (plus up to 29 minutes), with the outcome drawn from the hash.
         f"""
-        INSERT INTO deployments_deployment (id, created_at, updated_at, public_id, commit_sha, status,
-            started_at, finished_at, deployed_at, occurred_at, duration_seconds, title, changelog, url, branch,
-            is_fix, is_hotfix, is_forced, is_rollback, tags, triggered_by, external_id, member,
-            pull_request_number, repository_url, commits_count, source, created_by, organization_id,
-            project_id, release_id, environment_id)
+        INSERT INTO deployments_deployment ({DEPLOYMENT_COLUMNS}, {default_columns})
         SELECT {release_id} * 2 + e + 1, t.at, t.at, gen_random_uuid(), md5(o.n || '-' || r || '-0'),
             CASE WHEN e = 0 THEN 'success' WHEN {hash_} < 4 THEN 'failure' WHEN {hash_} = 4 THEN 'canceled'
                  ELSE 'success' END,
-            t.at - interval '5 minutes', t.at, NULL, t.at, 300, '', '', '', 'main',
-            e = 1 AND {hash_} BETWEEN 8 AND 12, e = 1 AND {hash_} BETWEEN 5 AND 7, false, e = 1 AND {hash_} = 13,
+            t.at - interval '5 minutes', t.at, t.at, 300, 'main',
+            e = 1 AND {hash_} BETWEEN 8 AND 12, e = 1 AND {hash_} BETWEEN 5 AND 7, e = 1 AND {hash_} = 13,
             CASE WHEN e = 1 AND {hash_} = 14 THEN '["is_failure"]'::jsonb ELSE '[]'::jsonb END,
-            '', '', '', NULL, '', {COMMITS_PER_RELEASE}, 'api', 'bench', o.org_id, o.project_id,
-            {release_id} + 1, CASE WHEN e = 0 THEN o.staging_id ELSE o.production_id END
+            {COMMITS_PER_RELEASE}, 'api', 'bench', o.org_id, o.project_id,
+            {release_id} + 1, CASE WHEN e = 0 THEN o.staging_id ELSE o.production_id END, {default_values}
         FROM bench_orgs o CROSS JOIN generate_series(0, %(releases)s - 1) r CROSS JOIN generate_series(0, 1) e
             CROSS JOIN LATERAL (
                 SELECT {release_time} + CASE WHEN e = 0 THEN interval '10 minutes'

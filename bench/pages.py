@@ -33,6 +33,7 @@ from bench.common import (  # noqa: E402
     database_url,
     ensure_database,
     migrate,
+    remaining_columns,
     script_command,
     setup_django,
 )
@@ -131,6 +132,11 @@ def _seed_recent(org, *, now, count: int, commits_per_release: int, environments
     )
 
 
+DEPLOYMENT_COLUMNS = (
+    "created_at, updated_at, public_id, commit_sha, status, started_at, finished_at, occurred_at,"
+    " duration_seconds, source, created_by, organization_id, project_id, release_id, environment_id"
+)
+
 HISTORY_SQL = """
 WITH new_releases AS (
     INSERT INTO releases_release (created_at, updated_at, public_id, version, name, ref, url, date_released,
@@ -154,14 +160,11 @@ WITH new_releases AS (
     SELECT r.created_at, r.created_at, 0, c.id, %(org)s, r.id
     FROM new_releases r JOIN new_commits c ON c.sha = 'e' || lpad(to_hex(r.id), 39, '0')
 ), new_deployments AS (
-    INSERT INTO deployments_deployment (created_at, updated_at, public_id, commit_sha, status, started_at, finished_at,
-        deployed_at, occurred_at, duration_seconds, title, changelog, url, branch, is_fix, is_hotfix, is_forced,
-        is_rollback, tags, triggered_by, external_id, member, pull_request_number, repository_url, commits_count,
-        source, created_by, organization_id, project_id, release_id, environment_id)
+    INSERT INTO deployments_deployment ({deployment_columns}, {deployment_defaults})
     SELECT created_at + interval '30 minutes', created_at + interval '30 minutes', gen_random_uuid(), '',
-           'success', created_at + interval '25 minutes', created_at + interval '30 minutes', NULL,
-           created_at + interval '30 minutes', 300, '', '', '', '', false, false, false, false, '[]'::jsonb, '', '',
-           '', NULL, '', NULL, 'api', 'bench', %(org)s, %(project)s, id, %(environment)s
+           'success', created_at + interval '25 minutes', created_at + interval '30 minutes',
+           created_at + interval '30 minutes', 300, 'api', 'bench', %(org)s, %(project)s, id, %(environment)s,
+           {deployment_default_values}
     FROM new_releases
     RETURNING id, occurred_at
 )
@@ -174,20 +177,27 @@ def _seed_history(org, *, now, count: int) -> None:
     """``count`` releases before the recent ones (and before the metrics window), in one SQL statement."""
     from django.db import connection
 
-    from deployments.models import Environment
+    from deployments.models import Deployment, Environment
     from releases.models import Project
 
     project = Project.objects.get(organization=org, name="api")
     production = Environment.objects.get(organization=org, name="production")
+    columns, values, defaults = remaining_columns(Deployment, DEPLOYMENT_COLUMNS, prefix="d_")
+    sql = (
+        HISTORY_SQL.replace("{deployment_columns}", DEPLOYMENT_COLUMNS)
+        .replace("{deployment_defaults}", columns)
+        .replace("{deployment_default_values}", values)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            HISTORY_SQL,
+            sql,
             {
                 "start": now - timedelta(days=60),
                 "count": count,
                 "org": org.pk,
                 "project": project.pk,
                 "environment": production.pk,
+                **defaults,
             },
         )
 

@@ -9,7 +9,7 @@ core event hook (``releasetracker.events``) inside their transaction.
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from deployments.models import (
@@ -125,8 +125,15 @@ def _status_time(deployment: Deployment, now: datetime) -> datetime:
     return now
 
 
-# Descriptive text a caller may set; each one's limit is its model field's max_length.
-TEXT_FIELDS = ("title", "changelog", "url", "branch", "triggered_by", "member", "repository_url")
+# Text the service decides itself, or takes as its own argument, rather than as descriptive text.
+_MANAGED_TEXT = frozenset({"commit_sha", "status", "external_id", "source", "created_by"})
+# Descriptive text a caller may set: every other editable text column of the model, each with
+# its model field's limit, so a new descriptive field needs no change here.
+TEXT_FIELDS = frozenset(
+    field.name
+    for field in Deployment._meta.get_fields()
+    if isinstance(field, (models.CharField, models.TextField)) and field.editable and field.name not in _MANAGED_TEXT
+)
 
 
 def _clean_texts(text_fields: dict) -> dict[str, str]:
