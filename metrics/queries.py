@@ -92,8 +92,8 @@ def _row_by_row() -> str:
     its row estimates, which for a window of one organization's deployments can be off by a
     hundred times either way (other organizations' recent rows; organization, environment and
     time are not independent). Too high, it hashes every release commit of the organization's
-    history; too low, it rescans a materialized list of earlier deployments once per commit
-    (bench/pages.py saw 1.6x and 3x the time for the same page). ``OFFSET 0`` stops the merge,
+    history; too low, it rescans a materialized list of earlier deployments once per commit.
+    ``OFFSET 0`` stops the merge,
     so each lookup goes through its index whatever the estimate. SQLite joins row by row anyway.
     """
     return " OFFSET 0" if _postgres() else ""
@@ -266,7 +266,7 @@ def lead_time_sql(scope: Scope) -> tuple[str, dict]:
     # The deployments of the organization's releases that contain the commit (rc2 names the
     # organization): found by release, a few rows each. Scoped by organization too, the planner
     # walked the environment's whole history before the window for each commit when it misjudged
-    # its size (bench/pages.py: a metrics page of 175 ms instead of 40).
+    # its size.
     earlier_by_release = f"""
         SELECT 1 FROM {RELEASE_COMMIT} rc2
         JOIN {DEPLOYMENT} e ON e.release_id = rc2.release_id

@@ -130,8 +130,8 @@ class Release(OrgOwned):
         """The release's projects ordered by name: as ``release_list`` loaded them, else read now.
 
         ``release_list`` loads them into a plain list (``Prefetch(..., to_attr=...)``) rather
-        than into each row's ``projects`` manager: Django's M2M prefetch builds a manager and
-        a filtered queryset per row, a quarter of the cost of a 50-row API page (docs/performance.md).
+        than into each row's ``projects`` manager, which Django's M2M prefetch builds, with a
+        filtered queryset, for every row of a page.
         """
         loaded = self.__dict__.get(self.PROJECTS_LOADED)
         if loaded is not None:

@@ -23,8 +23,8 @@ def release_list(*, organization: Organization) -> QuerySet[Release]:
         # idempotency check of a repeated create: not read, nor decoded, row by row here.
         .defer("create_payload")
         # A per-row subquery, not JOIN + GROUP BY: the page's LIMIT then reads only its rows through
-        # releases_release_org_created, and the paginator's COUNT needs no join (bench/pages.py:
-        # the GROUP BY aggregated every release of the organization on each page view).
+        # releases_release_org_created, and the paginator's COUNT needs no join (a GROUP BY would
+        # aggregate every release of the organization on each page view).
         .annotate(commit_count=Coalesce(Subquery(_commit_counts, output_field=IntegerField()), 0))
         # Into a list per row (Release.projects_by_name), not into each row's manager.
         .prefetch_related(

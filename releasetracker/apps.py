@@ -7,8 +7,8 @@ def _postgresql_session(sender, connection, **kwargs) -> None:
 
     The app's longest statements (the metrics aggregates) run in tens of milliseconds. When the
     planner overestimates one (a busy organization's recent rows make another's window look
-    large), its cost crosses ``jit_above_cost`` and compiling the query alone took 30-40 ms,
-    doubling the metrics page (bench/pages.py). A ``SET`` on the connection rather than a
+    large), its cost crosses ``jit_above_cost`` and compiling the query costs more than running
+    it (docs/performance.md). A ``SET`` on the connection rather than a
     startup option, which connection poolers such as PgBouncer refuse.
     """
     if connection.vendor == "postgresql":

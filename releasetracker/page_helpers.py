@@ -55,9 +55,8 @@ def day_end(value: date) -> datetime:
 class CappedPaginator(Paginator):
     """A paginator that counts at most ``cap`` rows, so a page costs the same whatever the history.
 
-    Counting every row is the one part of a list page whose time grows with the organization:
-    with 100,000 releases the exact COUNT(*) took longer than the rest of the timeline
-    (bench/pages.py). Past ``cap`` the page says "10000+ in all" and its page numbers stop at
+    Counting every row is the one part of a list page whose time grows with the organization's
+    history (docs/performance.md has the figures). Past ``cap`` the page says "10000+ in all" and its page numbers stop at
     ``cap`` rows; the date filters reach anything older.
     """
 
