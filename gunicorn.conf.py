@@ -10,7 +10,8 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Sync workers, one per core plus one: a request spends most of its time in Python, so more
-# workers than that only add context switches and cache misses (docs/performance.md). With the database on another host a request waits
+# workers than that only add context switches and cache misses (docs/performance.md).
+# With the database on another host a request waits
 # longer on the network, and GUNICORN_WORKERS=2*cores+1 may serve more.
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")

@@ -56,7 +56,8 @@ class CappedPaginator(Paginator):
     """A paginator that counts at most ``cap`` rows, so a page costs the same whatever the history.
 
     Counting every row is the one part of a list page whose time grows with the organization's
-    history (docs/performance.md has the figures). Past ``cap`` the page says "10000+ in all" and its page numbers stop at
+    history (docs/performance.md has the figures).
+    Past ``cap`` the page says "10000+ in all" and its page numbers stop at
     ``cap`` rows; the date filters reach anything older.
     """
 
