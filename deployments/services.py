@@ -354,16 +354,17 @@ def deployment_record(
         _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
     if not deployment.is_rollback:
         deployment.is_rollback = _is_rollback(deployment)
-    try:
-        with transaction.atomic():
-            deployment.save(force_insert=True)
-    except IntegrityError:
-        if not external_id:
-            raise
-        # A concurrent request with the same external id won the race: answer with its row.
-        return Deployment.objects.for_organization(organization).get(
-            environment=environment, external_id=external_id
-        ), False
+    if not external_id:
+        deployment.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                deployment.save(force_insert=True)
+        except IntegrityError:
+            # A concurrent request with the same external id won the race: answer with its row.
+            return Deployment.objects.for_organization(organization).get(
+                environment=environment, external_id=external_id
+            ), False
     change = DeploymentStatusChange.objects.create(
         organization=organization, deployment=deployment, status=status, at=_status_time(deployment, now)
     )
