@@ -208,7 +208,7 @@ def _bulk_load(cursor, tables: list[str]) -> Iterator[None]:
         [tables],
     )
     indexes = cursor.fetchall()
-    for table, name, _, _ in constraints:
+    for table, name, _, _ in reversed(constraints):  # foreign keys first: they may use a unique index
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {name}")
