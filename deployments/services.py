@@ -27,7 +27,14 @@ from releases.services import CommitInput, project_get_or_create, release_create
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
-from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_text, clean_time
+from releasetracker.validation import (
+    MAX_DURATION_SECONDS,
+    clean_model_text,
+    clean_positive_int,
+    clean_sha,
+    clean_text,
+    clean_time,
+)
 
 # Tags that set the matching flag; any tag is kept in ``tags`` as sent (is_failure included,
 # which the change failure rate reads).
@@ -296,7 +303,7 @@ def deployment_record(
     if duration_seconds is not None:
         if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, (int, float)):
             raise DomainError("must be a number of seconds", field="duration_seconds")
-        if not 0 <= duration_seconds <= 366 * 86400:
+        if not 0 <= duration_seconds <= MAX_DURATION_SECONDS:
             raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
         duration_seconds = float(duration_seconds)  # as the column gives it back
     status = _clean_status(status)
