@@ -8,6 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from releasetracker.services import token_revoke
+from tests.compat.test_iftrue import required_only
 from tests.factories import issue_token
 
 pytestmark = pytest.mark.django_db
@@ -18,14 +19,7 @@ IFTRUE = "/compat/iftrue/v1/organization/deployment"
 MULTITUDES = "/compat/multitudes/deployments"
 GOOD = {
     ECHOES: {"version": "1.0.0", "commits": [SHA], "deliverables": ["web"]},
-    IFTRUE: {
-        "title": "Deploy",
-        "branch": "main",
-        "commit_id": SHA,
-        "repository_url": "https://github.com/acme/shop",
-        "member_id": "octocat",
-        "pull_request_number": 12,
-    },
+    IFTRUE: required_only(),
     MULTITUDES: {"commitSha": SHA, "environmentName": "production"},
 }
 
