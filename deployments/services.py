@@ -22,12 +22,19 @@ from deployments.models import (
     Environment,
 )
 from deployments.selectors import deployment_latest_production, release_detail
-from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Source
-from releases.services import CommitInput, project_get_or_create, release_create, release_update
+from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Repository, Source
+from releases.services import CommitInput, project_get_or_create, release_create, release_update, repository_from_url
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
-from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_text, clean_time
+from releasetracker.validation import (
+    MAX_DURATION_SECONDS,
+    clean_model_text,
+    clean_positive_int,
+    clean_sha,
+    clean_text,
+    clean_time,
+)
 
 # Tags that set the matching flag; any tag is kept in ``tags`` as sent (is_failure included,
 # which the change failure rate reads).
@@ -303,7 +310,7 @@ def deployment_record(
     if duration_seconds is not None:
         if isinstance(duration_seconds, bool) or not isinstance(duration_seconds, (int, float)):
             raise DomainError("must be a number of seconds", field="duration_seconds")
-        if not 0 <= duration_seconds <= 366 * 86400:
+        if not 0 <= duration_seconds <= MAX_DURATION_SECONDS:
             raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
         duration_seconds = float(duration_seconds)  # as the column gives it back
     status = _clean_status(status)
@@ -455,7 +462,22 @@ def deployment_record_production(*, organization: Organization, **fields) -> tup
     """``deployment_record`` into the organization's production environment, for a signal that
     names no environment: what it reports is what reached production."""
     environment = environment_production_get_or_create(organization=organization)
-    return deployment_record(organization=organization, environment=environment.name, **fields)
+    return deployment_record(organization=organization, environment=environment, **fields)
+
+
+@transaction.atomic
+def deployment_record_from_repository(
+    *, organization: Organization, repository_url: str, **fields
+) -> tuple[Deployment, Repository, bool]:
+    """A production deployment reported with its repository's URL and no environment: the
+    repository is recorded too (``repository_from_url``), all or nothing, and returned with the
+    deployment for the caller's answer. Returns ``(deployment, repository, created)``."""
+    repository = repository_from_url(organization=organization, url=repository_url)
+    # The URL as sent: the repository may have been recorded earlier under another spelling.
+    deployment, created = deployment_record_production(
+        organization=organization, repository_url=repository_url, **fields
+    )
+    return deployment, repository, created
 
 
 @transaction.atomic

@@ -23,7 +23,7 @@ from integrations.base import Refusal, VendorAPIView, invalid
 from releases.models import Project, Release, Source
 from releases.services import CommitInput
 from releasetracker.api.authentication import RequiredTokenAuthentication
-from releasetracker.validation import clean_sha, clean_text
+from releasetracker.validation import clean_model_text, clean_sha
 
 # The doc's "simplified extended ISO format": YYYY-MM-DDTHH:mm:ss.sssZ or ±YYYYYY-MM-DDTHH:mm:ss.sssZ.
 DATE_RE = re.compile(r"^(?P<year>\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$")
@@ -110,9 +110,8 @@ class Declare(EchoesView):
     def post(self, request) -> JsonResponse:
         data = self.body()
         shas = [clean_sha(sha, field=f"commits[{i}]") for i, sha in enumerate(_string_list(data, "commits"))]
-        name_length = Project._meta.get_field("name").max_length
         deliverables = [
-            clean_text(name, field=f"deliverables[{i}]", max_length=name_length, required=True)
+            clean_model_text(Project, "name", name, field=f"deliverables[{i}]", required=True)
             for i, name in enumerate(_string_list(data, "deliverables"))
         ]
         if len(deliverables) > MAX_DELIVERABLES:

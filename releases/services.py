@@ -8,6 +8,7 @@ these functions. Each takes the organization first, runs in one transaction and 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -416,3 +417,15 @@ def release_update(
 
 def release_set_status(*, organization: Organization, release: Release, status: str) -> Release:
     return release_update(organization=organization, release=release, status=status)
+
+
+# Entry points that name a repository by its URL ----------------------------------------------
+
+
+def repository_from_url(*, organization: Organization, url: str, field_name: str = "repository_url") -> Repository:
+    """The repository a URL names, created on first use: ``https://github.com/acme/api.git`` is
+    ``acme/api``; a URL without a path names its host."""
+    url = clean_model_text(Repository, "url", url, field=field_name, required=True)
+    parts = urlsplit(url)
+    name = parts.path.strip("/").removesuffix(".git") or parts.netloc
+    return repository_get_or_create(organization=organization, name=name, url=url, field_name=field_name)

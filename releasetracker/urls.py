@@ -12,7 +12,7 @@ urlpatterns = [
     path("v1/signals/", include("integrations.echoes")),
     path("api/releases/", include("releases.compat.aviator")),
     path("api/0/", include("releases.compat.sentry")),
-    path("compat/iftrue/", include("deployments.compat.iftrue")),
+    path("compat/iftrue/", include("integrations.iftrue")),
     path("compat/multitudes/", include("integrations.multitudes")),
     path("hooks/github/", include("releases.compat.github")),
     path("", include("releasetracker.page_urls")),

@@ -10,6 +10,10 @@ from releasetracker.errors import DomainError
 SHA_RE = re.compile(r"^[0-9a-fA-F]{7,64}$")
 # A timestamp further ahead than this is a client clock or parsing bug, not a plan.
 FUTURE_TOLERANCE = timedelta(days=1)
+# The largest value a PositiveIntegerField column holds on PostgreSQL (SQLite would take more).
+MAX_POSITIVE_INT = 2_147_483_647
+# A deployment that takes longer than a year is a unit mistake.
+MAX_DURATION_SECONDS = 366 * 86400
 
 
 def clean_sha(value, *, field: str) -> str:
@@ -57,8 +61,8 @@ def clean_positive_int(value, *, field: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise DomainError("must be a whole number", field=field)
-    if value < 0 or value > 2_147_483_647:
-        raise DomainError("must be between 0 and 2147483647", field=field)
+    if value < 0 or value > MAX_POSITIVE_INT:
+        raise DomainError(f"must be between 0 and {MAX_POSITIVE_INT}", field=field)
     return value
 
 

@@ -9,8 +9,14 @@ from django.utils import timezone
 
 from deployments.models import Deployment, Environment
 from deployments.selectors import deployment_latest_production
-from deployments.services import deployment_record, deployment_record_production, release_declare, release_outcome_set
-from releases.models import Release
+from deployments.services import (
+    deployment_record,
+    deployment_record_from_repository,
+    deployment_record_production,
+    release_declare,
+    release_outcome_set,
+)
+from releases.models import Release, Repository
 from releases.services import CommitInput, release_create
 from releasetracker.errors import Conflict, DomainError
 from tests.factories import EnvironmentFactory, ReleaseFactory
@@ -60,6 +66,41 @@ def test_a_refused_production_deployment_leaves_no_environment_behind(org):
         deployment_record_production(organization=org, commit_sha="not a sha")
 
     assert not Environment.objects.filter(organization=org).exists()
+
+
+# deployment_record_from_repository -------------------------------------------------------------
+
+
+def test_a_deployment_reported_with_its_repository_url_records_the_repository_too(org):
+    deployment, repository, created = deployment_record_from_repository(
+        organization=org, repository_url="https://github.com/acme/shop.git", commit_sha=SHA_A, title="Deploy"
+    )
+
+    assert created
+    assert (repository.name, repository.url) == ("acme/shop", "https://github.com/acme/shop.git")
+    assert (deployment.environment.name, deployment.repository_url) == ("production", repository.url)
+
+
+def test_a_deployment_keeps_the_url_it_was_sent_with_when_the_repository_is_known_by_another(org):
+    deployment_record_from_repository(organization=org, repository_url="https://github.com/acme/shop", commit_sha=SHA_A)
+
+    deployment, repository, _ = deployment_record_from_repository(
+        organization=org, repository_url="https://github.com/acme/shop.git", commit_sha=SHA_B
+    )
+
+    assert repository.url == "https://github.com/acme/shop"
+    assert deployment.repository_url == "https://github.com/acme/shop.git"
+
+
+def test_a_refused_deployment_records_no_repository(org):
+    with pytest.raises(DomainError) as refused:
+        deployment_record_from_repository(
+            organization=org, repository_url="https://github.com/acme/shop", commit_sha=SHA_A, title="x" * 501
+        )
+
+    assert refused.value.field == "title"
+    assert not Repository.objects.exists()
+    assert not Deployment.objects.exists()
 
 
 # release_declare -------------------------------------------------------------------------------

@@ -18,4 +18,4 @@ def test_no_integration_module_queries_a_model_manager():
 
 
 def test_it_looks_at_the_adapters():
-    assert {"base.py", "multitudes.py"} <= {path.name for path in PACKAGE.glob("*.py")}
+    assert {"base.py", "echoes.py", "iftrue.py", "multitudes.py"} <= {path.name for path in PACKAGE.glob("*.py")}
