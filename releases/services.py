@@ -6,13 +6,14 @@ these functions. Each takes the organization first, runs in one transaction and 
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from deployments.selectors import ReleaseSummary, release_summary
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError
@@ -416,3 +417,119 @@ def release_update(
 
 def release_set_status(*, organization: Organization, release: Release, status: str) -> Release:
     return release_update(organization=organization, release=release, status=status)
+
+
+# Sentry's release flow: a create that extends, commits from registered repositories ----------
+
+
+def _commits_from_registered_repositories(
+    *, organization: Organization, commits: Sequence[CommitInput], refs: Sequence[RefInput]
+) -> list[CommitInput]:
+    """Sentry's rules for the commits and refs sent with a release; returns the commits to add.
+
+    A ref names a repository registered beforehand (Sentry refuses others; ``sentry-cli`` checks
+    too). A commit's repository that is not registered and is no "owner/repo" name is the name of
+    a git remote ("origin", from ``set-commits --local``) and is dropped, where an unknown
+    "owner/repo" is created, as Sentry does. A ref's head commit joins the commits: the release
+    then has a commit for lead time.
+    """
+    names = {ref.repository for ref in refs} | {c.repository for c in commits if isinstance(c.repository, str)}
+    known = set(Repository.objects.for_organization(organization).filter(name__in=names).values_list("name", flat=True))
+    unknown = {ref.repository for ref in refs} - known
+    if unknown:
+        raise DomainError(f"Invalid repository names: {','.join(sorted(unknown))}")
+    kept = [
+        replace(c, repository="")
+        if isinstance(c.repository, str) and c.repository not in known and "/" not in c.repository
+        else c
+        for c in commits
+    ]
+    listed = {c.sha for c in kept}
+    return kept + [CommitInput(sha=r.commit, repository=r.repository) for r in refs if r.commit not in listed]
+
+
+def _release_extend(
+    *,
+    organization: Organization,
+    release: Release,
+    commits: list[CommitInput],
+    refs: Sequence[RefInput],
+    **changes,
+) -> ReleaseSummary:
+    """``release_extend`` for commits that already follow the rules; ``changes`` go to ``release_update``."""
+    release_update(organization=organization, release=release, **changes)
+    if commits or refs:
+        release_add_commits(organization=organization, release=release, commits=commits, refs=refs)
+    return release_summary(organization=organization, release=release)
+
+
+@transaction.atomic
+def release_extend(
+    *,
+    organization: Organization,
+    release: Release,
+    projects: Sequence[str] | None = None,
+    commits: Sequence[CommitInput] = (),
+    refs: Sequence[RefInput] = (),
+    date_released: datetime | None = None,
+    **text_fields: str,
+) -> ReleaseSummary:
+    """Change a release and add commits and refs to it, all or nothing (Sentry's finalize and
+    ``set-commits``). Projects, commits and refs are only ever added; the commits follow
+    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    return _release_extend(
+        organization=organization,
+        release=release,
+        commits=_commits_from_registered_repositories(organization=organization, commits=commits, refs=refs),
+        refs=refs,
+        projects=projects,
+        date_released=date_released,
+        **text_fields,
+    )
+
+
+@transaction.atomic
+def release_create_or_extend(
+    *,
+    organization: Organization,
+    version: str,
+    projects: Sequence[str] = (),
+    commits: Sequence[CommitInput] = (),
+    refs: Sequence[RefInput] = (),
+    ref: str = "",
+    url: str = "",
+    date_released: datetime | None = None,
+    source: str = Source.API,
+    created_by: str = "",
+) -> tuple[ReleaseSummary, bool]:
+    """Sentry's create: a new version is created with everything sent (``True``); an existing one
+    gains the projects, commits and refs sent and keeps the rest as it is (``False``), where
+    ``release_create`` would refuse a different payload. Commits and refs follow
+    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    version = clean_model_text(Release, "version", version, required=True)
+    all_commits = _commits_from_registered_repositories(organization=organization, commits=commits, refs=refs)
+    release = Release.objects.for_organization(organization).filter(version=version).first()
+    if release is None:
+        try:
+            release, created = release_create(
+                organization=organization,
+                version=version,
+                projects=projects,
+                commits=all_commits,
+                refs=refs,
+                ref=ref,
+                url=url,
+                date_released=date_released,
+                source=source,
+                created_by=created_by,
+            )
+        except Conflict:
+            # A concurrent create of the same version won: this one extends it.
+            release = Release.objects.for_organization(organization).get(version=version)
+        else:
+            if created:
+                return release_summary(organization=organization, release=release), True
+    summary = _release_extend(
+        organization=organization, release=release, commits=all_commits, refs=refs, projects=projects or None
+    )
+    return summary, False
