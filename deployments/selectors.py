@@ -2,14 +2,16 @@
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from deployments.models import Deployment, DeploymentStatusChange, Environment
-from releases.models import Release, ReleaseCommit
-from releases.selectors import release_list
+from releases.models import Commit, Release, ReleaseCommit, ReleaseRef
+from releases.selectors import commit_list, release_list
 from releasetracker.models import Organization
 
 
@@ -155,3 +157,102 @@ def release_timeline(
     if until is not None:
         queryset = queryset.filter(created_at__lt=until)
     return queryset
+
+
+def release_deployment_list(*, organization: Organization, release: Release) -> QuerySet[Deployment]:
+    """A release's deployments, latest first, each with its environment."""
+    return (
+        Deployment.objects.for_organization(organization)
+        .filter(release=release)
+        .select_related("environment")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+# Release summaries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    """A release (a row of ``release_list``) with what a one-line summary of it shows (Sentry's
+    release objects): its deployments, its head commit and the authors of its commits.
+
+    ``head_commit`` is the commit its first ref names (what ``set-commits`` sent) when the
+    organization has that commit, else the release's first commit; ``head_sha`` is that ref's sha
+    even when no commit row has it.
+    """
+
+    release: Release
+    deploy_count: int = 0
+    latest_deployment: Deployment | None = None
+    head_commit: Commit | None = None
+    head_sha: str = ""
+    authors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _first_in_each_release(queryset: QuerySet, *order_by) -> QuerySet:
+    """The first row of ``queryset`` per release in ``order_by``'s order."""
+    rank = Window(RowNumber(), partition_by=[F("release_id")], order_by=list(order_by))
+    return queryset.annotate(rank_in_release=rank).filter(rank_in_release=1)
+
+
+def release_summaries(*, organization: Organization, releases: Sequence[Release]) -> list[ReleaseSummary]:
+    """Summaries of ``releases`` (rows of ``release_list``: a page, or one release), in their order,
+    in the same number of queries whatever their number and size."""
+    if not releases:
+        return []
+    ids = [release.pk for release in releases]
+    latest = {
+        deployment.release_id: deployment
+        for deployment in _first_in_each_release(
+            Deployment.objects.for_organization(organization)
+            .filter(release_id__in=ids)
+            .annotate(deploy_count=Window(Count("id"), partition_by=[F("release_id")]))
+            .select_related("environment"),
+            F("occurred_at").desc(),
+            F("id").desc(),
+        )
+    }
+    first_commits = {
+        link.release_id: link.commit
+        for link in _first_in_each_release(
+            ReleaseCommit.objects.for_organization(organization).filter(release_id__in=ids), F("position"), F("id")
+        ).select_related("commit__repository")
+    }
+    ref_shas: dict[int, str] = {}
+    for ref in ReleaseRef.objects.for_organization(organization).filter(release_id__in=ids).order_by("id"):
+        ref_shas.setdefault(ref.release_id, ref.commit)
+    by_sha = {}
+    if ref_shas:
+        by_sha = {c.sha: c for c in commit_list(organization=organization).filter(sha__in=set(ref_shas.values()))}
+    authors: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for release_id, name, email in (
+        ReleaseCommit.objects.for_organization(organization)
+        .filter(release_id__in=ids)
+        .exclude(commit__author_name="", commit__author_email="")
+        .values_list("release_id", "commit__author_name", "commit__author_email")
+        .distinct()
+        .order_by("release_id", "commit__author_name", "commit__author_email")
+    ):
+        authors[release_id].append((name, email))
+    summaries = []
+    for release in releases:
+        deployment = latest.get(release.pk)
+        sha = ref_shas.get(release.pk, "")
+        summaries.append(
+            ReleaseSummary(
+                release=release,
+                deploy_count=deployment.deploy_count if deployment else 0,
+                latest_deployment=deployment,
+                head_commit=by_sha.get(sha) or first_commits.get(release.pk),
+                head_sha=sha,
+                authors=authors[release.pk],
+            )
+        )
+    return summaries
+
+
+def release_summary(*, organization: Organization, release: Release) -> ReleaseSummary:
+    """The summary of ``release`` as it is now (after a write that changed it)."""
+    row = release_list(organization=organization).get(pk=release.pk)
+    return release_summaries(organization=organization, releases=[row])[0]

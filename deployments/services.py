@@ -7,6 +7,7 @@ core event hook (``releasetracker.events``) inside their transaction.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from django.db import IntegrityError, models, transaction
@@ -21,9 +22,17 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
-from deployments.selectors import deployment_latest_production, release_detail
+from deployments.selectors import ReleaseSummary, deployment_latest_production, release_detail, release_summary
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Repository, Source
-from releases.services import CommitInput, project_get_or_create, release_create, release_update, repository_from_url
+from releases.services import (
+    CommitInput,
+    RefInput,
+    project_get_or_create,
+    release_add_commits,
+    release_create,
+    release_update,
+    repository_from_url,
+)
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError
 from releasetracker.models import Organization
@@ -554,3 +563,119 @@ def release_outcome_set(
     else:
         deployment = deployment_update(organization=organization, deployment=deployment, status=status)
     return release, deployment
+
+
+# Sentry's release flow: a create that extends, commits from registered repositories ----------
+
+
+def _commits_from_registered_repositories(
+    *, organization: Organization, commits: Sequence[CommitInput], refs: Sequence[RefInput]
+) -> list[CommitInput]:
+    """Sentry's rules for the commits and refs sent with a release; returns the commits to add.
+
+    A ref names a repository registered beforehand (Sentry refuses others; ``sentry-cli`` checks
+    too). A commit's repository that is not registered and is no "owner/repo" name is the name of
+    a git remote ("origin", from ``set-commits --local``) and is dropped, where an unknown
+    "owner/repo" is created, as Sentry does. A ref's head commit joins the commits: the release
+    then has a commit for lead time.
+    """
+    names = {ref.repository for ref in refs} | {c.repository for c in commits if isinstance(c.repository, str)}
+    known = set(Repository.objects.for_organization(organization).filter(name__in=names).values_list("name", flat=True))
+    unknown = {ref.repository for ref in refs} - known
+    if unknown:
+        raise DomainError(f"Invalid repository names: {','.join(sorted(unknown))}")
+    kept = [
+        replace(c, repository="")
+        if isinstance(c.repository, str) and c.repository not in known and "/" not in c.repository
+        else c
+        for c in commits
+    ]
+    listed = {c.sha for c in kept}
+    return kept + [CommitInput(sha=r.commit, repository=r.repository) for r in refs if r.commit not in listed]
+
+
+def _release_extend(
+    *,
+    organization: Organization,
+    release: Release,
+    commits: list[CommitInput],
+    refs: Sequence[RefInput],
+    **changes,
+) -> ReleaseSummary:
+    """``release_extend`` for commits that already follow the rules; ``changes`` go to ``release_update``."""
+    release_update(organization=organization, release=release, **changes)
+    if commits or refs:
+        release_add_commits(organization=organization, release=release, commits=commits, refs=refs)
+    return release_summary(organization=organization, release=release)
+
+
+@transaction.atomic
+def release_extend(
+    *,
+    organization: Organization,
+    release: Release,
+    projects: Sequence[str] | None = None,
+    commits: Sequence[CommitInput] = (),
+    refs: Sequence[RefInput] = (),
+    date_released: datetime | None = None,
+    **text_fields: str,
+) -> ReleaseSummary:
+    """Change a release and add commits and refs to it, all or nothing (Sentry's finalize and
+    ``set-commits``). Projects, commits and refs are only ever added; the commits follow
+    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    return _release_extend(
+        organization=organization,
+        release=release,
+        commits=_commits_from_registered_repositories(organization=organization, commits=commits, refs=refs),
+        refs=refs,
+        projects=projects,
+        date_released=date_released,
+        **text_fields,
+    )
+
+
+@transaction.atomic
+def release_create_or_extend(
+    *,
+    organization: Organization,
+    version: str,
+    projects: Sequence[str] = (),
+    commits: Sequence[CommitInput] = (),
+    refs: Sequence[RefInput] = (),
+    ref: str = "",
+    url: str = "",
+    date_released: datetime | None = None,
+    source: str = Source.API,
+    created_by: str = "",
+) -> tuple[ReleaseSummary, bool]:
+    """Sentry's create: a new version is created with everything sent (``True``); an existing one
+    gains the projects, commits and refs sent and keeps the rest as it is (``False``), where
+    ``release_create`` would refuse a different payload. Commits and refs follow
+    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    version = clean_model_text(Release, "version", version, required=True)
+    all_commits = _commits_from_registered_repositories(organization=organization, commits=commits, refs=refs)
+    release = Release.objects.for_organization(organization).filter(version=version).first()
+    if release is None:
+        try:
+            release, created = release_create(
+                organization=organization,
+                version=version,
+                projects=projects,
+                commits=all_commits,
+                refs=refs,
+                ref=ref,
+                url=url,
+                date_released=date_released,
+                source=source,
+                created_by=created_by,
+            )
+        except Conflict:
+            # A concurrent create of the same version won: this one extends it.
+            release = Release.objects.for_organization(organization).get(version=version)
+        else:
+            if created:
+                return release_summary(organization=organization, release=release), True
+    summary = _release_extend(
+        organization=organization, release=release, commits=all_commits, refs=refs, projects=projects or None
+    )
+    return summary, False

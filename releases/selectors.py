@@ -1,9 +1,9 @@
 """Reads of releases, scoped by organization, with the prefetches their callers render."""
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from releases.models import Commit, Project, Release, ReleaseCommit, Repository
+from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository
 from releasetracker.models import Organization
 
 _commit_counts = (
@@ -56,3 +56,59 @@ def project_get(*, organization: Organization, name: str) -> Project | None:
 
 def repository_get(*, organization: Organization, name: str) -> Repository | None:
     return repository_list(organization=organization).filter(name=name).first()
+
+
+# Lookups by name, for the vendor APIs that name releases, projects and repositories ----------
+
+
+def project_get_by_name(*, organization: Organization, name: str) -> Project | None:
+    return project_list(organization=organization).filter(name=name).first()
+
+
+def release_search(*, organization: Organization, project: Project | None = None, query: str = "") -> QuerySet[Release]:
+    """``release_list``, only the releases of ``project`` and whose version contains ``query`` when given."""
+    releases = release_list(organization=organization)
+    if project is not None:
+        releases = releases.filter(Exists(ReleaseProject.objects.filter(release=OuterRef("pk"), project=project)))
+    if query:
+        releases = releases.filter(version__icontains=query)
+    return releases
+
+
+def release_get_by_version(
+    *, organization: Organization, version: str, project: Project | None = None
+) -> Release | None:
+    """A release as ``release_list`` reads it; with ``project``, only if it is one of that project's."""
+    return release_search(organization=organization, project=project).filter(version=version).first()
+
+
+def release_previous_with_commits(*, organization: Organization, release: Release) -> Release | None:
+    """The newest release created before ``release`` that has commits or refs and, when ``release``
+    has projects, shares one of them (what a new release's commits are counted from)."""
+    earlier = release_list(organization=organization).filter(
+        Q(created_at__lt=release.created_at) | Q(created_at=release.created_at, pk__lt=release.pk),
+        Exists(ReleaseCommit.objects.filter(release=OuterRef("pk")))
+        | Exists(ReleaseRef.objects.filter(release=OuterRef("pk"))),
+    )
+    project_ids = [p.pk for p in release.projects_by_name]
+    if project_ids:
+        earlier = earlier.filter(
+            Exists(ReleaseProject.objects.filter(release=OuterRef("pk"), project_id__in=project_ids))
+        )
+    return earlier.first()
+
+
+def release_commit_list(*, organization: Organization, release: Release) -> QuerySet[ReleaseCommit]:
+    """A release's commits in the order they were sent, each with its commit and repository."""
+    return (
+        ReleaseCommit.objects.for_organization(organization)
+        .filter(release=release)
+        .select_related("commit__repository")
+        .order_by("position", "id")
+    )
+
+
+def repository_search(*, organization: Organization, query: str = "") -> QuerySet[Repository]:
+    """Repositories by name (then id, a stable order for pages), those whose name contains ``query`` when given."""
+    repositories = Repository.objects.for_organization(organization).order_by("name", "id")
+    return repositories.filter(name__icontains=query) if query else repositories

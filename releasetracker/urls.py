@@ -11,7 +11,7 @@ urlpatterns = [
     # Vendor-compatible endpoints keep each vendor's own path after the host (DESIGN.md).
     path("v1/signals/", include("integrations.echoes")),
     path("api/releases/", include("releases.compat.aviator")),
-    path("api/0/", include("releases.compat.sentry")),
+    path("api/0/", include("integrations.sentry.urls")),
     path("compat/iftrue/", include("integrations.iftrue")),
     path("compat/multitudes/", include("integrations.multitudes")),
     path("hooks/github/", include("releases.compat.github")),

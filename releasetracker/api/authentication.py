@@ -1,5 +1,7 @@
 """Token authentication: the native API's, and the vendor APIs' (which word their refusals their own way)."""
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
@@ -33,14 +35,29 @@ class TokenUser:
         return f"token {self.token.prefix}"
 
 
-def token_from_header(header: str, *, allow_bare: bool = False) -> str | None:
+def basic_key(credentials: str) -> str:
+    """The key of ``Basic base64(key:)``: an API key sent as the user name, with no password."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise TokenRejected("malformed Basic credentials") from None
+    key = decoded.split(":", 1)[0]
+    if not key:
+        raise TokenRejected("malformed Basic credentials")
+    return key
+
+
+def token_from_header(header: str, *, allow_bare: bool = False, allow_basic: bool = False) -> str | None:
     """The token in an Authorization header, or None when there is none.
 
-    ``allow_bare`` accepts a header that is the token alone, as Multitudes' clients send it.
+    ``allow_bare`` accepts a header that is the token alone, as Multitudes' clients send it;
+    ``allow_basic`` the token as ``Basic base64(token:)``, Sentry's API-key form.
     """
     parts = header.strip().split()
     if not parts:
         return None
+    if allow_basic and parts[0].lower() == "basic":
+        return basic_key(header.strip()[len(parts[0]) :])
     if len(parts) == 2 and parts[0].lower() in KEYWORDS:
         return parts[1]
     if allow_bare and len(parts) == 1:
@@ -48,9 +65,9 @@ def token_from_header(header: str, *, allow_bare: bool = False) -> str | None:
     raise TokenRejected("Authorization header must be 'Bearer <token>'")
 
 
-def authenticate_request(request, *, allow_bare: bool = False) -> ApiToken | None:
+def authenticate_request(request, *, allow_bare: bool = False, allow_basic: bool = False) -> ApiToken | None:
     header = request.META.get("HTTP_AUTHORIZATION", "")
-    clear = token_from_header(header, allow_bare=allow_bare)
+    clear = token_from_header(header, allow_bare=allow_bare, allow_basic=allow_basic)
     if clear is None:
         return None
     return token_authenticate(clear)
@@ -59,12 +76,14 @@ def authenticate_request(request, *, allow_bare: bool = False) -> ApiToken | Non
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     # Also the token alone, with no scheme word (Multitudes' clients send it so).
     allow_bare = False
+    # Also ``Basic base64(token:)`` (Sentry's API-key form).
+    allow_basic = False
     # The API's word for its credential, in refusals ("token"; Echoes and Multitudes say "API key").
     credential_name = "token"
 
     def authenticate(self, request):
         try:
-            token = authenticate_request(request, allow_bare=self.allow_bare)
+            token = authenticate_request(request, allow_bare=self.allow_bare, allow_basic=self.allow_basic)
         except TokenRejected as exc:
             raise self.rejected(exc) from None
         if token is None:

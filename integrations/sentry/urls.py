@@ -1,0 +1,34 @@
+"""Sentry's routes, mounted at ``/api/0/`` so ``sentry-cli`` works with only its URL and token changed.
+
+What the real client calls is listed in ``sentry-cli.md`` (shared docs); ``docs/compat.md``
+says which commands work. 2.x calls the project routes when one project is configured, 3.x the
+organization routes: both are served.
+"""
+
+from django.urls import path, re_path
+
+from integrations.sentry import views
+
+# Sentry's clients always send the trailing slash; versions arrive percent-decoded and never
+# contain "/" (Sentry refuses such versions), so the plain ``str`` converter is exact.
+_org = "organizations/<str:org_slug>/"
+_project = "projects/<str:org_slug>/<str:project_slug>/"
+
+urlpatterns = [path("", views.Index.as_view(), name="sentry-index")]
+urlpatterns += [path(f"{_org}repos/", views.Repositories.as_view(), name="sentry-repos")]
+for prefix, name in ((_org, "sentry"), (_project, "sentry-project")):
+    urlpatterns += [
+        path(f"{prefix}releases/", views.Releases.as_view(), name=f"{name}-releases"),
+        path(f"{prefix}releases/<str:version>/", views.ReleaseDetail.as_view(), name=f"{name}-release"),
+        path(
+            f"{prefix}releases/<str:version>/commits/", views.ReleaseCommits.as_view(), name=f"{name}-release-commits"
+        ),
+        path(
+            f"{prefix}releases/<str:version>/previous-with-commits/",
+            views.PreviousWithCommits.as_view(),
+            name=f"{name}-release-previous",
+        ),
+        path(f"{prefix}releases/<str:version>/deploys/", views.Deploys.as_view(), name=f"{name}-release-deploys"),
+    ]
+# Anything else under /api/0/ is Sentry's JSON 404, never an HTML page.
+urlpatterns += [re_path(r"^.*$", views.Unknown.as_view(), name="sentry-unknown")]
