@@ -74,3 +74,25 @@ def release_get_by_id(*, organization: Organization, public_id: str) -> Release 
     except ValueError:
         return None
     return release_detail(organization=organization).filter(public_id=key).first()
+
+
+# Incoming integrations ---------------------------------------------------------------------
+
+
+def environment_get(*, organization: Organization, name: str) -> Environment | None:
+    """The environment named ``name``; None too for a name no environment can have (longer than
+    the field, or holding a NUL character, which PostgreSQL cannot even compare)."""
+    if "\x00" in name or len(name) > Environment._meta.get_field("name").max_length:
+        return None
+    return environment_list(organization=organization).filter(name=name).first()
+
+
+def deployment_list_of_project(*, organization: Organization, environment: Environment, project: str) -> QuerySet:
+    """The deployments of ``project`` (by name) to ``environment``, newest first, with what a
+    vendor's list shows of each (its environment, release and project)."""
+    return (
+        Deployment.objects.for_organization(organization)
+        .filter(environment=environment, project__name=project)
+        .select_related("environment", "release", "project")
+        .order_by("-occurred_at", "-id")
+    )

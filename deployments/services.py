@@ -21,11 +21,15 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
-from deployments.selectors import deployment_latest_production, release_detail
+from deployments.selectors import (
+    deployment_latest_production,
+    deployment_list_of_project,
+    release_detail,
+)
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Source
 from releases.services import CommitInput, project_get_or_create, release_create, release_update
 from releasetracker import events
-from releasetracker.errors import Conflict, DomainError
+from releasetracker.errors import Conflict, DomainError, NotFound
 from releasetracker.models import Organization
 from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_text, clean_time
 
@@ -524,3 +528,66 @@ def release_outcome_set(
     else:
         deployment = deployment_update(organization=organization, deployment=deployment, status=status)
     return release, deployment
+
+
+# Aviator: deployments asked for, status upserts and rollbacks --------------------------------
+# Kept together at the end of the module.
+
+
+@transaction.atomic
+def deployment_start(*, organization: Organization, status: str = DeploymentStatus.PENDING, **fields) -> Deployment:
+    """``deployment_record`` of a deployment asked for (Aviator's create): ``pending`` unless told
+    otherwise, and the environment's deploy workflow requested (``deployment.created``'s
+    ``requested``). The new deployment comes back with its rows loaded, ready to render."""
+    deployment, _ = deployment_record(organization=organization, status=status, request_workflow=True, **fields)
+    return deployment
+
+
+@transaction.atomic
+def deployment_status_upsert(
+    *, organization: Organization, environment: Environment, release: Release, project: str, status: str, **fields
+) -> tuple[Deployment, bool]:
+    """Set the status of the latest deployment of ``release`` as ``project`` to ``environment``,
+    recording one with that status (and ``fields``) when there is none: Aviator's status ``PATCH``.
+
+    A status report from the caller's own pipeline: no deploy workflow is requested, whether the
+    deployment is new or not. Returns ``(deployment, created)``, ready to render.
+    """
+    existing = deployment_list_of_project(organization=organization, environment=environment, project=project)
+    deployment = existing.filter(release=release).first()
+    if deployment is not None:
+        return deployment_update(organization=organization, deployment=deployment, status=status), False
+    deployment, _ = deployment_record(
+        organization=organization, environment=environment, release=release, project=project, status=status, **fields
+    )
+    return deployment, True
+
+
+def deployment_rollback_target(*, organization: Organization, environment: Environment, project: str) -> Release | None:
+    """The release a rollback of ``project`` in ``environment`` puts back: the release of the
+    latest successful deployment whose release is not the live one (the release of the latest
+    successful deployment). None when no other release was ever live there."""
+    successful = deployment_list_of_project(organization=organization, environment=environment, project=project).filter(
+        status=DeploymentStatus.SUCCESS, release__isnull=False
+    )
+    live = successful.values_list("release_id", flat=True).first()
+    if live is None:
+        return None
+    previous = successful.exclude(release_id=live).first()
+    return previous.release if previous is not None else None
+
+
+@transaction.atomic
+def deployment_rollback(
+    *, organization: Organization, environment: Environment, project: str, release: Release | None = None, **fields
+) -> Deployment:
+    """``deployment_start`` of a rollback of ``project`` in ``environment`` to ``release`` (default:
+    the one ``deployment_rollback_target`` names), flagged ``is_rollback``. ``NotFound`` when
+    there is nothing to go back to."""
+    if release is None:
+        release = deployment_rollback_target(organization=organization, environment=environment, project=project)
+        if release is None:
+            raise NotFound(f"no earlier release of {project} was live in {environment.name}", field="release")
+    return deployment_start(
+        organization=organization, environment=environment, release=release, project=project, is_rollback=True, **fields
+    )

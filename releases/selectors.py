@@ -48,3 +48,16 @@ def project_list(*, organization: Organization) -> QuerySet[Project]:
 
 def repository_list(*, organization: Organization) -> QuerySet[Repository]:
     return Repository.objects.for_organization(organization).order_by("name")
+
+
+# Incoming integrations ---------------------------------------------------------------------
+
+
+def release_candidate_get(*, organization: Organization, project: str, version: str) -> Release | None:
+    """Release candidate ``version`` of ``project`` (Aviator's candidates belong to a project)."""
+    return (
+        Release.objects.for_organization(organization)
+        .filter(version=version, projects__name=project)
+        .defer("create_payload")
+        .first()
+    )

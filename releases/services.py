@@ -5,6 +5,7 @@ these functions. Each takes the organization first, runs in one transaction and 
 ``DomainError`` (or a subclass) naming the field at fault.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
 from releasetracker import events
-from releasetracker.errors import Conflict, DomainError
+from releasetracker.errors import Conflict, DomainError, NotFound
 from releasetracker.models import Organization
 from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_time
 
@@ -416,3 +417,76 @@ def release_update(
 
 def release_set_status(*, organization: Organization, release: Release, status: str) -> Release:
     return release_update(organization=organization, release=release, status=status)
+
+
+# Release candidates (Aviator's X-rcN) -------------------------------------------------------
+# Kept together at the end of the module.
+
+RELEASE_CANDIDATE_RE = re.compile(r"^.+-rc\d+$")
+
+
+def release_candidate_version_clean(version, *, field: str = "version") -> str:
+    """A release candidate's version: a release version that ends in ``-rcN`` (``1.4.0-rc2``)."""
+    version = clean_model_text(Release, "version", version, field=field, required=True)
+    if not RELEASE_CANDIDATE_RE.match(version):
+        raise DomainError("must end in -rc<N>, for example 1.4.0-rc2", field=field)
+    return version
+
+
+@dataclass(frozen=True)
+class ReleaseCandidate:
+    """A release candidate as its caller shows it: the release and what it was cut from."""
+
+    release: Release
+    project: str
+    repository: str
+    commit: str
+    created: bool
+
+
+@transaction.atomic
+def release_candidate_create(
+    *,
+    organization: Organization,
+    project: str,
+    version: str,
+    repository: str,
+    commit: str,
+    request_build: bool = False,
+    source: str = Source.API,
+    created_by: str = "",
+) -> ReleaseCandidate:
+    """Cut release candidate ``version`` (``X-rcN``) of ``project`` at ``commit`` of ``repository``.
+
+    An organization that registered repositories cuts candidates from those only (any other is
+    ``NotFound``); one that registered none has the repository created on first use, as every
+    other entry point does. The same request again returns the candidate, ``created`` False;
+    the version with another project, repository or commit is a ``Conflict``. ``request_build``
+    asks for the project's build workflow when the candidate is new (``release.created``).
+    """
+    version = release_candidate_version_clean(version)
+    sha = clean_sha(commit, field="commit")
+    project = clean_model_text(Project, "name", project, field="project", required=True)
+    repository = clean_model_text(Repository, "name", repository, field="repository", required=True)
+    registered = Repository.objects.for_organization(organization)
+    if registered.exists() and not registered.filter(name=repository).exists():
+        raise NotFound(f"repository '{repository}' is not registered in this organization", field="repository")
+    try:
+        release, created = release_create(
+            organization=organization,
+            version=version,
+            projects=[project],
+            commits=[CommitInput(sha=sha, repository=repository)],
+            refs=[RefInput(repository=repository, commit=sha)],
+            source=source,
+            created_by=created_by,
+            request_build=request_build,
+        )
+    except Conflict:
+        differing = ("project", "repository", "commit")
+        raise Conflict(
+            f"release candidate {version} already exists with a different project, repository or commit",
+            field="version",
+            fields={name: ["differs from the existing release candidate"] for name in differing},
+        ) from None
+    return ReleaseCandidate(release=release, project=project, repository=repository, commit=sha, created=created)

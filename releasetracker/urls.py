@@ -10,7 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Vendor-compatible endpoints keep each vendor's own path after the host (DESIGN.md).
     path("v1/signals/", include("integrations.echoes")),
-    path("api/releases/", include("releases.compat.aviator")),
+    path("api/releases/", include("integrations.aviator")),
     path("api/0/", include("releases.compat.sentry")),
     path("compat/iftrue/", include("deployments.compat.iftrue")),
     path("compat/multitudes/", include("integrations.multitudes")),
