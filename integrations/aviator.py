@@ -93,11 +93,8 @@ def _status(data: dict, *, default: str | None) -> str:
 
 
 def _positive_int(query, name: str, default: int) -> int:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
     try:
-        value = int(raw)
+        value = int(query.get(name) or default)
     except ValueError:
         value = 0
     if value < 1:
