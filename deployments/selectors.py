@@ -96,3 +96,14 @@ def deployment_list_of_project(*, organization: Organization, environment: Envir
         .select_related("environment", "release", "project")
         .order_by("-occurred_at", "-id")
     )
+
+
+def deployment_get_by_external_id(
+    *, organization: Organization, environment: str, external_id: str
+) -> Deployment | None:
+    """The deployment a source's own id names in an environment (by name), if it was recorded."""
+    return (
+        Deployment.objects.for_organization(organization)
+        .filter(environment__name=environment, external_id=external_id)
+        .first()
+    )

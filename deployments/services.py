@@ -22,6 +22,7 @@ from deployments.models import (
     Environment,
 )
 from deployments.selectors import (
+    deployment_get_by_external_id,
     deployment_latest_production,
     deployment_list_of_project,
     release_detail,
@@ -531,7 +532,7 @@ def release_outcome_set(
 
 
 # Aviator: deployments asked for, status upserts and rollbacks --------------------------------
-# Kept together at the end of the module.
+# Kept together at the end of the module, with the other incoming integrations' rules below.
 
 
 @transaction.atomic
@@ -591,3 +592,74 @@ def deployment_rollback(
     return deployment_start(
         organization=organization, environment=environment, release=release, project=project, is_rollback=True, **fields
     )
+
+
+# Deployments a source reports by its own id, in any order (GitHub) ---------------------------
+
+# What ``deployment_status_report`` did with a status.
+RECORDED, STATUS_SET, IGNORED = "recorded", "status_set", "ignored"
+
+
+def deployment_record_of_ref(
+    *, organization: Organization, ref: str, commit_sha: str, project: str, **fields
+) -> tuple[Deployment, bool]:
+    """``deployment_record`` of a deployment that names the git ref it deployed.
+
+    A ref that is the version of a known release (a tag) deploys that release (and its project,
+    when it has one). Any other ref is the branch deployed (none when the ref is the sha itself),
+    as ``project``, and the sha finds the release that contains it, if one does.
+    """
+    ref = clean_model_text(Deployment, "branch", ref, field="ref")
+    sha = clean_sha(commit_sha, field="commit_sha")
+    release = Release.objects.for_organization(organization).filter(version=ref).first() if ref else None
+    if release is not None:
+        return deployment_record(organization=organization, release=release, commit_sha=sha, **fields)
+    project = clean_model_text(Project, "name", project, field="project", required=True)
+    branch = ref.removeprefix("refs/heads/") if ref.lower() != sha else ""
+    return deployment_record(organization=organization, commit_sha=sha, project=project, branch=branch, **fields)
+
+
+@transaction.atomic
+def deployment_status_report(
+    *,
+    organization: Organization,
+    environment: str,
+    external_id: str,
+    status: str,
+    at: datetime,
+    url: str = "",
+    **fields,
+) -> tuple[Deployment, str]:
+    """A status, at time ``at``, of the deployment that the source's id ``external_id`` names in
+    ``environment``, from a source that does not promise the order of its reports.
+
+    A status that arrives before its deployment records the deployment with this status (the
+    other ``fields`` are ``deployment_record_of_ref``'s). A status older than the deployment's
+    recorded outcome is ignored: a late ``in_progress`` must not undo a ``success``. Any other
+    moves the deployment to ``status`` at ``at``; ``url`` (a log), when given, becomes its url.
+    Returns ``(deployment, RECORDED | STATUS_SET | IGNORED)``.
+    """
+    environment = clean_model_text(Environment, "name", environment, field="environment", required=True)
+    external_id = clean_model_text(Deployment, "external_id", external_id, field="external_id", required=True)
+    existing = deployment_get_by_external_id(
+        organization=organization, environment=environment, external_id=external_id
+    )
+    if existing is None:
+        times = {"finished_at": at} if status in FINAL_STATUSES else {}
+        if status == DeploymentStatus.IN_PROGRESS:
+            times["started_at"] = at
+        deployment, _ = deployment_record_of_ref(
+            organization=organization,
+            environment=environment,
+            external_id=external_id,
+            status=status,
+            url=url,
+            **times,
+            **fields,
+        )
+        return deployment, RECORDED
+    at = clean_time(at, field="at")
+    if existing.is_final and existing.finished_at and at < existing.finished_at:
+        return existing, IGNORED
+    texts = {"url": url} if url else {}
+    return deployment_update(organization=organization, deployment=existing, status=status, at=at, **texts), STATUS_SET

@@ -53,6 +53,11 @@ def repository_list(*, organization: Organization) -> QuerySet[Repository]:
 # Incoming integrations ---------------------------------------------------------------------
 
 
+def organization_get(*, slug: str) -> Organization | None:
+    """The organization a URL or a command names by its slug (slugs are stored in lower case)."""
+    return Organization.objects.filter(slug=slug.strip().lower()).first()
+
+
 def release_candidate_get(*, organization: Organization, project: str, version: str) -> Release | None:
     """Release candidate ``version`` of ``project`` (Aviator's candidates belong to a project)."""
     return (

@@ -420,7 +420,7 @@ def release_set_status(*, organization: Organization, release: Release, status: 
 
 
 # Release candidates (Aviator's X-rcN) -------------------------------------------------------
-# Kept together at the end of the module.
+# Kept together at the end of the module, with the reports of releases made elsewhere below.
 
 RELEASE_CANDIDATE_RE = re.compile(r"^.+-rc\d+$")
 
@@ -490,3 +490,70 @@ def release_candidate_create(
             fields={name: ["differs from the existing release candidate"] for name in differing},
         ) from None
     return ReleaseCandidate(release=release, project=project, repository=repository, commit=sha, created=created)
+
+
+# Releases reported after the fact (a GitHub release event, a git import) ---------------------
+
+
+def release_create_or_keep(*, organization: Organization, version: str, **fields) -> tuple[Release, bool]:
+    """``release_create``, except that a version already recorded with another payload is kept as
+    it is and returned, ``created`` False, rather than refused.
+
+    For sources that report what already happened (a release published on GitHub, a git tag),
+    where the first report wins: CI usually reports the release first, with its commits.
+    """
+    try:
+        return release_create(organization=organization, version=version, **fields)
+    except Conflict:
+        return Release.objects.for_organization(organization).get(version=version.strip()), False
+
+
+@transaction.atomic
+def release_publish(
+    *,
+    organization: Organization,
+    version: str,
+    project: str,
+    name: str = "",
+    ref: str = "",
+    url: str = "",
+    date_released: datetime | None = None,
+    source: str = Source.API,
+    created_by: str = "",
+) -> tuple[Release, bool, list[str]]:
+    """A release published elsewhere (a GitHub release): recorded as a successful release of
+    ``project``, or, when the version is already recorded, kept and given the url and release
+    date it lacks. Returns ``(release, created, names of the fields filled in)``."""
+    release, created = release_create_or_keep(
+        organization=organization,
+        version=version,
+        name=name,
+        ref=ref,
+        url=url,
+        date_released=date_released,
+        projects=[project],
+        status=Release.Status.SUCCESS,
+        source=source,
+        created_by=created_by,
+    )
+    if created:
+        return release, True, []
+    missing: dict = {}
+    if url and not release.url:
+        missing["url"] = url
+    if date_released and not release.date_released:
+        missing["date_released"] = date_released
+    if missing:
+        release = release_update(organization=organization, release=release, **missing)
+    return release, False, list(missing)
+
+
+@transaction.atomic
+def repository_commits_record(
+    *, organization: Organization, repository: str, commits: Iterable[CommitInput], url: str = "", provider: str = ""
+) -> list[Commit]:
+    """Commits pushed to ``repository`` (the commits name it): the repository, created on first use
+    or given the URL it lacked, and its commits, all or nothing. Commits already known gain the
+    details they lacked."""
+    repository_get_or_create(organization=organization, name=repository, url=url, provider=provider)
+    return commits_record(organization=organization, commits=commits)

@@ -14,6 +14,6 @@ urlpatterns = [
     path("api/0/", include("releases.compat.sentry")),
     path("compat/iftrue/", include("deployments.compat.iftrue")),
     path("compat/multitudes/", include("integrations.multitudes")),
-    path("hooks/github/", include("releases.compat.github")),
+    path("hooks/github/", include("integrations.github")),
     path("", include("releasetracker.page_urls")),
 ]
