@@ -7,6 +7,7 @@ core event hook (``releasetracker.events``) inside their transaction.
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -28,7 +29,16 @@ from deployments.selectors import (
     release_detail,
 )
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Source
-from releases.services import CommitInput, project_get_or_create, release_create, release_update
+from releases.services import (
+    MAX_COMMITS_PER_REQUEST,
+    CommitInput,
+    RefInput,
+    project_get_or_create,
+    release_commits_complete,
+    release_create,
+    release_create_or_keep,
+    release_update,
+)
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError, NotFound
 from releasetracker.models import Organization
@@ -663,3 +673,77 @@ def deployment_status_report(
         return existing, IGNORED
     texts = {"url": url} if url else {}
     return deployment_update(organization=organization, deployment=existing, status=status, at=at, **texts), STATUS_SET
+
+
+# Releases imported from history (git tags) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseImport:
+    """What importing one release did, for the importer's summary."""
+
+    release: Release
+    created: bool
+    commits_linked: int
+    deployment_created: bool = False
+
+
+@transaction.atomic
+def release_import(
+    *,
+    organization: Organization,
+    version: str,
+    project: str,
+    repository: str,
+    head: str,
+    date: datetime,
+    commits: Sequence[CommitInput] = (),
+    previous: str = "",
+    environment: str = "",
+    external_id: str = "",
+    title: str = "",
+    source: str = Source.API,
+    created_by: str = "",
+) -> ReleaseImport:
+    """Import a release made in the past at commit ``head`` of ``repository`` on ``date``, all or
+    nothing: a successful release of ``project`` placed at its date in the timeline, with its
+    commits, any number of them, and ``previous`` (the head of the release before) in its ref.
+
+    A version already recorded (by CI, or by an earlier import) is kept as it is; it gains the
+    commits it lacks, and its commits the details they lacked. With ``environment``, the release
+    also gets a successful deployment at its date, recorded once per ``external_id``.
+    """
+    first = commits[:MAX_COMMITS_PER_REQUEST]
+    release, created = release_create_or_keep(
+        organization=organization,
+        version=version,
+        projects=[project],
+        commits=first,
+        ref=head,
+        date_released=date,
+        refs=[RefInput(repository=repository, commit=head, previous_commit=previous)],
+        status=Release.Status.SUCCESS,
+        source=source,
+        created_by=created_by,
+        created_at=date,
+    )
+    rest = commits[len(first) :] if created else commits
+    linked = (len(first) if created else 0) + release_commits_complete(
+        organization=organization, release=release, commits=rest
+    )
+    deployment_created = False
+    if environment:
+        _, deployment_created = deployment_record(
+            organization=organization,
+            environment=environment,
+            release=release,
+            project=project,
+            commit_sha=head,
+            status=DeploymentStatus.SUCCESS,
+            finished_at=date,
+            external_id=external_id,
+            title=title,
+            source=source,
+            created_by=created_by,
+        )
+    return ReleaseImport(release, created, linked, deployment_created)

@@ -548,6 +548,30 @@ def release_publish(
     return release, False, list(missing)
 
 
+def _chunks(items: Sequence) -> Iterable[Sequence]:
+    """``items`` in slices of at most ``MAX_COMMITS_PER_REQUEST``, the most one call takes."""
+    return (items[start : start + MAX_COMMITS_PER_REQUEST] for start in range(0, len(items), MAX_COMMITS_PER_REQUEST))
+
+
+@transaction.atomic
+def release_commits_complete(*, organization: Organization, release: Release, commits: Sequence[CommitInput]) -> int:
+    """Append to ``release`` the commits it does not list yet, in order, any number of them;
+    the commits it lists gain the details they lacked (author, time, message). Returns how many
+    commits were appended. Nothing changes when the release lists them all, complete."""
+    cleaned = [commit for chunk in _chunks(commits) for commit in _clean_commits(chunk)]
+    listed = set(
+        ReleaseCommit.objects.for_organization(organization)
+        .filter(release=release)
+        .values_list("commit__sha", flat=True)
+    )
+    missing = [commit for commit in cleaned if commit.sha not in listed]
+    for chunk in _chunks([commit for commit in cleaned if commit.sha in listed]):
+        commits_upsert(organization=organization, commits=chunk)
+    for chunk in _chunks(missing):
+        release_add_commits(organization=organization, release=release, commits=chunk)
+    return len(missing)
+
+
 @transaction.atomic
 def repository_commits_record(
     *, organization: Organization, repository: str, commits: Iterable[CommitInput], url: str = "", provider: str = ""

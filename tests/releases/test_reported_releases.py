@@ -7,6 +7,7 @@ import pytest
 from releases.models import Commit, Release, Repository
 from releases.services import (
     CommitInput,
+    release_commits_complete,
     release_create,
     release_create_or_keep,
     release_publish,
@@ -91,6 +92,45 @@ def test_what_the_recorded_release_has_is_not_overwritten(org):
 
     assert filled == []
     assert (release.url, release.date_released) == ("https://ci.example.com/v1.4.0", datetime(2024, 5, 1, tzinfo=UTC))
+
+
+# release_commits_complete ----------------------------------------------------------------------
+
+
+def test_the_commits_a_release_lacks_are_appended_after_its_own(org):
+    release = ci_release(org, commits=[CommitInput(sha=SHA_B)])
+
+    appended = release_commits_complete(
+        organization=org,
+        release=release,
+        commits=[CommitInput(sha=SHA_A), CommitInput(sha=SHA_B), CommitInput(sha=SHA_C)],
+    )
+
+    assert appended == 2
+    assert shas(release) == [SHA_B, SHA_A, SHA_C]
+
+
+def test_the_commits_it_lists_gain_the_details_they_lacked(org):
+    release = ci_release(org, commits=[CommitInput(sha=SHA_A)])
+
+    appended = release_commits_complete(
+        organization=org,
+        release=release,
+        commits=[CommitInput(sha=SHA_A.upper(), message="Fix", author_name="Mona", timestamp=WHEN)],
+    )
+
+    assert appended == 0
+    commit = Commit.objects.get(organization=org, sha=SHA_A)
+    assert (commit.message, commit.author_name, commit.timestamp) == ("Fix", "Mona", WHEN)
+
+
+def test_nothing_changes_when_the_release_lists_them_all_complete(org):
+    commits = [CommitInput(sha=SHA_A, message="Fix", timestamp=WHEN)]
+    release = ci_release(org, commits=commits)
+    before = Release.objects.get(pk=release.pk).updated_at, Commit.objects.get(sha=SHA_A).updated_at
+
+    assert release_commits_complete(organization=org, release=release, commits=commits) == 0
+    assert (Release.objects.get(pk=release.pk).updated_at, Commit.objects.get(sha=SHA_A).updated_at) == before
 
 
 # repository_commits_record ---------------------------------------------------------------------
