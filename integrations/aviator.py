@@ -31,8 +31,8 @@ STATUSES = ("pending", "in_progress", "failure", "canceling", "canceled", "unkno
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 FIELD_NAMES = {"repository": "repo"}
-# The doc's own sentences, by status and field at fault (the service's name for a refused
-# DomainError); the last three are not the doc's, but this API's answers since it has one.
+# The doc's own sentences, by status and field at fault (for a DomainError, the service's name
+# of the field); the last three are this API's wording where the doc gives none.
 SENTENCES = {
     (400, "version"): "Invalid release candidate version",
     (400, "release_candidate_version"): "Invalid release candidate version",

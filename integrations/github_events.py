@@ -7,7 +7,6 @@ measures from the real commit time. A payload that lacks what its event needs is
 the JSON path at fault.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,8 +37,7 @@ URL_KEYS = ("log_url", "target_url", "environment_url")
 
 @dataclass
 class Result:
-    """What a handler did: its HTTP status (200 done, 202 ignored), a note for GitHub's delivery
-    log and details for the answer."""
+    """What a handler did: its status (200 done, 202 ignored), a note for GitHub's log, details."""
 
     note: str
     status: int = 200
@@ -210,9 +208,5 @@ def push(organization: Organization, payload: dict) -> Result:
     return Result(f"{len(stored)} commit(s) recorded", details={"commits": len(stored)})
 
 
-HANDLERS: dict[str, Callable[[Organization, dict], Result]] = {
-    "deployment": deployment,
-    "deployment_status": deployment_status,
-    "release": release,
-    "push": push,
-}
+# Event name -> handler; any other event is acknowledged and ignored.
+HANDLERS = {"deployment": deployment, "deployment_status": deployment_status, "release": release, "push": push}
