@@ -256,3 +256,36 @@ def release_summary(*, organization: Organization, release: Release) -> ReleaseS
     """The summary of ``release`` as it is now (after a write that changed it)."""
     row = release_list(organization=organization).get(pk=release.pk)
     return release_summaries(organization=organization, releases=[row])[0]
+
+
+# Incoming integrations ---------------------------------------------------------------------
+
+
+def environment_get(*, organization: Organization, name: str) -> Environment | None:
+    """The environment named ``name``; None too for a name no environment can have (longer than
+    the field, or holding a NUL character, which PostgreSQL cannot even compare)."""
+    if "\x00" in name or len(name) > Environment._meta.get_field("name").max_length:
+        return None
+    return environment_list(organization=organization).filter(name=name).first()
+
+
+def deployment_list_of_project(*, organization: Organization, environment: Environment, project: str) -> QuerySet:
+    """The deployments of ``project`` (by name) to ``environment``, newest first, with what a
+    vendor's list shows of each (its environment, release and project)."""
+    return (
+        Deployment.objects.for_organization(organization)
+        .filter(environment=environment, project__name=project)
+        .select_related("environment", "release", "project")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def deployment_get_by_external_id(
+    *, organization: Organization, environment: str, external_id: str
+) -> Deployment | None:
+    """The deployment a source's own id names in an environment (by name), if it was recorded."""
+    return (
+        Deployment.objects.for_organization(organization)
+        .filter(environment__name=environment, external_id=external_id)
+        .first()
+    )

@@ -7,7 +7,7 @@ core event hook (``releasetracker.events``) inside their transaction.
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db import IntegrityError, models, transaction
@@ -22,19 +22,29 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
-from deployments.selectors import ReleaseSummary, deployment_latest_production, release_detail, release_summary
+from deployments.selectors import (
+    ReleaseSummary,
+    deployment_get_by_external_id,
+    deployment_latest_production,
+    deployment_list_of_project,
+    release_detail,
+    release_summary,
+)
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Repository, Source
 from releases.services import (
+    MAX_COMMITS_PER_REQUEST,
     CommitInput,
     RefInput,
     project_get_or_create,
     release_add_commits,
+    release_commits_complete,
     release_create,
+    release_create_or_keep,
     release_update,
     repository_from_url,
 )
 from releasetracker import events
-from releasetracker.errors import Conflict, DomainError
+from releasetracker.errors import Conflict, DomainError, NotFound
 from releasetracker.models import Organization
 from releasetracker.validation import (
     MAX_DURATION_SECONDS,
@@ -679,3 +689,211 @@ def release_create_or_extend(
         organization=organization, release=release, commits=all_commits, refs=refs, projects=projects or None
     )
     return summary, False
+
+
+# Aviator: deployments asked for, status upserts and rollbacks --------------------------------
+# Kept together at the end of the module, with the other incoming integrations' rules below.
+
+
+@transaction.atomic
+def deployment_start(*, organization: Organization, status: str = DeploymentStatus.PENDING, **fields) -> Deployment:
+    """``deployment_record`` of a deployment asked for (Aviator's create): ``pending`` unless told
+    otherwise, and the environment's deploy workflow requested (``deployment.created``'s
+    ``requested``). The new deployment comes back with its rows loaded, ready to render."""
+    deployment, _ = deployment_record(organization=organization, status=status, request_workflow=True, **fields)
+    return deployment
+
+
+@transaction.atomic
+def deployment_status_upsert(
+    *, organization: Organization, environment: Environment, release: Release, project: str, status: str, **fields
+) -> tuple[Deployment, bool]:
+    """Set the status of the latest deployment of ``release`` as ``project`` to ``environment``,
+    recording one with that status (and ``fields``) when there is none: Aviator's status ``PATCH``.
+
+    A status report from the caller's own pipeline: no deploy workflow is requested, whether the
+    deployment is new or not. Returns ``(deployment, created)``, ready to render.
+    """
+    existing = deployment_list_of_project(organization=organization, environment=environment, project=project)
+    deployment = existing.filter(release=release).first()
+    if deployment is not None:
+        return deployment_update(organization=organization, deployment=deployment, status=status), False
+    deployment, _ = deployment_record(
+        organization=organization, environment=environment, release=release, project=project, status=status, **fields
+    )
+    return deployment, True
+
+
+def deployment_rollback_target(*, organization: Organization, environment: Environment, project: str) -> Release | None:
+    """The release a rollback of ``project`` in ``environment`` puts back: the release of the
+    latest successful deployment whose release is not the live one (the release of the latest
+    successful deployment). None when no other release was ever live there."""
+    successful = deployment_list_of_project(organization=organization, environment=environment, project=project).filter(
+        status=DeploymentStatus.SUCCESS, release__isnull=False
+    )
+    live = successful.values_list("release_id", flat=True).first()
+    if live is None:
+        return None
+    previous = successful.exclude(release_id=live).first()
+    return previous.release if previous is not None else None
+
+
+@transaction.atomic
+def deployment_rollback(
+    *, organization: Organization, environment: Environment, project: str, release: Release | None = None, **fields
+) -> Deployment:
+    """``deployment_start`` of a rollback of ``project`` in ``environment`` to ``release`` (default:
+    the one ``deployment_rollback_target`` names), flagged ``is_rollback``. ``NotFound`` when
+    there is nothing to go back to."""
+    if release is None:
+        release = deployment_rollback_target(organization=organization, environment=environment, project=project)
+        if release is None:
+            raise NotFound(f"no earlier release of {project} was live in {environment.name}", field="release")
+    return deployment_start(
+        organization=organization, environment=environment, release=release, project=project, is_rollback=True, **fields
+    )
+
+
+# Deployments a source reports by its own id, in any order (GitHub) ---------------------------
+
+# What ``deployment_status_report`` did with a status.
+RECORDED, STATUS_SET, IGNORED = "recorded", "status_set", "ignored"
+
+
+def deployment_record_of_ref(
+    *, organization: Organization, ref: str, commit_sha: str, project: str, **fields
+) -> tuple[Deployment, bool]:
+    """``deployment_record`` of a deployment that names the git ref it deployed.
+
+    A ref that is the version of a known release (a tag) deploys that release (and its project,
+    when it has one). Any other ref is the branch deployed (none when the ref is the sha itself),
+    as ``project``, and the sha finds the release that contains it, if one does.
+    """
+    ref = clean_model_text(Deployment, "branch", ref, field="ref")
+    sha = clean_sha(commit_sha, field="commit_sha")
+    release = Release.objects.for_organization(organization).filter(version=ref).first() if ref else None
+    if release is not None:
+        return deployment_record(organization=organization, release=release, commit_sha=sha, **fields)
+    project = clean_model_text(Project, "name", project, field="project", required=True)
+    branch = ref.removeprefix("refs/heads/") if ref.lower() != sha else ""
+    return deployment_record(organization=organization, commit_sha=sha, project=project, branch=branch, **fields)
+
+
+@transaction.atomic
+def deployment_status_report(
+    *,
+    organization: Organization,
+    environment: str,
+    external_id: str,
+    status: str,
+    at: datetime,
+    url: str = "",
+    **fields,
+) -> tuple[Deployment, str]:
+    """A status, at time ``at``, of the deployment that the source's id ``external_id`` names in
+    ``environment``, from a source that does not promise the order of its reports.
+
+    A status that arrives before its deployment records the deployment with this status (the
+    other ``fields`` are ``deployment_record_of_ref``'s). A status older than the deployment's
+    recorded outcome is ignored: a late ``in_progress`` must not undo a ``success``. Any other
+    moves the deployment to ``status`` at ``at``; ``url`` (a log), when given, becomes its url.
+    Returns ``(deployment, RECORDED | STATUS_SET | IGNORED)``.
+    """
+    environment = clean_model_text(Environment, "name", environment, field="environment", required=True)
+    external_id = clean_model_text(Deployment, "external_id", external_id, field="external_id", required=True)
+    existing = deployment_get_by_external_id(
+        organization=organization, environment=environment, external_id=external_id
+    )
+    if existing is None:
+        times = {"finished_at": at} if status in FINAL_STATUSES else {}
+        if status == DeploymentStatus.IN_PROGRESS:
+            times["started_at"] = at
+        deployment, _ = deployment_record_of_ref(
+            organization=organization,
+            environment=environment,
+            external_id=external_id,
+            status=status,
+            url=url,
+            **times,
+            **fields,
+        )
+        return deployment, RECORDED
+    at = clean_time(at, field="at")
+    if existing.is_final and existing.finished_at and at < existing.finished_at:
+        return existing, IGNORED
+    texts = {"url": url} if url else {}
+    return deployment_update(organization=organization, deployment=existing, status=status, at=at, **texts), STATUS_SET
+
+
+# Releases imported from history (git tags) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseImport:
+    """What importing one release did, for the importer's summary."""
+
+    release: Release
+    created: bool
+    commits_linked: int
+    deployment_created: bool = False
+
+
+@transaction.atomic
+def release_import(
+    *,
+    organization: Organization,
+    version: str,
+    project: str,
+    repository: str,
+    head: str,
+    date: datetime,
+    commits: Sequence[CommitInput] = (),
+    previous: str = "",
+    environment: str = "",
+    external_id: str = "",
+    title: str = "",
+    source: str = Source.API,
+    created_by: str = "",
+) -> ReleaseImport:
+    """Import a release made in the past at commit ``head`` of ``repository`` on ``date``, all or
+    nothing: a successful release of ``project`` placed at its date in the timeline, with its
+    commits, any number of them, and ``previous`` (the head of the release before) in its ref.
+
+    A version already recorded (by CI, or by an earlier import) is kept as it is; it gains the
+    commits it lacks, and its commits the details they lacked. With ``environment``, the release
+    also gets a successful deployment at its date, recorded once per ``external_id``.
+    """
+    first = commits[:MAX_COMMITS_PER_REQUEST]
+    release, created = release_create_or_keep(
+        organization=organization,
+        version=version,
+        projects=[project],
+        commits=first,
+        ref=head,
+        date_released=date,
+        refs=[RefInput(repository=repository, commit=head, previous_commit=previous)],
+        status=Release.Status.SUCCESS,
+        source=source,
+        created_by=created_by,
+        created_at=date,
+    )
+    rest = commits[len(first) :] if created else commits
+    linked = (len(first) if created else 0) + release_commits_complete(
+        organization=organization, release=release, commits=rest
+    )
+    deployment_created = False
+    if environment:
+        _, deployment_created = deployment_record(
+            organization=organization,
+            environment=environment,
+            release=release,
+            project=project,
+            commit_sha=head,
+            status=DeploymentStatus.SUCCESS,
+            finished_at=date,
+            external_id=external_id,
+            title=title,
+            source=source,
+            created_by=created_by,
+        )
+    return ReleaseImport(release, created, linked, deployment_created)

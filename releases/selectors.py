@@ -112,3 +112,16 @@ def repository_search(*, organization: Organization, query: str = "") -> QuerySe
     """Repositories by name (then id, a stable order for pages), those whose name contains ``query`` when given."""
     repositories = Repository.objects.for_organization(organization).order_by("name", "id")
     return repositories.filter(name__icontains=query) if query else repositories
+
+
+# Incoming integrations ---------------------------------------------------------------------
+
+
+def release_candidate_get(*, organization: Organization, project: str, version: str) -> Release | None:
+    """Release candidate ``version`` of ``project`` (Aviator's candidates belong to a project)."""
+    return (
+        Release.objects.for_organization(organization)
+        .filter(version=version, projects__name=project)
+        .defer("create_payload")
+        .first()
+    )

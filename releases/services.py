@@ -5,6 +5,7 @@ these functions. Each takes the organization first, runs in one transaction and 
 ``DomainError`` (or a subclass) naming the field at fault.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
 from releasetracker import events
-from releasetracker.errors import Conflict, DomainError
+from releasetracker.errors import Conflict, DomainError, NotFound
 from releasetracker.models import Organization
 from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_time
 
@@ -429,3 +430,167 @@ def repository_from_url(*, organization: Organization, url: str, field_name: str
     parts = urlsplit(url)
     name = parts.path.strip("/").removesuffix(".git") or parts.netloc
     return repository_get_or_create(organization=organization, name=name, url=url, field_name=field_name)
+
+
+# Release candidates (Aviator's X-rcN) -------------------------------------------------------
+# Kept together at the end of the module, with the reports of releases made elsewhere below.
+
+RELEASE_CANDIDATE_RE = re.compile(r"^.+-rc\d+$")
+
+
+def release_candidate_version_clean(version, *, field: str = "version") -> str:
+    """A release candidate's version: a release version that ends in ``-rcN`` (``1.4.0-rc2``)."""
+    version = clean_model_text(Release, "version", version, field=field, required=True)
+    if not RELEASE_CANDIDATE_RE.match(version):
+        raise DomainError("must end in -rc<N>, for example 1.4.0-rc2", field=field)
+    return version
+
+
+@dataclass(frozen=True)
+class ReleaseCandidate:
+    """A release candidate as its caller shows it: the release and what it was cut from."""
+
+    release: Release
+    project: str
+    repository: str
+    commit: str
+    created: bool
+
+
+@transaction.atomic
+def release_candidate_create(
+    *,
+    organization: Organization,
+    project: str,
+    version: str,
+    repository: str,
+    commit: str,
+    request_build: bool = False,
+    source: str = Source.API,
+    created_by: str = "",
+) -> ReleaseCandidate:
+    """Cut release candidate ``version`` (``X-rcN``) of ``project`` at ``commit`` of ``repository``.
+
+    An organization that registered repositories cuts candidates from those only (any other is
+    ``NotFound``); one that registered none has the repository created on first use, as every
+    other entry point does. The same request again returns the candidate, ``created`` False;
+    the version with another project, repository or commit is a ``Conflict``. ``request_build``
+    asks for the project's build workflow when the candidate is new (``release.created``).
+    """
+    version = release_candidate_version_clean(version)
+    sha = clean_sha(commit, field="commit")
+    project = clean_model_text(Project, "name", project, field="project", required=True)
+    repository = clean_model_text(Repository, "name", repository, field="repository", required=True)
+    registered = Repository.objects.for_organization(organization)
+    if registered.exists() and not registered.filter(name=repository).exists():
+        raise NotFound(f"repository '{repository}' is not registered in this organization", field="repository")
+    try:
+        release, created = release_create(
+            organization=organization,
+            version=version,
+            projects=[project],
+            commits=[CommitInput(sha=sha, repository=repository)],
+            refs=[RefInput(repository=repository, commit=sha)],
+            source=source,
+            created_by=created_by,
+            request_build=request_build,
+        )
+    except Conflict:
+        differing = ("project", "repository", "commit")
+        raise Conflict(
+            f"release candidate {version} already exists with a different project, repository or commit",
+            field="version",
+            fields={name: ["differs from the existing release candidate"] for name in differing},
+        ) from None
+    return ReleaseCandidate(release=release, project=project, repository=repository, commit=sha, created=created)
+
+
+# Releases reported after the fact (a GitHub release event, a git import) ---------------------
+
+
+def release_create_or_keep(*, organization: Organization, version: str, **fields) -> tuple[Release, bool]:
+    """``release_create``, except that a version already recorded with another payload is kept as
+    it is and returned, ``created`` False, rather than refused.
+
+    For sources that report what already happened (a release published on GitHub, a git tag),
+    where the first report wins: CI usually reports the release first, with its commits.
+    """
+    try:
+        return release_create(organization=organization, version=version, **fields)
+    except Conflict:
+        return Release.objects.for_organization(organization).get(version=version.strip()), False
+
+
+@transaction.atomic
+def release_publish(
+    *,
+    organization: Organization,
+    version: str,
+    project: str,
+    name: str = "",
+    ref: str = "",
+    url: str = "",
+    date_released: datetime | None = None,
+    source: str = Source.API,
+    created_by: str = "",
+) -> tuple[Release, bool, list[str]]:
+    """A release published elsewhere (a GitHub release): recorded as a successful release of
+    ``project``, or, when the version is already recorded, kept and given the url and release
+    date it lacks. Returns ``(release, created, names of the fields filled in)``."""
+    release, created = release_create_or_keep(
+        organization=organization,
+        version=version,
+        name=name,
+        ref=ref,
+        url=url,
+        date_released=date_released,
+        projects=[project],
+        status=Release.Status.SUCCESS,
+        source=source,
+        created_by=created_by,
+    )
+    if created:
+        return release, True, []
+    missing: dict = {}
+    if url and not release.url:
+        missing["url"] = url
+    if date_released and not release.date_released:
+        missing["date_released"] = date_released
+    if missing:
+        release = release_update(organization=organization, release=release, **missing)
+    return release, False, list(missing)
+
+
+def _chunks(items: Sequence) -> Iterable[Sequence]:
+    """``items`` in slices of at most ``MAX_COMMITS_PER_REQUEST``, the most one call takes."""
+    return (items[start : start + MAX_COMMITS_PER_REQUEST] for start in range(0, len(items), MAX_COMMITS_PER_REQUEST))
+
+
+@transaction.atomic
+def release_commits_complete(*, organization: Organization, release: Release, commits: Sequence[CommitInput]) -> int:
+    """Append to ``release`` the commits it does not list yet, in order, any number of them;
+    the commits it lists gain the details they lacked (author, time, message). Returns how many
+    commits were appended. Nothing changes when the release lists them all, complete."""
+    cleaned = [commit for chunk in _chunks(commits) for commit in _clean_commits(chunk)]
+    listed = set(
+        ReleaseCommit.objects.for_organization(organization)
+        .filter(release=release)
+        .values_list("commit__sha", flat=True)
+    )
+    missing = [commit for commit in cleaned if commit.sha not in listed]
+    for chunk in _chunks([commit for commit in cleaned if commit.sha in listed]):
+        commits_upsert(organization=organization, commits=chunk)
+    for chunk in _chunks(missing):
+        release_add_commits(organization=organization, release=release, commits=chunk)
+    return len(missing)
+
+
+@transaction.atomic
+def repository_commits_record(
+    *, organization: Organization, repository: str, commits: Iterable[CommitInput], url: str = "", provider: str = ""
+) -> list[Commit]:
+    """Commits pushed to ``repository`` (the commits name it): the repository, created on first use
+    or given the URL it lacked, and its commits, all or nothing. Commits already known gain the
+    details they lacked."""
+    repository_get_or_create(organization=organization, name=repository, url=url, provider=provider)
+    return commits_record(organization=organization, commits=commits)

@@ -26,3 +26,8 @@ def token_list(*, organization: Organization) -> QuerySet[ApiToken]:
 
 def token_get(*, organization: Organization, public_id) -> ApiToken | None:
     return token_list(organization=organization).filter(public_id=public_id).first()
+
+
+def organization_get(*, slug: str) -> Organization | None:
+    """The organization a URL or a command names by its slug (slugs are stored in lower case)."""
+    return Organization.objects.filter(slug=slug.strip().lower()).first()

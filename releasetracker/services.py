@@ -1,16 +1,18 @@
-"""Writes for organizations, memberships and API tokens."""
+"""Writes for organizations, memberships, API tokens and the GitHub deliveries handled."""
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from releasetracker.db_router import PRIMARY
 from releasetracker.errors import DomainError, NotFound
-from releasetracker.models import ApiToken, Membership, Organization
+from releasetracker.models import ApiToken, GitHubDelivery, Membership, Organization
 
 TOKEN_PREFIX = "rt_"  # noqa: S105 - a label, not a secret
 # last_used_at is written at most this often per token, so a burst of CI calls is not a burst of writes.
@@ -165,3 +167,32 @@ def webhook_secret_ensure(*, organization: Organization, rotate: bool = False) -
     organization.github_webhook_secret = secrets.token_hex(32)
     organization.save(update_fields=["github_webhook_secret", "updated_at"])
     return organization.github_webhook_secret, True
+
+
+# GitHub deliveries ---------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@transaction.atomic
+def github_delivery_once(
+    *, organization: Organization, delivery_id: str, event: str, action: str, handle: Callable[[], T]
+) -> tuple[bool, T | None]:
+    """Handle a GitHub delivery once: ``handle()`` runs and the delivery is remembered, in one
+    transaction. Returns ``(True, what handle returned)``, or ``(False, None)`` without running it
+    for a delivery already handled (a redelivery, or the same one handled concurrently).
+
+    A delivery whose handling raises is not remembered, so its redelivery (after a fix) is handled.
+    """
+    remembered = GitHubDelivery.objects.filter(organization=organization, delivery_id=delivery_id)
+    if remembered.exists():
+        return False, None
+    action = action[: GitHubDelivery._meta.get_field("action").max_length]
+    try:
+        with transaction.atomic():
+            GitHubDelivery.objects.create(
+                organization=organization, delivery_id=delivery_id, event=event, action=action
+            )
+    except IntegrityError:
+        return False, None
+    return True, handle()

@@ -10,10 +10,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Vendor-compatible endpoints keep each vendor's own path after the host (DESIGN.md).
     path("v1/signals/", include("integrations.echoes")),
-    path("api/releases/", include("releases.compat.aviator")),
+    path("api/releases/", include("integrations.aviator")),
     path("api/0/", include("integrations.sentry.urls")),
     path("compat/iftrue/", include("integrations.iftrue")),
     path("compat/multitudes/", include("integrations.multitudes")),
-    path("hooks/github/", include("releases.compat.github")),
+    path("hooks/github/", include("integrations.github")),
     path("", include("releasetracker.page_urls")),
 ]

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from deployments.models import Deployment, DeploymentStatusChange
-from releases.management.commands.import_git import repository_from_remote
+from integrations.git import repository_from_remote
 from releases.models import Commit, Release, ReleaseCommit, Repository
 from releases.services import CommitInput, release_create
 

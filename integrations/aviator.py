@@ -1,0 +1,222 @@
+"""Aviator's Releases REST API (seeds/aviator-releases-api.md), mounted at /api/releases/.
+
+A release candidate ``X-rcN`` of a release project is a release whose version is ``X-rcN`` and
+whose projects include the project. Environments must exist in the organization (created in the
+admin, the native API or by any deployment), as Aviator's must be configured before use.
+
+Errors are ``{"error": "..."}``: the doc's own sentence where it gives one, otherwise
+``Invalid <field>: <reason>``.
+"""
+
+import dataclasses
+import re
+
+from django.http import JsonResponse
+from django.urls import re_path
+
+from deployments.models import Deployment, DeploymentStatus, Environment
+from deployments.selectors import deployment_list_of_project, environment_get
+from deployments.services import deployment_rollback, deployment_start, deployment_status_upsert
+from integrations.base import Refusal, VendorAPIView, invalid
+from releases.models import Project, Release, Source
+from releases.selectors import release_candidate_get
+from releases.services import release_candidate_create, release_candidate_version_clean
+from releasetracker.api.authentication import RequiredTokenAuthentication
+from releasetracker.errors import DomainError, NotFound
+from releasetracker.validation import clean_model_text
+
+REPO_RE = re.compile(r"^[^/\s]+/[^/\s]+$")
+# The doc's statuses, plus success (a deployment that finished well).
+STATUSES = ("pending", "in_progress", "failure", "canceling", "canceled", "unknown", "success")
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+FIELD_NAMES = {"repository": "repo"}
+# The doc's own sentences, by status and field at fault (for a DomainError, the service's name
+# of the field); the last three are this API's wording where the doc gives none.
+SENTENCES = {
+    (400, "version"): "Invalid release candidate version",
+    (400, "release_candidate_version"): "Invalid release candidate version",
+    (400, "commit"): "Invalid commit hash",
+    (404, "repository"): "GitHub repository not found",
+    (404, "environment"): "Release environment not found",
+    (404, "release"): "Release not found",
+    (400, "body"): "Invalid JSON body: expected an object",
+    (405, ""): "Method not allowed",
+    (413, "body"): "Request body too large",
+}
+OPENINGS = {401: "Unauthorized: ", 403: "Forbidden: "}
+
+
+class AviatorView(VendorAPIView):
+    # Aviator's clients send "Authorization: Bearer <token>", refused in the native API's words.
+    authentication_classes = [RequiredTokenAuthentication]
+    field_names = FIELD_NAMES
+
+    def refusal(self, exc: Exception) -> Refusal | None:
+        refusal = super().refusal(exc)
+        if refusal is None:
+            return None
+        field = (exc.field or "") if isinstance(exc, DomainError) else refusal.field
+        sentence = SENTENCES.get((refusal.status, field))
+        return dataclasses.replace(refusal, message=sentence, field="") if sentence else refusal
+
+    def render_error(self, refusal: Refusal) -> JsonResponse:
+        if refusal.field:
+            message = f"Invalid {refusal.field}: {refusal.message}"
+        else:
+            message = OPENINGS.get(refusal.status, "") + refusal.message
+        # Aviator's messages are sentences; a service's reason is not capitalized.
+        message = message[:1].upper() + message[1:]
+        return JsonResponse({"error": message}, status=refusal.status, headers=refusal.headers)
+
+
+def render_deployment(deployment: Deployment) -> dict:
+    times = ("started_at", "finished_at", "created_at", "updated_at")
+    return {
+        "id": str(deployment.public_id),
+        "project": deployment.project.name if deployment.project_id else None,
+        "environment": deployment.environment.name,
+        "release_candidate_version": deployment.release.version if deployment.release_id else None,
+        "status": deployment.status,
+        "is_rollback": deployment.is_rollback,
+        **{name: getattr(deployment, name) for name in times},
+    }
+
+
+def _status(data: dict, *, default: str | None) -> str:
+    status = data.get("status", default)
+    if status is None:
+        raise invalid("status", "this field is required")
+    if status not in STATUSES:
+        raise invalid("status", f"must be one of {', '.join(STATUSES)}")
+    return status
+
+
+def _positive_int(query, name: str, default: int) -> int:
+    try:
+        value = int(query.get(name) or default)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise invalid(name, "expected a positive integer")
+    return value
+
+
+def _version(data: dict) -> str:
+    return release_candidate_version_clean(data.get("release_candidate_version"), field="release_candidate_version")
+
+
+class ReleaseCandidates(AviatorView):
+    def post(self, request, project: str, version: str) -> JsonResponse:
+        data = self.body()
+        repo = data.get("repo")
+        if not isinstance(repo, str) or not REPO_RE.match(repo.strip()):
+            raise invalid("repo", "expected org/repo_name")
+        trigger = data.get("trigger_build_workflow", False)
+        if not isinstance(trigger, bool):
+            raise invalid("trigger_build_workflow", "expected true or false")
+        candidate = release_candidate_create(
+            organization=self.organization,
+            project=project,
+            version=version,
+            repository=repo,
+            commit=data.get("commit"),
+            # "will start a build action that is configured in the settings": an outgoing webhook,
+            # wherever the organization's release.build_requested webhook points.
+            request_build=trigger,
+            source=Source.AVIATOR,
+            created_by=self.created_by,
+        )
+        body = {
+            "project": candidate.project,
+            "release_candidate_version": candidate.release.version,
+            "repo": candidate.repository,
+            "commit": candidate.commit,
+            "trigger_build_workflow": trigger,
+            "status": "ready",
+        }
+        # A retry of the same request is not an error; 200 tells it apart from the first 201.
+        return JsonResponse(body, status=201 if candidate.created else 200)
+
+
+class InEnvironment(AviatorView):
+    """The views under ``<project>/environments/<env>/``."""
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # The project's name is looked up and recorded: within its model's limit first.
+        self.project = clean_model_text(Project, "name", kwargs["project"], field="project", required=True)
+
+    def environment(self) -> Environment:
+        environment = environment_get(organization=self.organization, name=self.kwargs["env"])
+        if environment is None:
+            raise NotFound(f"no environment named {self.kwargs['env']}", field="environment")
+        return environment
+
+    def release(self, version: str) -> Release:
+        release = release_candidate_get(organization=self.organization, project=self.project, version=version)
+        if release is None:
+            raise NotFound(f"no release candidate {version} of {self.project}", field="release")
+        return release
+
+    def arguments(self, data: dict, *, status: str | None) -> dict:
+        """A deployment service's arguments from the body, checked in the order Aviator checks them."""
+        version = _version(data)
+        status = _status(data, default=status)
+        environment = self.environment()
+        release = self.release(version)
+        return {"environment": environment, "release": release, "status": status, **self.recorded_as()}
+
+    def recorded_as(self) -> dict:
+        return {
+            "organization": self.organization,
+            "project": self.project,
+            "source": Source.AVIATOR,
+            "created_by": self.created_by,
+        }
+
+
+class Deployments(InEnvironment):
+    def post(self, request, project: str, env: str) -> JsonResponse:
+        deployment = deployment_start(**self.arguments(self.body(), status=DeploymentStatus.PENDING))
+        return JsonResponse(render_deployment(deployment), status=201)
+
+    def patch(self, request, project: str, env: str) -> JsonResponse:
+        deployment, _ = deployment_status_upsert(**self.arguments(self.body(), status=None))
+        # The doc: 200 even when the deployment was created by this call.
+        return JsonResponse(render_deployment(deployment), status=200)
+
+    def get(self, request, project: str, env: str) -> JsonResponse:
+        page = _positive_int(request.query_params, "page", 1)
+        per_page = min(_positive_int(request.query_params, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+        environment = self.environment()
+        deployments = deployment_list_of_project(
+            organization=self.organization, environment=environment, project=self.project
+        )
+        total, start = deployments.count(), (page - 1) * per_page
+        rows = list(deployments[start : start + per_page]) if start < total else []
+        body = {"page": page, "per_page": per_page, "total": total, "has_next": start + per_page < total}
+        return JsonResponse({"deployments": [render_deployment(d) for d in rows], **body})
+
+
+class Rollback(InEnvironment):
+    def post(self, request, project: str, env: str) -> JsonResponse:
+        # The body may be empty: a rollback then goes back to the release live before.
+        data = request.data
+        status = _status(data, default=DeploymentStatus.PENDING)
+        environment = self.environment()
+        named = data.get("release_candidate_version") is not None
+        release = self.release(_version(data)) if named else None
+        deployment = deployment_rollback(environment=environment, release=release, status=status, **self.recorded_as())
+        return JsonResponse(render_deployment(deployment), status=201)
+
+
+# Aviator's paths have no trailing slash; one is tolerated rather than redirected (a redirect loses a POST body).
+PROJECT = r"(?P<project>[^/]+)"
+ENV = r"(?P<env>[^/]+)"
+
+urlpatterns = [
+    re_path(rf"^{PROJECT}/releases/(?P<version>[^/]+)/?$", ReleaseCandidates.as_view(), name="aviator-release"),
+    re_path(rf"^{PROJECT}/environments/{ENV}/deployments/?$", Deployments.as_view(), name="aviator-deployments"),
+    re_path(rf"^{PROJECT}/environments/{ENV}/rollback/?$", Rollback.as_view(), name="aviator-rollback"),
+]

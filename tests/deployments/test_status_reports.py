@@ -1,0 +1,168 @@
+"""Deployments a source reports by its own id and git ref, with statuses in any order (GitHub's rules)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deployments.models import Deployment
+from deployments.services import (
+    IGNORED,
+    RECORDED,
+    STATUS_SET,
+    deployment_record_of_ref,
+    deployment_status_report,
+)
+from releases.services import CommitInput, release_create
+from releasetracker.errors import DomainError
+
+pytestmark = pytest.mark.django_db
+
+SHA = "a10867b14bb761a232cd80139fbd4c0d33264240"
+WHEN = datetime(2024, 5, 2, 10, 30, tzinfo=UTC)
+LOG = "https://ci.example.com/runs/1"
+
+
+def of_ref(org, **overrides):
+    arguments = {
+        "organization": org,
+        "environment": "production",
+        "ref": "main",
+        "commit_sha": SHA,
+        "project": "hello-world",
+        "external_id": "1283746501",
+        "status": "pending",
+    }
+    return deployment_record_of_ref(**{**arguments, **overrides})
+
+
+def report(org, status: str, at: datetime, **overrides):
+    arguments = {
+        "organization": org,
+        "environment": "production",
+        "external_id": "1283746501",
+        "ref": "main",
+        "commit_sha": SHA,
+        "project": "hello-world",
+    }
+    return deployment_status_report(status=status, at=at, **{**arguments, **overrides})
+
+
+def history(deployment: Deployment) -> list[tuple[str, datetime]]:
+    return [(change.status, change.at) for change in deployment.status_changes.order_by("id")]
+
+
+# deployment_record_of_ref ----------------------------------------------------------------------
+
+
+def test_a_ref_that_is_a_known_release_deploys_that_release_and_its_project(org):
+    release_create(organization=org, version="v1.4.0", projects=["web"])
+
+    deployment, created = of_ref(org, ref="v1.4.0")
+
+    assert created
+    assert (deployment.release.version, deployment.project.name, deployment.branch) == ("v1.4.0", "web", "")
+
+
+def test_another_ref_is_the_branch_deployed_as_the_project(org):
+    deployment, _ = of_ref(org, ref="refs/heads/feature/x")
+
+    assert (deployment.release, deployment.project.name, deployment.branch) == (None, "hello-world", "feature/x")
+
+
+def test_the_sha_still_finds_the_release_that_contains_it(org):
+    release_create(organization=org, version="2.0.0", projects=["web"], commits=[CommitInput(sha=SHA)])
+
+    deployment, _ = of_ref(org, ref="main")
+
+    assert (deployment.release.version, deployment.project.name, deployment.branch) == ("2.0.0", "hello-world", "main")
+
+
+@pytest.mark.parametrize("ref", ["", SHA.upper()])
+def test_a_deployment_of_the_sha_itself_has_no_branch(org, ref):
+    deployment, _ = of_ref(org, ref=ref)
+
+    assert deployment.branch == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"project": ""}, "project"), ({"ref": "ma\x00in"}, "ref"), ({"commit_sha": "x"}, "commit_sha")],
+)
+def test_what_it_cannot_record_is_refused_naming_the_field(org, change, field):
+    with pytest.raises(DomainError) as refused:
+        of_ref(org, **change)
+
+    assert refused.value.field == field
+    assert not Deployment.objects.exists()
+
+
+# deployment_status_report ----------------------------------------------------------------------
+
+
+def test_statuses_move_the_deployment_at_the_sources_times(org):
+    deployment, _ = of_ref(org)
+
+    started, done = report(org, "in_progress", WHEN), report(org, "success", WHEN + timedelta(minutes=3), url=LOG)
+
+    assert [what for _, what in (started, done)] == [STATUS_SET, STATUS_SET]
+    deployment = Deployment.objects.get(pk=deployment.pk)
+    assert (deployment.status, deployment.started_at, deployment.finished_at) == (
+        "success",
+        WHEN,
+        WHEN + timedelta(minutes=3),
+    )
+    assert (deployment.duration_seconds, deployment.url) == (180, LOG)
+    assert history(deployment)[1:] == [("in_progress", WHEN), ("success", WHEN + timedelta(minutes=3))]
+
+
+def test_a_status_older_than_the_outcome_is_ignored(org):
+    of_ref(org)
+    report(org, "success", WHEN + timedelta(minutes=3), url=LOG)
+
+    deployment, what = report(org, "in_progress", WHEN, url="https://elsewhere.example.com")
+
+    assert what == IGNORED
+    assert (deployment.status, deployment.url) == ("success", LOG)
+    assert [status for status, _ in history(deployment)] == ["pending", "success"]
+
+
+def test_a_later_status_still_moves_a_finished_deployment(org):
+    of_ref(org)
+    report(org, "success", WHEN)
+
+    deployment, what = report(org, "failure", WHEN + timedelta(hours=1))
+
+    assert (what, deployment.status) == (STATUS_SET, "failure")
+
+
+@pytest.mark.parametrize(
+    ("status", "started", "finished"), [("success", None, WHEN), ("in_progress", WHEN, None), ("queued", None, None)]
+)
+def test_a_status_before_its_deployment_records_the_deployment_with_it(org, status, started, finished):
+    deployment, what = report(org, status, WHEN, url=LOG)
+
+    assert what == RECORDED
+    assert (deployment.status, deployment.started_at, deployment.finished_at) == (status, started, finished)
+    assert (deployment.external_id, deployment.url, deployment.branch) == ("1283746501", LOG, "main")
+    # The deployment event, arriving after, finds it and changes nothing.
+    again, created = of_ref(org)
+    assert (again.pk, again.status, created) == (deployment.pk, status, False)
+
+
+def test_the_id_names_a_deployment_in_its_environment_and_organization_only(org, other_org):
+    of_ref(org, environment="staging")
+    of_ref(other_org)
+
+    deployment, what = report(org, "success", WHEN)
+
+    assert what == RECORDED
+    assert Deployment.objects.filter(organization=org).count() == 2
+    assert Deployment.objects.get(organization=other_org).status == "pending"
+
+
+@pytest.mark.parametrize("field", ["environment", "external_id"])
+def test_an_environment_or_id_the_database_cannot_compare_is_refused_naming_it(org, field):
+    with pytest.raises(DomainError) as refused:
+        report(org, "success", WHEN, **{field: "bad\x00value"})
+
+    assert refused.value.field == field
