@@ -45,6 +45,30 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def load_local_env(path: Path) -> None:
+    """Fill in variables the environment does not set from a checkout's development file.
+
+    ``make run`` writes ``.env.local`` (``DEBUG=1`` and a random ``SECRET_KEY``, ignored by
+    git) so that the README's ``manage.py`` commands run as written in that checkout. A variable
+    set in the environment always wins. Production has no such file, so it still refuses to
+    start without ``SECRET_KEY``. The test suite, and every process it starts, is configured by
+    what it sets itself (pytest sets ``PYTEST_VERSION``), so it runs the same in a developer's
+    checkout as in CI's fresh clone.
+    """
+    if "PYTEST_VERSION" in os.environ or not path.is_file():
+        return
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
+        os.environ.setdefault(name.strip(), value.strip())
+
+
+load_local_env(BASE_DIR / ".env.local")
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
