@@ -4,6 +4,7 @@ Every variable is documented in README.md ("Configuration"). Helpers fail loudly
 they cannot parse rather than silently falling back to a default.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -100,12 +101,15 @@ INSTALLED_APPS = [
     "deployments",
     "metrics",
     "webhooks",
+    "operations",
 ]
 
 MIDDLEWARE = [
     # First: every response (even a redirect, a 413 or a 500) carries X-Request-ID, and every
     # log line names it. Then the body limit, before anything reads the body.
     "releasetracker.middleware.RequestIdMiddleware",
+    # /livez, /readyz and /metrics answered before the host check; every request measured.
+    "operations.middleware.OperationsMiddleware",
     "releasetracker.middleware.BodySizeLimitMiddleware",
     "releasetracker.middleware.VendorRateLimitMiddleware",
     "releasetracker.middleware.ContentSecurityPolicyMiddleware",
@@ -320,6 +324,23 @@ WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5)
 WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
 WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 10)
 WEBHOOKS_RETRY_MAX_SECONDS = env_int("WEBHOOKS_RETRY_MAX_SECONDS", 3600)
+
+# /metrics (docs/operations.md): served only to a scraper that sends METRICS_TOKEN as a bearer
+# token or connects from an address in METRICS_ALLOWED_IPS (addresses or networks, comma-separated).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network (10.0.0.0/8)") from None
+    return networks
+
+
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
 
 # Every line names its request (X-Request-ID). Production writes one JSON object per line;
 # DEBUG (or LOG_FORMAT=text) writes a human line.
