@@ -101,8 +101,9 @@ def test_make_run_then_the_readmes_commands_as_written_in_a_fresh_clone(tmp_path
                 "manage.py",
                 "shell",
                 "-c",
-                "from releasetracker.models import ApiToken as T; "
-                "print(sorted((t.name, t.revoked_at is not None) for t in T.objects.filter(organization__slug='acme')))",
+                "from releasetracker.models import ApiToken; "
+                "tokens = ApiToken.objects.filter(organization__slug='acme'); "
+                "print(sorted((t.name, t.revoked_at is not None) for t in tokens))",
             ],
             cwd=clone,
             env=env,
@@ -110,7 +111,8 @@ def test_make_run_then_the_readmes_commands_as_written_in_a_fresh_clone(tmp_path
             text=True,
             timeout=120,
         )
-        assert listing.stdout.strip().splitlines()[-1] == "[('dashboards', True), ('github-actions', False)]", listing.stderr
+        tokens = listing.stdout.strip().splitlines()[-1]
+        assert tokens == "[('dashboards', True), ('github-actions', False)]", listing.stderr
     finally:
         if make.poll() is None:
             os.killpg(make.pid, signal.SIGTERM)
