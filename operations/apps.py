@@ -6,6 +6,8 @@ class OperationsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from operations import recorded
+        from operations import recorded, tracing
 
         recorded.connect()
+        if tracing.enabled():
+            tracing.configure()
