@@ -17,10 +17,15 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-run: install
-	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:$(PORT)
+# This checkout's development settings (DEBUG=1, its own SECRET_KEY; ignored by git), read by
+# releasetracker/settings.py, so the README's `.venv/bin/python manage.py ...` lines run as written.
+.env.local:
+	$(PYTHON) scripts/local_env.py $@
+
+run: install .env.local
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: install tools
 	$(PY) -m pytest

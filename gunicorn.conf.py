@@ -5,8 +5,18 @@ prefixed GUNICORN_ (for example GUNICORN_WORKERS=4), or with gunicorn's own flag
 """
 
 import gc
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
+
+# /metrics reports the same totals whichever worker answers: every worker writes its values to
+# files in this directory and a scrape adds them up (prometheus-client's multiprocess mode). It
+# must be set before anything imports prometheus_client, so here, before the app is loaded.
+METRICS_DIR_PREFIX = "releasetracker-metrics-"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=METRICS_DIR_PREFIX)
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # Sync workers, one per core plus one: a request spends most of its time in Python, so more
@@ -39,3 +49,22 @@ def pre_fork(server, worker):
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    # Values left in the directory by an earlier run would be added to this one's.
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    # A gone worker's counters still count; its live gauges (if any) must not.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    if os.path.basename(directory).startswith(METRICS_DIR_PREFIX):  # made above, not one given to us
+        shutil.rmtree(directory, ignore_errors=True)

@@ -34,8 +34,8 @@ error_log = logging.getLogger("django.request")
 REQUEST_ID_HEADER = "X-Request-ID"
 # A proxy's id is kept only when it cannot smuggle anything into a log line or a header.
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
-# Paths that speak JSON: the native API, the vendor-compatible APIs, webhooks, health checks.
-JSON_PATH_PREFIXES = ("/api/", "/v1/", "/compat/", "/hooks/", "/healthz")
+# Paths that speak JSON: the native API, the vendor-compatible APIs, webhooks, probes, metrics.
+JSON_PATH_PREFIXES = ("/api/", "/v1/", "/compat/", "/hooks/", "/healthz", "/livez", "/readyz", "/metrics")
 
 
 # Exceptions that mean "the client asked for something wrong", not "the server failed".

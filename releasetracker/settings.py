@@ -4,6 +4,7 @@ Every variable is documented in README.md ("Configuration"). Helpers fail loudly
 they cannot parse rather than silently falling back to a default.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -45,6 +46,30 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def load_local_env(path: Path) -> None:
+    """Fill in variables the environment does not set from a checkout's development file.
+
+    ``make run`` writes ``.env.local`` (``DEBUG=1`` and a random ``SECRET_KEY``, ignored by
+    git) so that the README's ``manage.py`` commands run as written in that checkout. A variable
+    set in the environment always wins. Production has no such file, so it still refuses to
+    start without ``SECRET_KEY``. The test suite, and every process it starts, is configured by
+    what it sets itself (pytest sets ``PYTEST_VERSION``), so it runs the same in a developer's
+    checkout as in CI's fresh clone.
+    """
+    if "PYTEST_VERSION" in os.environ or not path.is_file():
+        return
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value")
+        os.environ.setdefault(name.strip(), value.strip())
+
+
+load_local_env(BASE_DIR / ".env.local")
+
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -78,12 +103,15 @@ INSTALLED_APPS = [
     "webhooks",
     "integrations",
     "demo",
+    "operations",
 ]
 
 MIDDLEWARE = [
     # First: every response (even a redirect, a 413 or a 500) carries X-Request-ID, and every
     # log line names it. Then the body limit, before anything reads the body.
     "releasetracker.middleware.RequestIdMiddleware",
+    # /livez, /readyz and /metrics answered before the host check; every request measured.
+    "operations.middleware.OperationsMiddleware",
     "releasetracker.middleware.BodySizeLimitMiddleware",
     "releasetracker.middleware.VendorRateLimitMiddleware",
     "releasetracker.middleware.ContentSecurityPolicyMiddleware",
@@ -281,6 +309,23 @@ WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5)
 WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
 WEBHOOKS_RETRY_BASE_SECONDS = env_int("WEBHOOKS_RETRY_BASE_SECONDS", 10)
 WEBHOOKS_RETRY_MAX_SECONDS = env_int("WEBHOOKS_RETRY_MAX_SECONDS", 3600)
+
+# /metrics (docs/operations.md): served only to a scraper that sends METRICS_TOKEN as a bearer
+# token or connects from an address in METRICS_ALLOWED_IPS (addresses or networks, comma-separated).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network (10.0.0.0/8)") from None
+    return networks
+
+
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
 
 # Every line names its request (X-Request-ID). Production writes one JSON object per line;
 # DEBUG (or LOG_FORMAT=text) writes a human line.

@@ -2,7 +2,8 @@
 
 core (``releasetracker``: organizations, tokens, API plumbing, the event hook)
   <- ``releases`` <- ``deployments`` <- ``metrics``, ``webhooks``, ``incidents``
-  <- incoming integrations (``integrations``) and the demo data (``demo``).
+  <- incoming integrations (``integrations``), the demo data (``demo``) and the operations
+  endpoints (``operations``: probes, /metrics, tracing), which nothing imports.
 
 Within an app, the pages and the API (views, viewsets, serializers, filters, admin, management
 commands) sit on top: they import what they show, from any app below the top. The domain
@@ -27,6 +28,7 @@ RANK = {
     "incidents": 3,
     "integrations": 4,
     "demo": 4,
+    "operations": 4,
 }
 TOP = 4
 PRESENTATION = {"views", "viewsets", "serializers", "filters", "admin", "api", "pages", "page_helpers"}
