@@ -127,11 +127,6 @@ def test_a_deployment_is_counted_when_its_transaction_commits_and_not_when_it_ro
     assert scraper("releasetracker_deployments_recorded_total").get(labels, 0) == before + 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="deployment_record inserts with its own SQL statements until the write-path refactor "
-    "routes every deployment write through Model.save; then this passes",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_deployment_posted_to_the_api_is_counted(api, scraper):
     labels = '{source="api",status="success"}'
