@@ -22,6 +22,10 @@ from releasetracker.models import Organization
 from releasetracker.validation import clean_model_text, clean_positive_int, clean_sha, clean_time
 
 MAX_COMMITS_PER_REQUEST = getattr(settings, "MAX_COMMITS_PER_REQUEST", 10_000)
+# A release's projects and refs per request: counted before any of them is looked at, so a
+# hostile list costs no more than its parsing.
+MAX_PROJECTS = 100
+MAX_REFS = 100
 # Keeps "IN (...)" lists under SQLite's parameter limit; PostgreSQL has none, so one query there.
 CHUNK = 900
 
@@ -207,13 +211,18 @@ def _clean_release(
     commits,
     refs,
 ) -> _CleanRelease:
+    projects, refs = projects or [], refs or []
+    if len(projects) > MAX_PROJECTS:
+        raise DomainError(f"at most {MAX_PROJECTS} projects per release", field="projects")
+    if len(refs) > MAX_REFS:
+        raise DomainError(f"at most {MAX_REFS} refs per request", field="refs")
     cleaned_projects = []
-    for index, project in enumerate(projects or []):
+    for index, project in enumerate(projects):
         value = clean_model_text(Project, "name", project, field=f"projects.{index}", required=True)
         if value not in cleaned_projects:
             cleaned_projects.append(value)
     cleaned_refs = []
-    for index, item in enumerate(refs or []):
+    for index, item in enumerate(refs):
         path = f"refs.{index}"
         cleaned_refs.append(
             RefInput(
@@ -410,6 +419,8 @@ def release_update(
         changed.append(name)
     release.save(update_fields=changed)
     if projects is not None:
+        if len(projects) > MAX_PROJECTS:
+            raise DomainError(f"at most {MAX_PROJECTS} projects per release", field="projects")
         for index, project in enumerate(projects):
             row = project_get_or_create(organization=organization, name=project, field_name=f"projects.{index}")
             ReleaseProject.objects.get_or_create(organization=organization, release=release, project=row)
