@@ -6,10 +6,13 @@ Starts everything it disturbs itself and nothing else: a throwaway PostgreSQL cl
 in a temporary directory, its own free port on 127.0.0.1, run as the ``postgres`` OS user when
 this script runs as root) and its own gunicorn (``gunicorn.conf.py``, its own free port). While
 threads send ``POST /api/v1/deployments/`` with unique external ids, it SIGKILLs one gunicorn
-worker (a pid read from the master's children) and stops then starts PostgreSQL (``pg_ctl -m
+worker (a pid read from the master's children) while that worker is inside a write (a transaction
+of the script holds the deployments table, so every worker's insert waits; the kill comes once
+PostgreSQL shows every worker waiting) and stops then starts PostgreSQL (``pg_ctl -m
 fast`` on its own data directory), polling ``/healthz`` during the outage. Then it checks:
 
-- every write answered 201 is in the database (writes lost = 0);
+- the kill cut at least one write in flight (its client saw the connection drop);
+- every write answered 201 is in the database (answered, then lost = 0);
 - every other answer is a 5xx or a connection error, and no write is partial (every stored
   deployment has its status history row);
 - ``/healthz`` answered 503 while the database was down and 200 after;
@@ -129,6 +132,19 @@ class Cluster:
         with psycopg.connect(self.url) as conn:
             return conn.execute(sql).fetchall()
 
+    def connect(self):
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=True)
+
+    def waiting_on_locks(self) -> int:
+        """Sessions of the product's database waiting for a lock (a write stopped mid-transaction)."""
+        rows = self.query(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return rows[0][0]
+
 
 # The product ---------------------------------------------------------------------------------
 
@@ -154,6 +170,15 @@ def manage(env: dict[str, str], *args: str) -> str:
         [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300
     )
     return result.stdout
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed but not yet reaped by its parent, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def child_pids(pid: int) -> list[int]:
@@ -318,12 +343,27 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         threads = load.start()
 
-        # 1. Kill one worker (by the pid read from the master's children) while writes flow.
+        # 1. Kill one worker while it is serving a write. A transaction of this script holds the
+        # deployments table in EXCLUSIVE mode (reads go on, inserts wait), so every worker that
+        # takes a write stops inside it, mid-transaction; once the database shows every worker
+        # waiting on that lock, one of them is SIGKILLed, then the lock is released.
         wait_for(lambda: load.sent() >= args.max_requests // 8, timeout=60, what="the first writes")
+        blocker = cluster.connect()
+        blocker.execute("BEGIN")
+        blocker.execute("LOCK TABLE deployments_deployment IN EXCLUSIVE MODE")
         load.phase = "worker-killed"
+        wait_for(
+            lambda: cluster.waiting_on_locks() >= args.workers,
+            timeout=30,
+            what="every gunicorn worker to be waiting inside a write",
+        )
+        in_flight = cluster.waiting_on_locks()
         victim = child_pids(server.process.pid)[0]
         os.kill(victim, signal.SIGKILL)
-        log(f"SIGKILLed gunicorn worker {victim} after {load.sent()} requests")
+        log(f"SIGKILLed gunicorn worker {victim} with {in_flight} writes waiting in the database")
+        wait_for(lambda: not process_alive(victim), timeout=10, what="the killed worker to exit")
+        blocker.execute("ROLLBACK")
+        blocker.close()
 
         # 2. Stop PostgreSQL, watch /healthz say 503, start it again.
         wait_for(lambda: load.sent() >= args.max_requests // 4, timeout=60, what="writes after the kill")
@@ -403,6 +443,11 @@ def run(args: argparse.Namespace) -> int:
             failures.append(f"{partial} deployments have no status history (partial writes)")
         if unexpected:
             failures.append(f"answers other than 201, 5xx or a connection error: {Counter(o.kind for o in unexpected)}")
+        cut = [o for o in load.outcomes if o.phase == "worker-killed" and o.kind.startswith("connection:")]
+        print(f"  writes cut by the kill:     {len(cut)} (connection errors of requests the killed worker served)")
+        print(f"  answered, then lost:        {len(lost)}")
+        if not cut:
+            failures.append("the SIGKILL cut no write in flight: no connection error while the worker was killed")
         if not any(o.kind != "201" for o in load.outcomes):
             failures.append("no request failed: the faults did not hit the load (the run proves nothing)")
     except Exception as exc:  # report, clean up, fail
