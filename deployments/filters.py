@@ -1,7 +1,7 @@
 from django_filters import rest_framework as filters
 
 from deployments.models import Deployment, DeploymentStatus
-from releasetracker.api.fields import AwareDateTimeFilter
+from releasetracker.api.fields import AwareDateTimeFilter, StrictBooleanFilter
 
 
 class DeploymentFilter(filters.FilterSet):
@@ -11,8 +11,8 @@ class DeploymentFilter(filters.FilterSet):
     release = filters.CharFilter(field_name="release__version", help_text="a release version")
     since = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = AwareDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
-    is_hotfix = filters.BooleanFilter()
-    is_production = filters.BooleanFilter(field_name="environment__is_production")
+    is_hotfix = StrictBooleanFilter()
+    is_production = StrictBooleanFilter(field_name="environment__is_production")
 
     class Meta:
         model = Deployment

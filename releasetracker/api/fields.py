@@ -72,3 +72,31 @@ class TagsField(serializers.Field):
 
     def to_representation(self, value):
         return list(value or [])
+
+
+class StrictBooleanFormField(forms.NullBooleanField):
+    """``true`` or ``false`` (also ``1``/``0``), or absent: any other value is an error, not "no filter"."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        normalized = str(value).strip().lower()
+        if normalized in ("true", "1"):
+            return True
+        if normalized in ("false", "0"):
+            return False
+        raise forms.ValidationError("must be true or false")
+
+    def validate(self, value):
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    """A boolean query parameter that refuses what is not one, as a choice filter refuses a bad choice."""
+
+    field_class = StrictBooleanFormField
+
+    def __init__(self, *args, **kwargs):
+        # django-filter's BooleanWidget turns an unknown value into "no filter" before the field sees it.
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)

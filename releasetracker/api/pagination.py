@@ -9,6 +9,19 @@ class CreatedCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        # DRF falls back to the default size for a page_size it cannot read; a client that asked
+        # for one is told instead, as for any other bad parameter.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and raw.strip() != "":
+            try:
+                size = int(raw)
+            except ValueError:
+                size = 0
+            if size < 1:
+                raise ValidationError({self.page_size_query_param: ["must be a whole number from 1 to 200"]})
+        return super().get_page_size(request)
+
     def decode_cursor(self, request):
         # DRF answers a garbled cursor with 404 "Invalid cursor", as if the list were missing;
         # it is bad input, so a 400 naming the parameter.

@@ -6,11 +6,33 @@ from django.db import models
 from rest_framework import serializers
 
 
+def _json_type_error(field: serializers.Field, value) -> str | None:
+    """Why ``value``, as JSON gave it, is not of ``field``'s type (None when it is).
+
+    DRF coerces on purpose for HTML forms (``"yes"`` is true, ``0`` is the string "0"); a JSON
+    client that sends ``"false"`` for a boolean means something DRF would get wrong, so it is
+    told instead.
+    """
+    if value is None:
+        return None  # the field's own allow_null decides
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return "must be true or false (a JSON boolean)"
+    if isinstance(field, serializers.CharField) and not isinstance(value, str):
+        return "must be a string"
+    if isinstance(field, (serializers.IntegerField, serializers.FloatField)) and (
+        isinstance(value, bool) or not isinstance(value, (int, float))
+    ):
+        return "must be a number"
+    return None
+
+
 class RejectUnknownFieldsMixin:
-    """Refuse fields the endpoint does not know instead of silently dropping them.
+    """Refuse fields the endpoint does not know, and JSON values of the wrong type, instead of
+    silently dropping or coercing them.
 
     A typo (``"stauts": "failure"``) or another vendor's spelling (``"dateReleased"``) would
-    otherwise answer 200/201 and change nothing the client meant to change.
+    otherwise answer 200/201 and change nothing the client meant to change; ``"is_hotfix":
+    "false"`` would be stored as true by DRF's form-friendly coercion.
     """
 
     def to_internal_value(self, data):
@@ -20,6 +42,15 @@ class RejectUnknownFieldsMixin:
                 writable = sorted(name for name, field in self.fields.items() if not field.read_only)
                 message = f"unknown field (accepted: {', '.join(writable)})"
                 raise serializers.ValidationError({name: [message] for name in unknown})
+        # Only a JSON body is a plain dict; the browsable API's forms send strings (a QueryDict).
+        if type(data) is dict:
+            wrong = {
+                name: [reason]
+                for name, field in self.fields.items()  # in the fields' order, as DRF reports
+                if name in data and (reason := _json_type_error(field, data[name])) is not None
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
 
 
