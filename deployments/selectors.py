@@ -9,8 +9,8 @@ from datetime import datetime
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from deployments.models import Deployment, DeploymentStatusChange, Environment
-from releases.models import Commit, Release, ReleaseCommit, ReleaseRef
+from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
+from releases.models import Commit, Release, ReleaseCommit, ReleaseProject, ReleaseRef
 from releases.selectors import commit_list, release_list
 from releasetracker.models import Organization
 
@@ -289,3 +289,84 @@ def deployment_get_by_external_id(
         .filter(environment__name=environment, external_id=external_id)
         .first()
     )
+
+
+# What a deployment ships ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitsShipped:
+    """The commits a deployment brings to its environment, as chat messages list them."""
+
+    # The latest successful deployment to the same environment and project before this one
+    # (with its release loaded), or None for the first there.
+    previous: Deployment | None
+    # Newest first (by commit time, then as recorded), at most the ``limit`` asked for.
+    commits: list[Commit]
+    # How many there are in all.
+    total: int
+
+
+def deployment_commits_since_previous(
+    *, organization: Organization, deployment: Deployment, limit: int
+) -> CommitsShipped:
+    """The commits ``deployment`` brings over the previous successful deployment to its
+    environment and project: the compare of the two releases (the commits of the project's
+    releases after the previous one, up to this one, less those in the previous one or earlier).
+
+    With no previous release there (the first deployment, or one of a bare sha before it), the
+    release's own commits. A bare-sha deployment lists its one commit when the tracker knows it.
+    A redeployment or a rollback brings nothing new. Three queries whatever the history: the
+    previous deployment, a count, and the first ``limit`` commits.
+    """
+    scope = Deployment.objects.for_organization(organization).filter(
+        environment_id=deployment.environment_id, project_id=deployment.project_id, status=DeploymentStatus.SUCCESS
+    )
+    if deployment.pk is not None:
+        scope = scope.exclude(pk=deployment.pk).filter(
+            Q(occurred_at__lt=deployment.occurred_at) | Q(occurred_at=deployment.occurred_at, pk__lt=deployment.pk)
+        )
+    else:
+        scope = scope.filter(occurred_at__lte=deployment.occurred_at)
+    previous = scope.select_related("release").order_by("-occurred_at", "-id").first()
+
+    commits = Commit.objects.for_organization(organization)
+    head = deployment.release
+    if head is None:
+        # "g" sorts after every hex digit: the range holds the shas that start with this one.
+        sha = deployment.commit_sha
+        known = list(commits.filter(sha__gte=sha, sha__lt=f"{sha}g").order_by("sha")[:2])
+        listed = known if len(known) == 1 else []
+        return CommitsShipped(previous=previous, commits=listed[:limit], total=len(listed))
+
+    base = previous.release if previous is not None else None
+    if base is None:
+        shipped = ReleaseCommit.objects.filter(release=head)
+    elif base.pk == head.pk:
+        return CommitsShipped(previous=previous, commits=[], total=0)
+    else:
+        # The releases after the base, up to this one, in (created_at, id) order: a range of the
+        # (organization, created_at) index, then the ties at either end.
+        since_base = (
+            Release.objects.for_organization(organization)
+            .filter(created_at__gte=base.created_at, created_at__lte=head.created_at)
+            .exclude(created_at=base.created_at, pk__lte=base.pk)
+            .exclude(created_at=head.created_at, pk__gt=head.pk)
+        )
+        # A commit an earlier release already listed was shipped before.
+        earlier = ReleaseCommit.objects.filter(
+            commit_id=OuterRef("pk"), release__created_at__lte=base.created_at
+        ).exclude(release__created_at=base.created_at, release_id__gt=base.pk)
+        if deployment.project_id is not None:
+            # Of the project's releases only (this one whatever its projects).
+            of_project = ReleaseProject.objects.filter(project_id=deployment.project_id)
+            since_base = since_base.filter(Q(pk=head.pk) | Exists(of_project.filter(release_id=OuterRef("pk"))))
+            earlier = earlier.filter(Exists(of_project.filter(release_id=OuterRef("release_id"))))
+        shipped = ReleaseCommit.objects.filter(release__in=since_base)
+        commits = commits.exclude(Exists(earlier))
+    # Driven by the shipped rows' commit ids (a primary-key lookup each), never by the
+    # organization's whole commit table.
+    commits = commits.filter(pk__in=shipped.values("commit_id"))
+    total = commits.count()
+    listed = list(commits.order_by(F("timestamp").desc(nulls_last=True), "-id")[:limit]) if total else []
+    return CommitsShipped(previous=previous, commits=listed, total=total)

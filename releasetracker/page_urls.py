@@ -31,6 +31,7 @@ orgs_urls = (
         path("settings/webhooks/", webhook_views.webhooks, name="webhooks"),
         path("settings/webhooks/<uuid:public_id>/toggle/", webhook_views.webhook_toggle, name="webhook-toggle"),
         path("settings/webhooks/<uuid:public_id>/delete/", webhook_views.webhook_delete, name="webhook-delete"),
+        path("settings/webhooks/<uuid:public_id>/test/", webhook_views.webhook_test, name="webhook-test"),
         path(
             "settings/webhooks/<uuid:public_id>/deliveries/<uuid:delivery_id>/redeliver/",
             webhook_views.delivery_redeliver,

@@ -7,6 +7,7 @@ they cannot parse rather than silently falling back to a default.
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -300,6 +301,8 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "deployments.models.DeploymentStatus",
         "ReleaseStatusEnum": "releases.models.Release.Status",
         "WebhookEventEnum": "webhooks.models.WebhookEvent",
+        "WebhookSubscribableEventEnum": "webhooks.models.SUBSCRIBABLE_EVENTS",
+        "WebhookFormatEnum": "webhooks.models.WebhookFormat",
     },
 }
 
@@ -326,6 +329,16 @@ def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Networ
 
 
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+
+# The address people reach this server at (https://tracker.example.com): chat messages link to
+# release and compare pages under it. Without it they carry no links.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+if PUBLIC_URL:
+    _public = urlsplit(PUBLIC_URL)
+    if _public.scheme not in ("http", "https") or not _public.hostname or _public.query or _public.fragment:
+        raise ImproperlyConfigured(
+            f"PUBLIC_URL={PUBLIC_URL!r} is not the http(s) address of this server (https://tracker.example.com)"
+        )
 
 # Every line names its request (X-Request-ID). Production writes one JSON object per line;
 # DEBUG (or LOG_FORMAT=text) writes a human line.

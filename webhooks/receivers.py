@@ -6,6 +6,7 @@ the change it announces was committed.
 
 from deployments.models import DeploymentStatus
 from releasetracker import events
+from webhooks.messages import deployment_message
 from webhooks.models import WebhookEvent
 from webhooks.services import deployment_data, release_data, webhook_emit
 
@@ -23,19 +24,27 @@ def release_created(sender, *, organization, release, projects, build_requested:
         )
 
 
+def _outcome(deployment) -> list[str]:
+    """The outcome event of the status a deployment now has, if any: started, succeeded (or, for
+    a rollback, whether flagged or found, rolled back) or failed."""
+    if deployment.status == DeploymentStatus.IN_PROGRESS:
+        return [WebhookEvent.DEPLOYMENT_STARTED]
+    if deployment.status == DeploymentStatus.SUCCESS:
+        return [WebhookEvent.DEPLOYMENT_ROLLED_BACK if deployment.is_rollback else WebhookEvent.DEPLOYMENT_SUCCEEDED]
+    if deployment.status == DeploymentStatus.FAILURE:
+        return [WebhookEvent.DEPLOYMENT_FAILED]
+    return []
+
+
 def deployment_created(sender, *, organization, deployment, requested: bool = False, **kwargs) -> None:
     names = [WebhookEvent.DEPLOYMENT_CREATED]
     if requested:  # Aviator's "create a deployment triggers the environment's workflow"
         names.append(WebhookEvent.DEPLOYMENT_REQUESTED)
-    if deployment.status == DeploymentStatus.FAILURE:
-        names.append(WebhookEvent.DEPLOYMENT_FAILED)
-    _emit(organization, deployment, names)
+    _emit(organization, deployment, names + _outcome(deployment))
 
 
 def deployment_status_changed(sender, *, organization, deployment, previous_status: str, **kwargs) -> None:
-    names = [WebhookEvent.DEPLOYMENT_STATUS_CHANGED]
-    if deployment.status == DeploymentStatus.FAILURE:
-        names.append(WebhookEvent.DEPLOYMENT_FAILED)
+    names = [WebhookEvent.DEPLOYMENT_STATUS_CHANGED, *_outcome(deployment)]
     _emit(organization, deployment, names, previous_status=previous_status)
 
 
@@ -44,6 +53,7 @@ def _emit(organization, deployment, names: list[str], *, previous_status: str | 
         organization=organization,
         events=names,
         data=lambda: deployment_data(deployment, previous_status=previous_status),
+        message=lambda event: deployment_message(organization=organization, deployment=deployment, event=event),
         project_id=deployment.project_id,
         environment_id=deployment.environment_id,
     )

@@ -3,20 +3,26 @@ from rest_framework import serializers
 from deployments.models import Environment
 from releases.models import Project
 from releasetracker.api.serializers import model_max_length
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.models import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookFormat
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
+    url = serializers.CharField(
+        source="display_url",
+        read_only=True,
+        help_text="in full for json; for a chat format (its URL is its secret) scheme, host and last 4 characters",
+    )
     project = serializers.CharField(source="project.name", default=None, read_only=True, allow_null=True)
     environment = serializers.CharField(source="environment.name", default=None, read_only=True, allow_null=True)
-    secret_hint = serializers.SerializerMethodField(help_text="the secret's last 4 characters")
+    secret_hint = serializers.SerializerMethodField(help_text="the secret's last 4 characters (null: not signed)")
 
     class Meta:
         model = WebhookEndpoint
         fields = [
             "id",
             "url",
+            "format",
             "events",
             "project",
             "environment",
@@ -27,25 +33,34 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
-    def get_secret_hint(self, endpoint) -> str:
-        return "…" + endpoint.secret[-4:]
+    def get_secret_hint(self, endpoint) -> str | None:
+        return "…" + endpoint.secret[-4:] if endpoint.secret else None
 
 
 class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(read_only=True, help_text="shown in full only in this response")
+    url = serializers.CharField(read_only=True, help_text="in full, for every format, only in this response")
+    secret = serializers.SerializerMethodField(help_text="shown in full only in this response; null: not signed")
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
+    def get_secret(self, endpoint) -> str | None:
+        return endpoint.secret or None
+
 
 class WebhookEndpointWriteSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=model_max_length(WebhookEndpoint, "url"))
-    events = serializers.ListField(child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False)
+    format = serializers.ChoiceField(
+        choices=WebhookFormat.choices,
+        default=WebhookFormat.JSON,
+        help_text="json: our signed payload; slack, teams, discord: that service's message. Fixed once created.",
+    )
+    events = serializers.ListField(child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False)
     secret = serializers.CharField(
         max_length=model_max_length(WebhookEndpoint, "secret"),
         required=False,
         allow_blank=True,
-        help_text="default: generated",
+        help_text="json only; default: generated",
     )
     project = serializers.CharField(
         max_length=model_max_length(Project, "name"), required=False, allow_null=True, allow_blank=True
@@ -61,8 +76,11 @@ class WebhookEndpointWriteSerializer(serializers.Serializer):
 
 class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
     url = serializers.URLField(max_length=model_max_length(WebhookEndpoint, "url"), required=False)
+    format = serializers.ChoiceField(
+        choices=WebhookFormat.choices, required=False, help_text="accepted only when unchanged"
+    )
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False, required=False
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False, required=False
     )
     is_active = serializers.BooleanField(required=False)
 

@@ -3,7 +3,8 @@
 ``webhook_emit`` is called by the release and deployment services inside their transaction, so
 a delivery exists exactly when the event it describes was committed. ``deliver_due`` is the
 worker's step: it locks due deliveries with ``SKIP LOCKED`` so several workers never send one
-delivery twice.
+delivery twice. A delivery holds the exact body to post: our signed JSON, or a chat service's
+message (``webhooks.formats``), which is posted the same way but not signed.
 """
 
 import hashlib
@@ -29,7 +30,16 @@ from releases.models import Project
 from releasetracker.errors import DomainError
 from releasetracker.models import Organization
 from releasetracker.validation import clean_text
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks import formats
+from webhooks.messages import Message, endpoint_test_message
+from webhooks.models import (
+    CHAT_EVENTS,
+    SUBSCRIBABLE_EVENTS,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookFormat,
+)
 
 USER_AGENT = "ReleaseTracker-Hookshot/1"
 RESPONSE_KEEP = 2000
@@ -81,13 +91,35 @@ def check_target(url: str, *, field: str = "url", resolve: bool = True) -> None:
 # Endpoints -------------------------------------------------------------------------------------
 
 
-def clean_events(events) -> list[str]:
+def clean_format(format) -> str:
+    if format not in WebhookFormat.values:
+        raise DomainError(f"'{format}' is not one of: {', '.join(WebhookFormat.values)}", field="format")
+    return format
+
+
+def clean_events(events, *, format: str = WebhookFormat.JSON) -> list[str]:
+    """The events an endpoint of ``format`` subscribes to: any for JSON, those a chat message exists for otherwise."""
+    allowed = [value for value, _ in SUBSCRIBABLE_EVENTS] if format == WebhookFormat.JSON else list(CHAT_EVENTS)
     if not isinstance(events, (list, tuple)) or not events:
-        raise DomainError(f"choose one or more of: {', '.join(WebhookEvent.values)}", field="events")
-    bad = [e for e in events if e not in WebhookEvent.values]
+        raise DomainError(f"choose one or more of: {', '.join(allowed)}", field="events")
+    bad = [e for e in events if e not in allowed]
     if bad:
-        raise DomainError(f"unknown event '{bad[0]}'; choose from: {', '.join(WebhookEvent.values)}", field="events")
+        if format != WebhookFormat.JSON and bad[0] in WebhookEvent.values:
+            raise DomainError(
+                f"'{bad[0]}' has no chat message; a {format} webhook takes: {', '.join(allowed)}", field="events"
+            )
+        raise DomainError(f"unknown event '{bad[0]}'; choose from: {', '.join(allowed)}", field="events")
     return sorted(set(events))
+
+
+def _clean_secret(secret, format: str) -> str:
+    """A JSON endpoint's signing secret (generated when empty); chat formats are not signed and keep none."""
+    secret = clean_text(secret, field="secret", max_length=128)
+    if format != WebhookFormat.JSON:
+        if secret:
+            raise DomainError(f"{format} messages are not signed: leave the secret empty", field="secret")
+        return ""
+    return secret or secrets.token_hex(32)
 
 
 def _lookup(model, organization: Organization, name: str | None, field: str):
@@ -105,19 +137,24 @@ def endpoint_create(
     organization: Organization,
     url: str,
     events,
+    format: str = WebhookFormat.JSON,
     secret: str = "",
     project: str | None = None,
     environment: str | None = None,
     is_active: bool = True,
     description: str = "",
 ) -> WebhookEndpoint:
+    """Add an endpoint. A chat format's URL is its credential: the caller shows it once, in the
+    answer to this call, and ``WebhookEndpoint.display_url`` after."""
+    format = clean_format(format)
     url = clean_text(url, field="url", max_length=500, required=True)
     check_target(url)
     endpoint = WebhookEndpoint.objects.create(
         organization=organization,
         url=url,
-        secret=clean_text(secret, field="secret", max_length=128) or secrets.token_hex(32),
-        events=clean_events(events),
+        format=format,
+        secret=_clean_secret(secret, format),
+        events=clean_events(events, format=format),
         project=_lookup(Project, organization, project, "project"),
         environment=_lookup(Environment, organization, environment, "environment"),
         is_active=bool(is_active),
@@ -136,6 +173,7 @@ def endpoint_update(
     endpoint: WebhookEndpoint,
     url=_MISSING,
     events=_MISSING,
+    format=_MISSING,
     secret=_MISSING,
     project=_MISSING,
     environment=_MISSING,
@@ -144,13 +182,16 @@ def endpoint_update(
 ) -> WebhookEndpoint:
     if endpoint.organization_id != organization.pk:
         raise DomainError("no such webhook", field="webhook")
+    # Queued deliveries hold bodies of the endpoint's format: a new format is a new endpoint.
+    if format is not _MISSING and format != endpoint.format:
+        raise DomainError("cannot be changed: add a webhook with the new format and delete this one", field="format")
     if url is not _MISSING:
         endpoint.url = clean_text(url, field="url", max_length=500, required=True)
         check_target(endpoint.url)
     if events is not _MISSING:
-        endpoint.events = clean_events(events)
+        endpoint.events = clean_events(events, format=endpoint.format)
     if secret is not _MISSING:
-        endpoint.secret = clean_text(secret, field="secret", max_length=128) or secrets.token_hex(32)
+        endpoint.secret = _clean_secret(secret, endpoint.format)
     if project is not _MISSING:
         endpoint.project = _lookup(Project, organization, project, "project")
     if environment is not _MISSING:
@@ -170,11 +211,24 @@ def _jsonable(data: dict) -> dict:
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
+def _envelope(delivery: WebhookDelivery, organization: Organization, occurred_at: datetime, data: dict) -> dict:
+    return _jsonable(
+        {
+            "event": delivery.event,
+            "delivery_id": str(delivery.public_id),
+            "organization": organization.slug,
+            "occurred_at": occurred_at,
+            "data": data,
+        }
+    )
+
+
 def webhook_emit(
     *,
     organization: Organization,
     events: Sequence[str],
     data: dict | Callable[[], dict],
+    message: Callable[[str], Message] | None = None,
     project_id: int | None = None,
     environment_id: int | None = None,
 ) -> int:
@@ -182,8 +236,10 @@ def webhook_emit(
 
     Call it inside the transaction that writes the event: if that transaction rolls back, so do
     the deliveries, and nothing is ever sent for it. ``data`` may be a callable, so the payload is
-    only built (and its related rows only read) when some endpoint wants the event. Returns the
-    number of deliveries queued.
+    only built (and its related rows only read) when some endpoint wants the event. ``message``
+    builds the chat message for an event (``webhooks.messages``), once per event, only when a
+    chat endpoint wants it; each chat endpoint gets it in its own format. Returns the number of
+    deliveries queued.
     """
     endpoints = [
         e
@@ -194,20 +250,22 @@ def webhook_emit(
     wanted = [(endpoint, event) for event in events for endpoint in endpoints if event in endpoint.events]
     if not wanted:
         return 0
-    body = data() if callable(data) else data
+    body = None
+    messages: dict[str, Message] = {}
     now = timezone.now()
     deliveries = []
     for endpoint, event in wanted:
         delivery = WebhookDelivery(organization=organization, endpoint=endpoint, event=event, next_attempt_at=now)
-        delivery.payload = _jsonable(
-            {
-                "event": event,
-                "delivery_id": str(delivery.public_id),
-                "organization": organization.slug,
-                "occurred_at": now,
-                "data": body,
-            }
-        )
+        if not endpoint.is_chat:
+            if body is None:
+                body = data() if callable(data) else data
+            delivery.payload = _envelope(delivery, organization, now, body)
+        elif message is not None:
+            if event not in messages:
+                messages[event] = message(event)
+            delivery.payload = formats.render(endpoint.format, messages[event])
+        else:
+            continue  # no chat message for this event (clean_events keeps chat endpoints off it)
         deliveries.append(delivery)
     WebhookDelivery.objects.bulk_create(deliveries)
     return len(deliveries)
@@ -291,14 +349,15 @@ def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:
 
 
 def _attempt(delivery: WebhookDelivery, *, now: datetime) -> None:
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    body = formats.encode_body(delivery.payload)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Release-Tracker-Event": delivery.event,
         "X-Release-Tracker-Delivery": str(delivery.public_id),
-        "X-Release-Tracker-Signature-256": sign(delivery.endpoint.secret, body),
     }
+    if not delivery.endpoint.is_chat:  # Slack, Teams and Discord verify nothing: their URL is the secret
+        headers["X-Release-Tracker-Signature-256"] = sign(delivery.endpoint.secret, body)
     result = _post(delivery.endpoint.url, body, headers, _setting("WEBHOOKS_TIMEOUT_SECONDS", 5))
     delivery.attempts += 1
     delivery.last_attempt_at = now
@@ -342,6 +401,37 @@ def deliver_due(*, limit: int = 20, now: datetime | None = None) -> int:
         for delivery in batch:
             _attempt(delivery, now=now)
     return len(batch)
+
+
+def endpoint_test(*, organization: Organization, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send a test message to ``endpoint`` now (paused or not) and return its delivery, with the answer.
+
+    It is an ordinary delivery (event ``webhook.test``), in the log with the others: queued, then
+    sent at once under the same row lock as the worker's, with the worker's checks. If the
+    attempt fails it is retried like any delivery.
+    """
+    if endpoint.organization_id != organization.pk:
+        raise DomainError("no such webhook", field="webhook")
+    now = timezone.now()
+    # Due only after the first retry delay: the worker leaves it to this call unless the process
+    # running it dies before sending.
+    delivery = WebhookDelivery(
+        organization=organization, endpoint=endpoint, event=WebhookEvent.TEST, next_attempt_at=now + backoff(1)
+    )
+    if endpoint.is_chat:
+        delivery.payload = formats.render(
+            endpoint.format, endpoint_test_message(organization=organization, endpoint=endpoint)
+        )
+    else:
+        data = {"webhook": str(endpoint.public_id), "events": endpoint.events}
+        delivery.payload = _envelope(delivery, organization, now, data)
+    delivery.save(force_insert=True)
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",)).select_related("endpoint").get(pk=delivery.pk)
+        )
+        _attempt(delivery, now=now)
+    return delivery
 
 
 def delivery_redeliver(*, organization: Organization, delivery: WebhookDelivery) -> WebhookDelivery:

@@ -1,6 +1,7 @@
 """/orgs/<slug>/settings/webhooks/: organization admins manage outgoing webhooks and see deliveries."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -11,22 +12,41 @@ from releases.selectors import project_list
 from releasetracker.errors import DomainError
 from releasetracker.pages import org_admin_page, page_context
 from webhooks import selectors, services
-from webhooks.models import WebhookEndpoint, WebhookEvent
+from webhooks.models import (
+    CHAT_EVENTS,
+    SUBSCRIBABLE_EVENTS,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookFormat,
+)
 
 
 class EndpointForm(forms.Form):
-    url = forms.URLField(max_length=500, assume_scheme="https", label="Payload URL")
+    format = forms.ChoiceField(
+        choices=WebhookFormat.choices,
+        initial=WebhookFormat.JSON,
+        required=False,  # JSON when left out, as before formats existed
+        widget=forms.RadioSelect,
+        help_text="Slack, Teams and Discord get a message in their own shape; JSON gets our signed payload.",
+    )
+    url = forms.URLField(max_length=500, assume_scheme="https", label="URL")
     events = forms.MultipleChoiceField(
-        choices=WebhookEvent.choices,
+        choices=SUBSCRIBABLE_EVENTS,
         widget=forms.CheckboxSelectMultiple,
         initial=[WebhookEvent.DEPLOYMENT_FAILED],
     )
     project = forms.ChoiceField(required=False, help_text="Only events of this project (default: all).")
     environment = forms.ChoiceField(required=False, help_text="Only events of this environment (default: all).")
     secret = forms.CharField(
-        max_length=128, required=False, help_text="Leave empty to generate one; it is shown once, after saving."
+        max_length=128,
+        required=False,
+        help_text="JSON only. Leave empty to generate one; it is shown once, after saving.",
     )
     description = forms.CharField(max_length=200, required=False)
+
+    def clean_format(self) -> str:
+        return self.cleaned_data["format"] or WebhookFormat.JSON
 
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,10 +61,18 @@ class EndpointForm(forms.Form):
 def _page(request: HttpRequest, form: EndpointForm, *, created: WebhookEndpoint | None = None, status: int = 200):
     endpoints = selectors.endpoint_list_with_recent_deliveries(organization=request.org)
     rows = [(endpoint, endpoint.recent_deliveries) for endpoint in endpoints]
-    context = page_context(request, nav="webhooks", rows=rows, form=form, created=created)
+    context = page_context(
+        request,
+        nav="webhooks",
+        rows=rows,
+        form=form,
+        created=created,
+        chat_events=[str(event) for event in CHAT_EVENTS],
+        public_url=getattr(settings, "PUBLIC_URL", ""),
+    )
     response = render(request, "settings/webhooks.html", context, status=status)
     if created is not None:
-        response["Cache-Control"] = "no-store"  # the secret is in this body only
+        response["Cache-Control"] = "no-store"  # the secret, or a chat URL, is in this body only
     return response
 
 
@@ -91,6 +119,23 @@ def webhook_delete(request: HttpRequest, public_id) -> HttpResponse:
     endpoint = _endpoint_or_404(request, public_id)
     services.endpoint_delete(organization=request.org, endpoint=endpoint)
     messages.success(request, f"Webhook {endpoint.url} is deleted.")
+    return _back(request)
+
+
+@require_POST
+@org_admin_page
+def webhook_test(request: HttpRequest, public_id) -> HttpResponse:
+    endpoint = _endpoint_or_404(request, public_id)
+    delivery = services.endpoint_test(organization=request.org, endpoint=endpoint)
+    if delivery.state == WebhookDelivery.State.DELIVERED:
+        messages.success(request, f"Test message delivered to {endpoint} (HTTP {delivery.last_status_code}).")
+    else:
+        answer = f"HTTP {delivery.last_status_code}" if delivery.last_status_code else "no answer"
+        messages.error(
+            request,
+            f"Test message to {endpoint} failed: {answer}: {delivery.last_response[:200]}. "
+            "It is retried like any delivery; see its recent deliveries.",
+        )
     return _back(request)
 
 

@@ -40,7 +40,7 @@ class WebhookEndpointViewSet(
         return selectors.endpoint_list(organization=self.organization)
 
     @extend_schema(
-        summary="Add a webhook endpoint (the secret is shown in full only in this response)",
+        summary="Add a webhook endpoint (its secret, and a chat format's URL, are shown in full only in this response)",
         request=WebhookEndpointWriteSerializer,
         responses={201: WebhookEndpointCreatedSerializer, **WRITE_ERRORS},
     )
@@ -75,6 +75,20 @@ class WebhookEndpointViewSet(
         endpoint = self.get_object()
         rows = selectors.delivery_list(organization=self.organization, endpoint=endpoint)[:100]
         return Response(WebhookDeliverySerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Send a test message now",
+        description="Posts a test message (event `webhook.test`, in the endpoint's format) at once, paused "
+        "or not, and answers with its delivery: `state` `delivered`, or `pending` with the receiver's "
+        "`last_status_code` and `last_response` (then retried like any delivery).",
+        request=None,
+        responses={200: WebhookDeliverySerializer, **DETAIL_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request, id=None):
+        endpoint = self.get_object()
+        delivery = services.endpoint_test(organization=self.organization, endpoint=endpoint)
+        return Response(WebhookDeliverySerializer(delivery).data)
 
     @extend_schema(
         summary="Queue a delivery again",

@@ -85,6 +85,7 @@ ROUTES: dict[str, Case] = {
     "api/v1/webhooks/": Case("api"),
     "api/v1/webhooks/<id>/": api_detail("webhook", ("GET", "PATCH", "DELETE")),
     "api/v1/webhooks/<id>/deliveries/": api_detail("webhook"),
+    "api/v1/webhooks/<id>/test/": api_detail("webhook", ("POST",)),
     "api/v1/webhooks/<id>/deliveries/<delivery_id>/redeliver/": api_detail(
         "webhook", ("POST",), delivery_id="delivery"
     ),
@@ -160,6 +161,9 @@ ROUTES: dict[str, Case] = {
         "page", ("POST",), {"org_slug": "slug", "public_id": "webhook"}
     ),
     "orgs/<org_slug>/settings/webhooks/<public_id>/delete/": Case(
+        "page", ("POST",), {"org_slug": "slug", "public_id": "webhook"}
+    ),
+    "orgs/<org_slug>/settings/webhooks/<public_id>/test/": Case(
         "page", ("POST",), {"org_slug": "slug", "public_id": "webhook"}
     ),
     "orgs/<org_slug>/settings/webhooks/<public_id>/deliveries/<delivery_id>/redeliver/": Case(
