@@ -23,9 +23,13 @@ from releasetracker.models import Organization
 CREATED_BY = "GitHub webhook"
 # GitHub deployment states -> ours. "inactive" is missing on purpose: GitHub sets it on the
 # previous deployment when a newer one succeeds, which says nothing about how that one went.
+# "waiting" (held by an environment's protection rules until someone approves it) is queued:
+# accepted and not yet running, as GitHub's own "queued" is; as "pending" it would merge into
+# the deployment's first status and the history would lose when the wait began.
 STATES = {
     "pending": DeploymentStatus.PENDING,
     "queued": DeploymentStatus.QUEUED,
+    "waiting": DeploymentStatus.QUEUED,
     "in_progress": DeploymentStatus.IN_PROGRESS,
     "success": DeploymentStatus.SUCCESS,
     "failure": DeploymentStatus.FAILURE,

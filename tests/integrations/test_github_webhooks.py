@@ -201,13 +201,25 @@ def test_deployment_statuses_build_the_history_with_githubs_times(client, hook_o
     assert history(deployment)[1:] == [("in_progress", started), ("success", finished)]
 
 
-@pytest.mark.parametrize(("state", "expected"), [("error", "failure"), ("failure", "failure"), ("queued", "queued")])
+@pytest.mark.parametrize(
+    ("state", "expected"), [("error", "failure"), ("failure", "failure"), ("queued", "queued"), ("waiting", "queued")]
+)
 def test_github_states_map_to_ours(client, hook_org, state, expected):
     deliver(client, "deployment", fixture("deployment"))
     payload = fixture("deployment_status_success")
     payload["deployment_status"]["state"] = state
     assert deliver(client, "deployment_status", payload).status_code == 200
     assert Deployment.objects.get().status == expected
+
+
+def test_githubs_waiting_status_of_a_protected_environment_is_accepted_as_queued(client, hook_org):
+    deliver(client, "deployment", fixture("deployment"))
+
+    response = deliver(client, "deployment_status", fixture("deployment_status_waiting"))
+
+    assert response.status_code == 200
+    assert response.json()["note"] == "deployment status set to queued"
+    assert Deployment.objects.get().status == "queued"
 
 
 def test_an_inactive_state_is_acknowledged_and_keeps_the_outcome(client, hook_org):
