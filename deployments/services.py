@@ -283,6 +283,7 @@ def deployment_record(
     source: str = Source.API,
     created_by: str = "",
     request_workflow: bool = False,
+    created_at: datetime | None = None,
     **text_fields: str,
 ) -> tuple[Deployment, bool]:
     """Record a deployment of a release or a commit to an environment, all or nothing.
@@ -296,6 +297,10 @@ def deployment_record(
     environment returns the first deployment unchanged (``created`` False). A new deployment
     comes back with its environment, release, project and status history loaded, ready to render.
     ``request_workflow`` asks listeners to start the environment's deploy workflow (Aviator).
+
+    ``created_at`` is when the source created the deployment, for a source that says (GitHub):
+    its first status, and the first sighting of a sha no commit has, are dated then rather than
+    on arrival, so they sort with the statuses the source dates itself.
     """
     unknown = set(text_fields) - set(TEXT_FIELDS)
     if unknown:
@@ -333,7 +338,7 @@ def deployment_record(
             raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
         duration_seconds = float(duration_seconds)  # as the column gives it back
     status = _clean_status(status)
-    now = timezone.now()
+    now = clean_time(created_at, field="created_at") or timezone.now()
     deployment = Deployment(
         organization=organization,
         commit_sha=sha,
@@ -757,7 +762,22 @@ def deployment_rollback(
 # Deployments a source reports by its own id, in any order (GitHub) ---------------------------
 
 # What ``deployment_status_report`` did with a status.
-RECORDED, STATUS_SET, IGNORED = "recorded", "status_set", "ignored"
+RECORDED, STATUS_SET, HISTORY_ADDED, UNCHANGED = "recorded", "status_set", "history_added", "unchanged"
+
+# How far along a deployment each status is. Statuses a source dates in the same second (GitHub
+# dates to the second) are taken in this order, whatever order they arrive in.
+_STAGES = {
+    DeploymentStatus.PENDING: 0,
+    DeploymentStatus.UNKNOWN: 0,
+    DeploymentStatus.QUEUED: 1,
+    DeploymentStatus.IN_PROGRESS: 2,
+    DeploymentStatus.CANCELING: 3,
+}
+_FINAL_STAGE = 4
+
+
+def _when(status: str, at: datetime) -> tuple[datetime, int]:
+    return at, _STAGES.get(status, _FINAL_STAGE)
 
 
 def deployment_record_of_ref(
@@ -786,43 +806,79 @@ def deployment_status_report(
     environment: str,
     external_id: str,
     status: str,
-    at: datetime,
+    at: datetime | None,
     url: str = "",
+    created_at: datetime | None = None,
     **fields,
 ) -> tuple[Deployment, str]:
     """A status, at time ``at``, of the deployment that the source's id ``external_id`` names in
-    ``environment``, from a source that does not promise the order of its reports.
+    ``environment``, from a source that does not promise the order of its reports (GitHub).
 
-    A status that arrives before its deployment records the deployment with this status (the
-    other ``fields`` are ``deployment_record_of_ref``'s). A status older than the deployment's
-    recorded outcome is ignored: a late ``in_progress`` must not undo a ``success``. Any other
-    moves the deployment to ``status`` at ``at``; ``url`` (a log), when given, becomes its url.
-    Returns ``(deployment, RECORDED | STATUS_SET | IGNORED)``.
+    The deployment is recorded by whichever report about it arrives first, as ``pending`` at
+    ``created_at`` (when the source created it; default ``at``), with the other ``fields``
+    (``deployment_record_of_ref``'s); the status is then applied to it. A status later than every
+    status recorded moves the deployment to ``status`` at ``at``, and ``url`` (a log), when
+    given, becomes its url. An earlier one (a late delivery) only takes its place in the history,
+    and dates the start when it is an earlier ``in_progress``: a late ``in_progress`` must not
+    undo a ``success``. So the deployment ends the same whatever order its reports arrive in.
+    Returns ``(deployment, RECORDED | STATUS_SET | HISTORY_ADDED | UNCHANGED)``.
     """
     environment = clean_model_text(Environment, "name", environment, field="environment", required=True)
     external_id = clean_model_text(Deployment, "external_id", external_id, field="external_id", required=True)
+    status = _clean_status(status)
+    at = clean_time(at, field="at") or timezone.now()
+    created_at = clean_time(created_at, field="created_at") or at
     existing = deployment_get_by_external_id(
         organization=organization, environment=environment, external_id=external_id
     )
+    recorded = False
     if existing is None:
-        times = {"finished_at": at} if status in FINAL_STATUSES else {}
-        if status == DeploymentStatus.IN_PROGRESS:
-            times["started_at"] = at
-        deployment, _ = deployment_record_of_ref(
+        existing, recorded = deployment_record_of_ref(
             organization=organization,
             environment=environment,
             external_id=external_id,
-            status=status,
-            url=url,
-            **times,
+            status=DeploymentStatus.PENDING,
+            created_at=created_at,
             **fields,
         )
-        return deployment, RECORDED
-    at = clean_time(at, field="at")
-    if existing.is_final and existing.finished_at and at < existing.finished_at:
-        return existing, IGNORED
-    texts = {"url": url} if url else {}
-    return deployment_update(organization=organization, deployment=existing, status=status, at=at, **texts), STATUS_SET
+    # Locked, so two reports of the same deployment are placed one after the other.
+    deployment = Deployment.objects.for_organization(organization).select_for_update(of=("self",)).get(pk=existing.pk)
+    history = sorted(deployment.status_changes.all(), key=lambda change: (_when(change.status, change.at), change.pk))
+    if not history or _when(status, at) > _when(history[-1].status, history[-1].at):
+        texts = {"url": url} if url else {}
+        deployment = deployment_update(organization=organization, deployment=deployment, status=status, at=at, **texts)
+        done = STATUS_SET
+    else:
+        done = _history_insert(organization, deployment, history, status=status, at=at)
+    return deployment, RECORDED if recorded else done
+
+
+def _history_insert(
+    organization: Organization,
+    deployment: Deployment,
+    history: list[DeploymentStatusChange],
+    *,
+    status: str,
+    at: datetime,
+) -> str:
+    """Put a status that arrived late in the ``history`` (in time order) where it was made, leaving
+    the current status alone; the history then reads as if the reports had arrived in order."""
+    before = [change for change in history if _when(change.status, change.at) <= _when(status, at)]
+    if before and before[-1].status == status:
+        return UNCHANGED  # this status was already in effect then: a repeat
+    after = history[len(before)] if len(before) < len(history) else None
+    if after is not None and after.status == status:
+        # The same status, begun earlier than the report that arrived first said.
+        after.at = at
+        after.save(update_fields=["at", "updated_at"])
+    else:
+        DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
+    if status == DeploymentStatus.IN_PROGRESS and (deployment.started_at is None or at < deployment.started_at):
+        deployment.started_at = at
+        if deployment.finished_at is not None:
+            deployment.duration_seconds = (deployment.finished_at - at).total_seconds()
+        deployment.save(update_fields=["started_at", "duration_seconds", "updated_at"])
+    return HISTORY_ADDED
 
 
 # Releases imported from history (git tags) ---------------------------------------------------
