@@ -42,6 +42,7 @@ from releases.services import (
     release_create_or_keep,
     release_update,
     repository_from_url,
+    repository_get_or_create,
 )
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError, NotFound
@@ -203,8 +204,11 @@ def _only_project_of(release: Release) -> Project | None:
     return links[0].project if len(links) == 1 else None
 
 
-def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetime) -> None:
-    """Record a deployed sha that no commit has (or abbreviates to), first seen at ``seen_at``.
+def _remember_bare_sha(
+    *, organization: Organization, sha: str, seen_at: datetime, repository: Repository | str | None, url: str
+) -> None:
+    """Record a deployed sha that no commit has (or abbreviates to), first seen at ``seen_at``,
+    in the ``repository`` the deployment names (a name is created on first use, with ``url``).
 
     Lead time then has a start for it (DESIGN.md: the time the tracker first saw the commit
     when its timestamp is unknown), e.g. when the same sha reaches production after staging.
@@ -214,7 +218,11 @@ def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetim
     """
     if Commit.objects.for_organization(organization).filter(**sha_matches(sha)).exists():
         return
-    Commit.objects.bulk_create([Commit(organization=organization, sha=sha, created_at=seen_at)], ignore_conflicts=True)
+    if isinstance(repository, str):
+        repository = repository_get_or_create(organization=organization, name=repository, url=url)
+    Commit.objects.bulk_create(
+        [Commit(organization=organization, sha=sha, repository=repository, created_at=seen_at)], ignore_conflicts=True
+    )
 
 
 # Rollback detection ------------------------------------------------------------------------
@@ -284,6 +292,7 @@ def deployment_record(
     created_by: str = "",
     request_workflow: bool = False,
     created_at: datetime | None = None,
+    repository: Repository | str | None = None,
     **text_fields: str,
 ) -> tuple[Deployment, bool]:
     """Record a deployment of a release or a commit to an environment, all or nothing.
@@ -300,7 +309,8 @@ def deployment_record(
 
     ``created_at`` is when the source created the deployment, for a source that says (GitHub):
     its first status, and the first sighting of a sha no commit has, are dated then rather than
-    on arrival, so they sort with the statuses the source dates itself.
+    on arrival, so they sort with the statuses the source dates itself. ``repository`` (a row or
+    a name, created on first use with the ``repository_url``) is where such a sha is recorded.
     """
     unknown = set(text_fields) - set(TEXT_FIELDS)
     if unknown:
@@ -320,6 +330,11 @@ def deployment_record(
             raise DomainError("no such project", field="project")
     elif project:
         project = clean_model_text(Project, "name", project, field="project", required=True)
+    if isinstance(repository, Repository):
+        if repository.organization_id != organization.pk:
+            raise DomainError("no such repository", field="repository")
+    else:
+        repository = clean_model_text(Repository, "name", repository, field="repository") or None
     external_id = clean_model_text(Deployment, "external_id", external_id)
     sha = clean_sha(commit_sha, field="commit_sha") if commit_sha else ""
     if release is None and not sha:
@@ -382,7 +397,9 @@ def deployment_record(
     deployment.environment, deployment.release, deployment.project = environment, release, project
 
     if release is None:
-        _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
+        _remember_bare_sha(
+            organization=organization, sha=sha, seen_at=now, repository=repository, url=deployment.repository_url
+        )
     if not deployment.is_rollback:
         deployment.is_rollback = _is_rollback(deployment)
     if not external_id:

@@ -117,6 +117,7 @@ def _deployment_fields(payload: dict) -> dict:
         "triggered_by": _login(deployment, "creator"),
         "title": title,
         "project": _str(repository, "name", "repository.name", required=False),
+        "repository": _str(repository, "full_name", "repository.full_name", required=False),
         "repository_url": _str(repository, "html_url", "repository.html_url", required=False),
         "created_at": _time(deployment, "created_at", "deployment.created_at"),
         "source": Source.GITHUB,

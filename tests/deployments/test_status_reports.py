@@ -13,6 +13,7 @@ from deployments.services import (
     deployment_record_of_ref,
     deployment_status_report,
 )
+from releases.models import Commit
 from releases.services import CommitInput, release_create
 from releasetracker.errors import DomainError
 
@@ -77,6 +78,15 @@ def test_the_sha_still_finds_the_release_that_contains_it(org):
     deployment, _ = of_ref(org, ref="main")
 
     assert (deployment.release.version, deployment.project.name, deployment.branch) == ("2.0.0", "hello-world", "main")
+
+
+def test_a_sha_no_commit_has_is_recorded_in_the_named_repository_when_the_source_created_it(org):
+    url = "https://github.com/octo-org/hello-world"
+    deployment, _ = of_ref(org, repository="octo-org/hello-world", repository_url=url, created_at=WHEN)
+
+    commit = Commit.objects.select_related("repository").get(organization=org, sha=SHA)
+    assert (commit.repository.name, commit.repository.url) == ("octo-org/hello-world", url)
+    assert commit.created_at == deployment.created_at == deployment.occurred_at == WHEN
 
 
 @pytest.mark.parametrize("ref", ["", SHA.upper()])

@@ -201,6 +201,16 @@ def test_a_second_delivery_of_the_same_deployment_changes_nothing_and_says_so(cl
     assert history(Deployment.objects.get()) == [("pending", CREATED)]
 
 
+def test_a_sha_first_seen_in_a_deployment_is_stored_in_the_payloads_repository(client, hook_org):
+    deliver(client, "deployment", fixture("deployment"))
+
+    commit = Commit.objects.select_related("repository").get(sha=SHA)
+    assert commit.repository.name == "octo-org/hello-world"
+    assert commit.repository.url == "https://github.com/octo-org/hello-world"
+    assert commit.timestamp is None
+    assert commit.created_at == CREATED  # first seen when GitHub created the deployment
+
+
 def test_deployment_statuses_build_the_history_with_githubs_times(client, hook_org):
     deliver(client, "deployment", fixture("deployment"))
     assert deliver(client, "deployment_status", fixture("deployment_status_in_progress")).status_code == 200
