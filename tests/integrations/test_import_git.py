@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from deployments.models import Deployment, DeploymentStatusChange
 from integrations.git import repository_from_remote
+from integrations.management.commands.import_git import Command as ImportGit
 from releases.models import Commit, Release, ReleaseCommit, Repository
 from releases.services import CommitInput, release_create
 
@@ -141,6 +142,18 @@ def test_it_draws_a_progress_bar_on_a_terminal_only(org, history):
     import_git(history, stderr=pipe)
     assert "\r[" in terminal.getvalue() and "4/4" in terminal.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_the_progress_bar_is_drawn_plain_not_in_the_error_style(org, history):
+    # As manage.py runs it: stderr is the command's own, styled as errors on a colour terminal.
+    terminal = Terminal()
+    command = ImportGit(stdout=Terminal(), stderr=terminal, force_color=True)
+    assert command.stderr.style_func("x") != "x"  # what an error would look like here
+
+    call_command(command, "acme", str(history.path), "--project", "web")
+
+    assert "\r[" in terminal.getvalue() and "4/4" in terminal.getvalue()
+    assert "\x1b[" not in terminal.getvalue()
 
 
 def test_it_names_what_is_wrong_with_its_arguments(org, history, tmp_path):

@@ -51,8 +51,16 @@ def deployment_external_id(version: str) -> str:
     return external_id
 
 
+def _plain(text: str) -> str:
+    return text
+
+
 class Progress:
-    """A one-line progress bar on a terminal; silent elsewhere (CI logs get the summary only)."""
+    """A one-line progress bar on a terminal; silent elsewhere (CI logs get the summary only).
+
+    Drawn on stderr, which Django styles as errors (bold red) on a terminal: the bar is written
+    plain, since it is not one.
+    """
 
     WIDTH = 30
 
@@ -66,12 +74,12 @@ class Progress:
             return
         filled = self.WIDTH * done // self.total
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        self.stream.write(f"\r[{bar}] {done}/{self.total} {label[:40]:<40}", ending="")
+        self.stream.write(f"\r[{bar}] {done}/{self.total} {label[:40]:<40}", style_func=_plain, ending="")
         self.stream.flush()
 
     def finish(self) -> None:
         if self.enabled:
-            self.stream.write("")
+            self.stream.write("", style_func=_plain)
 
 
 class Command(BaseCommand):
@@ -151,7 +159,7 @@ class Command(BaseCommand):
             except DomainError as exc:
                 totals.skipped += 1
                 if progress.enabled:
-                    self.stderr.write("")
+                    self.stderr.write("", style_func=_plain)  # ends the bar's line
                 self.stderr.write(f"Skipped tag {tag.name}: {exc}")
             progress.update(index + 1, tag.name)
             if options["verbosity"] >= 2 and not progress.enabled:
