@@ -2,6 +2,7 @@
 
 import io
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -171,12 +172,40 @@ def test_it_names_what_is_wrong_with_its_arguments(org, history, tmp_path):
         ("https://github.com/acme/web.git", ("acme/web", "https://github.com/acme/web")),
         ("https://gitlab.example.com/group/sub/web", ("group/sub/web", "https://gitlab.example.com/group/sub/web")),
         ("ssh://git@github.com:22/acme/web.git", ("acme/web", "https://github.com/acme/web")),
-        ("/srv/git/web.git", ("fallback", "")),
-        ("", ("fallback", "")),
+        ("/srv/git/web.git", ("", "")),
+        ("", ("", "")),
     ],
 )
 def test_the_repository_name_comes_from_the_origin_remote(remote, expected):
-    assert repository_from_remote(remote, "fallback") == expected
+    assert repository_from_remote(remote) == expected
+
+
+def test_it_says_which_repository_name_it_uses_and_where_from(org, history):
+    history.git("remote", "add", "origin", "https://github.com/acme/web.git")
+
+    output = import_git(history, "--tags", "v1.0.0")
+
+    assert "Repository acme/web (from the origin remote)." in output
+
+
+def test_an_origin_on_disk_names_the_repository_after_the_directory_and_says_so(org, history, tmp_path):
+    clone = tmp_path / "clone"
+    history.git("clone", "-q", str(history.path), str(clone))
+
+    output = import_git(SimpleNamespace(path=clone), "--tags", "v1.0.0")
+
+    assert (
+        f"Repository clone (the directory's name: the origin remote, {history.path}, is not a URL; "
+        "name it with --repository OWNER/NAME)." in output
+    )
+    assert Commit.objects.get(sha=history.shas["init"]).repository.name == "clone"
+
+
+def test_repository_names_the_repository_whatever_the_origin(org, history):
+    output = import_git(history, "--tags", "v1.0.0", "--repository", "acme/web")
+
+    assert "Repository acme/web (from --repository)." in output
+    assert Commit.objects.get(sha=history.shas["init"]).repository.name == "acme/web"
 
 
 def test_a_tag_the_tracker_cannot_take_is_skipped_and_named_while_the_others_import(org, history):

@@ -101,7 +101,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--repository",
             default="",
-            help="repository name for the commits (default: owner/repo of the origin remote, else the directory name)",
+            metavar="OWNER/NAME",
+            help=(
+                "repository name for the commits (default: owner/name of the origin remote when it is a URL, "
+                "else the clone's directory name)"
+            ),
         )
         parser.add_argument(
             "--version-prefix",
@@ -121,13 +125,26 @@ class Command(BaseCommand):
             git.run("rev-parse", "--git-dir")
         except CommandError:
             raise CommandError(f"{repo} is not a git repository") from None
-        repository, url = repository_from_remote(git.origin(), path.name)
+        origin = git.origin()
+        repository, url = repository_from_remote(origin)
+        guessed = False
         if options["repository"]:
+            named_by = "from --repository"
             repository, url = options["repository"], url if options["repository"] == repository else ""
+        elif repository:
+            named_by = "from the origin remote"
+        else:
+            # An origin on disk (a clone of a clone, a mirror) or none: nothing says what the
+            # repository is called upstream, so the name is a guess the user should see.
+            guessed, repository = True, path.name
+            why = f"the origin remote, {origin}, is not a URL" if origin else "there is no origin remote"
+            named_by = f"the directory's name: {why}; name it with --repository OWNER/NAME"
         found = git.tags(tags)
         if not found:
             self.stdout.write(f"No tags matching '{tags}' in {path}: nothing to import.")
             return
+        notice = f"Repository {repository} ({named_by})."
+        self.stdout.write(notice, self.style.WARNING if guessed else None)
         try:
             repository_get_or_create(organization=org, name=repository, url=url)
         except DomainError as exc:
