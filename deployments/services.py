@@ -919,6 +919,7 @@ def release_import(
     project: str,
     repository: str,
     head: str,
+    ref: str,
     date: datetime,
     commits: Sequence[CommitInput] = (),
     previous: str = "",
@@ -931,6 +932,8 @@ def release_import(
     """Import a release made in the past at commit ``head`` of ``repository`` on ``date``, all or
     nothing: a successful release of ``project`` placed at its date in the timeline, with its
     commits, any number of them, and ``previous`` (the head of the release before) in its ref.
+    ``ref`` is the release's ref as the API shows it, the tag's name (``v1.4.0``); the commit
+    itself is in the release's refs.
 
     A version already recorded (by CI, or by an earlier import) is kept as it is; it gains the
     commits it lacks, and its commits the details they lacked. With ``environment``, the release
@@ -942,7 +945,7 @@ def release_import(
         version=version,
         projects=[project],
         commits=first,
-        ref=head,
+        ref=ref,
         date_released=date,
         refs=[RefInput(repository=repository, commit=head, previous_commit=previous)],
         status=Release.Status.SUCCESS,

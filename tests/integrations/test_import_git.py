@@ -129,7 +129,27 @@ def test_a_release_already_reported_by_ci_is_kept_and_completed(org, history):
 
 def test_a_version_prefix_keeps_repositories_with_the_same_tags_apart(org, history):
     import_git(history, "--tags", "v1.0.0", "--version-prefix", "web@")
-    assert list(Release.objects.values_list("version", flat=True)) == ["web@v1.0.0"]
+    assert list(Release.objects.values_list("version", "ref")) == [("web@v1.0.0", "v1.0.0")]
+
+
+def test_a_releases_ref_is_its_tag_and_its_refs_hold_the_commits(org, history):
+    history.git("remote", "add", "origin", "git@github.com:acme/web.git")
+
+    import_git(history, "--tags", "v*")
+
+    releases = {r.version: r for r in Release.objects.for_organization(org).prefetch_related("refs__repository")}
+    assert {version: release.ref for version, release in releases.items()} == {
+        "v1.0.0": "v1.0.0",
+        "v1.1.0": "v1.1.0",
+        "v1.2.0": "v1.2.0",
+    }
+    ref = releases["v1.1.0"].refs.get()
+    # The annotated tag v1.0.0 is peeled to its commit: the refs hold commits, never tag objects.
+    assert (ref.repository.name, ref.commit, ref.previous_commit) == (
+        "acme/web",
+        history.shas["search"],
+        history.shas["login"],
+    )
 
 
 class Terminal(io.StringIO):

@@ -163,6 +163,7 @@ class Command(BaseCommand):
                     project=project,
                     repository=repository,
                     head=tag.sha,
+                    ref=tag.name,
                     date=tag.date,
                     commits=git.commits(tag, earlier, repository),
                     previous=earlier[-1].sha if earlier else "",
