@@ -42,6 +42,7 @@ from releases.services import (
     release_create_or_keep,
     release_update,
     repository_from_url,
+    repository_get_or_create,
 )
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError, NotFound
@@ -203,8 +204,11 @@ def _only_project_of(release: Release) -> Project | None:
     return links[0].project if len(links) == 1 else None
 
 
-def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetime) -> None:
-    """Record a deployed sha that no commit has (or abbreviates to), first seen at ``seen_at``.
+def _remember_bare_sha(
+    *, organization: Organization, sha: str, seen_at: datetime, repository: Repository | str | None, url: str
+) -> None:
+    """Record a deployed sha that no commit has (or abbreviates to), first seen at ``seen_at``,
+    in the ``repository`` the deployment names (a name is created on first use, with ``url``).
 
     Lead time then has a start for it (DESIGN.md: the time the tracker first saw the commit
     when its timestamp is unknown), e.g. when the same sha reaches production after staging.
@@ -214,7 +218,11 @@ def _remember_bare_sha(*, organization: Organization, sha: str, seen_at: datetim
     """
     if Commit.objects.for_organization(organization).filter(**sha_matches(sha)).exists():
         return
-    Commit.objects.bulk_create([Commit(organization=organization, sha=sha, created_at=seen_at)], ignore_conflicts=True)
+    if isinstance(repository, str):
+        repository = repository_get_or_create(organization=organization, name=repository, url=url)
+    Commit.objects.bulk_create(
+        [Commit(organization=organization, sha=sha, repository=repository, created_at=seen_at)], ignore_conflicts=True
+    )
 
 
 # Rollback detection ------------------------------------------------------------------------
@@ -283,6 +291,8 @@ def deployment_record(
     source: str = Source.API,
     created_by: str = "",
     request_workflow: bool = False,
+    created_at: datetime | None = None,
+    repository: Repository | str | None = None,
     **text_fields: str,
 ) -> tuple[Deployment, bool]:
     """Record a deployment of a release or a commit to an environment, all or nothing.
@@ -296,6 +306,11 @@ def deployment_record(
     environment returns the first deployment unchanged (``created`` False). A new deployment
     comes back with its environment, release, project and status history loaded, ready to render.
     ``request_workflow`` asks listeners to start the environment's deploy workflow (Aviator).
+
+    ``created_at`` is when the source created the deployment, for a source that says (GitHub):
+    its first status, and the first sighting of a sha no commit has, are dated then rather than
+    on arrival, so they sort with the statuses the source dates itself. ``repository`` (a row or
+    a name, created on first use with the ``repository_url``) is where such a sha is recorded.
     """
     unknown = set(text_fields) - set(TEXT_FIELDS)
     if unknown:
@@ -315,6 +330,11 @@ def deployment_record(
             raise DomainError("no such project", field="project")
     elif project:
         project = clean_model_text(Project, "name", project, field="project", required=True)
+    if isinstance(repository, Repository):
+        if repository.organization_id != organization.pk:
+            raise DomainError("no such repository", field="repository")
+    else:
+        repository = clean_model_text(Repository, "name", repository, field="repository") or None
     external_id = clean_model_text(Deployment, "external_id", external_id)
     sha = clean_sha(commit_sha, field="commit_sha") if commit_sha else ""
     if release is None and not sha:
@@ -333,7 +353,7 @@ def deployment_record(
             raise DomainError("must be between 0 and one year in seconds", field="duration_seconds")
         duration_seconds = float(duration_seconds)  # as the column gives it back
     status = _clean_status(status)
-    now = timezone.now()
+    now = clean_time(created_at, field="created_at") or timezone.now()
     deployment = Deployment(
         organization=organization,
         commit_sha=sha,
@@ -377,7 +397,9 @@ def deployment_record(
     deployment.environment, deployment.release, deployment.project = environment, release, project
 
     if release is None:
-        _remember_bare_sha(organization=organization, sha=sha, seen_at=now)
+        _remember_bare_sha(
+            organization=organization, sha=sha, seen_at=now, repository=repository, url=deployment.repository_url
+        )
     if not deployment.is_rollback:
         deployment.is_rollback = _is_rollback(deployment)
     if not external_id:
@@ -757,7 +779,22 @@ def deployment_rollback(
 # Deployments a source reports by its own id, in any order (GitHub) ---------------------------
 
 # What ``deployment_status_report`` did with a status.
-RECORDED, STATUS_SET, IGNORED = "recorded", "status_set", "ignored"
+RECORDED, STATUS_SET, HISTORY_ADDED, UNCHANGED = "recorded", "status_set", "history_added", "unchanged"
+
+# How far along a deployment each status is. Statuses a source dates in the same second (GitHub
+# dates to the second) are taken in this order, whatever order they arrive in.
+_STAGES = {
+    DeploymentStatus.PENDING: 0,
+    DeploymentStatus.UNKNOWN: 0,
+    DeploymentStatus.QUEUED: 1,
+    DeploymentStatus.IN_PROGRESS: 2,
+    DeploymentStatus.CANCELING: 3,
+}
+_FINAL_STAGE = 4
+
+
+def _when(status: str, at: datetime) -> tuple[datetime, int]:
+    return at, _STAGES.get(status, _FINAL_STAGE)
 
 
 def deployment_record_of_ref(
@@ -786,43 +823,79 @@ def deployment_status_report(
     environment: str,
     external_id: str,
     status: str,
-    at: datetime,
+    at: datetime | None,
     url: str = "",
+    created_at: datetime | None = None,
     **fields,
 ) -> tuple[Deployment, str]:
     """A status, at time ``at``, of the deployment that the source's id ``external_id`` names in
-    ``environment``, from a source that does not promise the order of its reports.
+    ``environment``, from a source that does not promise the order of its reports (GitHub).
 
-    A status that arrives before its deployment records the deployment with this status (the
-    other ``fields`` are ``deployment_record_of_ref``'s). A status older than the deployment's
-    recorded outcome is ignored: a late ``in_progress`` must not undo a ``success``. Any other
-    moves the deployment to ``status`` at ``at``; ``url`` (a log), when given, becomes its url.
-    Returns ``(deployment, RECORDED | STATUS_SET | IGNORED)``.
+    The deployment is recorded by whichever report about it arrives first, as ``pending`` at
+    ``created_at`` (when the source created it; default ``at``), with the other ``fields``
+    (``deployment_record_of_ref``'s); the status is then applied to it. A status later than every
+    status recorded moves the deployment to ``status`` at ``at``, and ``url`` (a log), when
+    given, becomes its url. An earlier one (a late delivery) only takes its place in the history,
+    and dates the start when it is an earlier ``in_progress``: a late ``in_progress`` must not
+    undo a ``success``. So the deployment ends the same whatever order its reports arrive in.
+    Returns ``(deployment, RECORDED | STATUS_SET | HISTORY_ADDED | UNCHANGED)``.
     """
     environment = clean_model_text(Environment, "name", environment, field="environment", required=True)
     external_id = clean_model_text(Deployment, "external_id", external_id, field="external_id", required=True)
+    status = _clean_status(status)
+    at = clean_time(at, field="at") or timezone.now()
+    created_at = clean_time(created_at, field="created_at") or at
     existing = deployment_get_by_external_id(
         organization=organization, environment=environment, external_id=external_id
     )
+    recorded = False
     if existing is None:
-        times = {"finished_at": at} if status in FINAL_STATUSES else {}
-        if status == DeploymentStatus.IN_PROGRESS:
-            times["started_at"] = at
-        deployment, _ = deployment_record_of_ref(
+        existing, recorded = deployment_record_of_ref(
             organization=organization,
             environment=environment,
             external_id=external_id,
-            status=status,
-            url=url,
-            **times,
+            status=DeploymentStatus.PENDING,
+            created_at=created_at,
             **fields,
         )
-        return deployment, RECORDED
-    at = clean_time(at, field="at")
-    if existing.is_final and existing.finished_at and at < existing.finished_at:
-        return existing, IGNORED
-    texts = {"url": url} if url else {}
-    return deployment_update(organization=organization, deployment=existing, status=status, at=at, **texts), STATUS_SET
+    # Locked, so two reports of the same deployment are placed one after the other.
+    deployment = Deployment.objects.for_organization(organization).select_for_update(of=("self",)).get(pk=existing.pk)
+    history = sorted(deployment.status_changes.all(), key=lambda change: (_when(change.status, change.at), change.pk))
+    if not history or _when(status, at) > _when(history[-1].status, history[-1].at):
+        texts = {"url": url} if url else {}
+        deployment = deployment_update(organization=organization, deployment=deployment, status=status, at=at, **texts)
+        done = STATUS_SET
+    else:
+        done = _history_insert(organization, deployment, history, status=status, at=at)
+    return deployment, RECORDED if recorded else done
+
+
+def _history_insert(
+    organization: Organization,
+    deployment: Deployment,
+    history: list[DeploymentStatusChange],
+    *,
+    status: str,
+    at: datetime,
+) -> str:
+    """Put a status that arrived late in the ``history`` (in time order) where it was made, leaving
+    the current status alone; the history then reads as if the reports had arrived in order."""
+    before = [change for change in history if _when(change.status, change.at) <= _when(status, at)]
+    if before and before[-1].status == status:
+        return UNCHANGED  # this status was already in effect then: a repeat
+    after = history[len(before)] if len(before) < len(history) else None
+    if after is not None and after.status == status:
+        # The same status, begun earlier than the report that arrived first said.
+        after.at = at
+        after.save(update_fields=["at", "updated_at"])
+    else:
+        DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
+    if status == DeploymentStatus.IN_PROGRESS and (deployment.started_at is None or at < deployment.started_at):
+        deployment.started_at = at
+        if deployment.finished_at is not None:
+            deployment.duration_seconds = (deployment.finished_at - at).total_seconds()
+        deployment.save(update_fields=["started_at", "duration_seconds", "updated_at"])
+    return HISTORY_ADDED
 
 
 # Releases imported from history (git tags) ---------------------------------------------------
@@ -846,6 +919,7 @@ def release_import(
     project: str,
     repository: str,
     head: str,
+    ref: str,
     date: datetime,
     commits: Sequence[CommitInput] = (),
     previous: str = "",
@@ -858,6 +932,8 @@ def release_import(
     """Import a release made in the past at commit ``head`` of ``repository`` on ``date``, all or
     nothing: a successful release of ``project`` placed at its date in the timeline, with its
     commits, any number of them, and ``previous`` (the head of the release before) in its ref.
+    ``ref`` is the release's ref as the API shows it, the tag's name (``v1.4.0``); the commit
+    itself is in the release's refs.
 
     A version already recorded (by CI, or by an earlier import) is kept as it is; it gains the
     commits it lacks, and its commits the details they lacked. With ``environment``, the release
@@ -869,7 +945,7 @@ def release_import(
         version=version,
         projects=[project],
         commits=first,
-        ref=head,
+        ref=ref,
         date_released=date,
         refs=[RefInput(repository=repository, commit=head, previous_commit=previous)],
         status=Release.Status.SUCCESS,

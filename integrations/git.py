@@ -118,10 +118,11 @@ _SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):(.+?)(?:\.git)?/?$")
 _URL = re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?([^/:]+)(?::\d+)?/(.+?)(?:\.git)?/?$")
 
 
-def repository_from_remote(remote: str, fallback: str) -> tuple[str, str]:
-    """``owner/repo`` and a web URL from an origin remote; a local path or nothing gives ``fallback``."""
+def repository_from_remote(remote: str) -> tuple[str, str]:
+    """``owner/repo`` and a web URL from an origin remote that is a URL; ``("", "")`` for a local
+    path or no remote, which name no repository."""
     match = _SCP_LIKE.match(remote) or _URL.match(remote)
     if match is None:
-        return fallback, ""
+        return "", ""
     host, name = match.groups()
     return name, f"https://{host}/{name}"

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from deployments.models import DeploymentStatus
-from deployments.services import IGNORED, RECORDED, deployment_record_of_ref, deployment_status_report
+from deployments.services import HISTORY_ADDED, RECORDED, UNCHANGED, deployment_status_report
 from integrations.base import invalid
 from releases.models import Source
 from releases.services import CommitInput, release_publish, repository_commits_record
@@ -23,9 +23,13 @@ from releasetracker.models import Organization
 CREATED_BY = "GitHub webhook"
 # GitHub deployment states -> ours. "inactive" is missing on purpose: GitHub sets it on the
 # previous deployment when a newer one succeeds, which says nothing about how that one went.
+# "waiting" (held by an environment's protection rules until someone approves it) is queued:
+# accepted and not yet running, as GitHub's own "queued" is; as "pending" it would merge into
+# the deployment's first status and the history would lose when the wait began.
 STATES = {
     "pending": DeploymentStatus.PENDING,
     "queued": DeploymentStatus.QUEUED,
+    "waiting": DeploymentStatus.QUEUED,
     "in_progress": DeploymentStatus.IN_PROGRESS,
     "success": DeploymentStatus.SUCCESS,
     "failure": DeploymentStatus.FAILURE,
@@ -94,7 +98,8 @@ def _login(data: dict, key: str) -> str:
 
 
 def _deployment_fields(payload: dict) -> dict:
-    """The ``deployment_record_of_ref`` arguments of the deployment and deployment_status events."""
+    """The ``deployment_status_report`` arguments of the deployment and deployment_status events
+    that describe the deployment itself (both events carry it whole)."""
     deployment = _obj(payload, "deployment", "deployment")
     repository = _obj(payload, "repository", "repository")
     ref = _str(deployment, "ref", "deployment.ref", required=False)
@@ -112,18 +117,27 @@ def _deployment_fields(payload: dict) -> dict:
         "triggered_by": _login(deployment, "creator"),
         "title": title,
         "project": _str(repository, "name", "repository.name", required=False),
+        "repository": _str(repository, "full_name", "repository.full_name", required=False),
         "repository_url": _str(repository, "html_url", "repository.html_url", required=False),
+        "created_at": _time(deployment, "created_at", "deployment.created_at"),
         "source": Source.GITHUB,
         "created_by": CREATED_BY,
     }
 
 
 def deployment(organization: Organization, payload: dict) -> Result:
-    recorded, created = deployment_record_of_ref(
-        organization=organization, status=DeploymentStatus.PENDING, **_deployment_fields(payload)
+    fields = _deployment_fields(payload)
+    # The deployment's first status, pending, dated when GitHub created it.
+    reported, done = deployment_status_report(
+        organization=organization, status=DeploymentStatus.PENDING, at=fields["created_at"], **fields
     )
-    note = "deployment recorded" if created else "deployment already recorded (a status arrived first)"
-    return Result(note, details={"deployment": str(recorded.public_id)})
+    if done == RECORDED:
+        note = "deployment recorded"
+    elif done == HISTORY_ADDED:
+        note = f"deployment already recorded ({reported.status}); its creation is added to its history"
+    else:  # a repeat, or a status delivered first already recorded it
+        note = f"deployment already recorded ({reported.status}); nothing changed"
+    return Result(note, details={"deployment": str(reported.public_id)})
 
 
 def deployment_status(organization: Organization, payload: dict) -> Result:
@@ -135,14 +149,19 @@ def deployment_status(organization: Organization, payload: dict) -> Result:
     if state not in STATES:
         raise invalid("deployment_status.state", f"'{state}' is not a GitHub deployment state")
     status = STATES[state]
-    at = _time(status_data, "created_at", "deployment_status.created_at") or timezone.now()
+    at = _time(status_data, "created_at", "deployment_status.created_at")
     urls = (_str(status_data, key, f"deployment_status.{key}", required=False) for key in URL_KEYS)
     reported, done = deployment_status_report(
         organization=organization, status=status, at=at, url=next((url for url in urls if url), ""), **fields
     )
-    if done == IGNORED:
-        return Result(f"state '{state}' is older than the deployment's outcome; ignored", status=202)
-    note = f"deployment recorded as {status}" if done == RECORDED else f"deployment status set to {status}"
+    if done == RECORDED:
+        note = f"deployment recorded as {status}"
+    elif done == HISTORY_ADDED:  # a late delivery: the deployment has moved on since
+        note = f"state '{state}' predates the deployment's status ({reported.status}): added to its history only"
+    elif done == UNCHANGED:
+        note = f"state '{state}' is already in the deployment's history; nothing changed"
+    else:
+        note = f"deployment status set to {status}"
     return Result(note, details={"deployment": str(reported.public_id)})
 
 

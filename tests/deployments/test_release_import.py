@@ -24,6 +24,7 @@ def imported(org, **overrides):
         "project": "web",
         "repository": "acme/web",
         "head": HEAD,
+        "ref": "v1.1.0",
         "date": WHEN,
         "commits": [
             CommitInput(sha=HEAD, repository="acme/web", message="Add search", timestamp=WHEN - timedelta(hours=2)),
@@ -44,7 +45,7 @@ def test_a_release_is_imported_at_its_date_with_its_commits_and_a_deployment(org
 
     assert (result.created, result.commits_linked, result.deployment_created) == (True, 2, True)
     release = Release.objects.get(pk=result.release.pk)
-    assert (release.status, release.date_released, release.created_at, release.ref) == ("success", WHEN, WHEN, HEAD)
+    assert (release.status, release.date_released, release.created_at, release.ref) == ("success", WHEN, WHEN, "v1.1.0")
     ref = ReleaseRef.objects.get(release=release)
     assert (ref.repository.name, ref.commit, ref.previous_commit) == ("acme/web", HEAD, PREVIOUS)
     assert {c.sha for c in release.commits.all()} == {HEAD, OTHER}

@@ -6,12 +6,14 @@ import pytest
 
 from deployments.models import Deployment
 from deployments.services import (
-    IGNORED,
+    HISTORY_ADDED,
     RECORDED,
     STATUS_SET,
+    UNCHANGED,
     deployment_record_of_ref,
     deployment_status_report,
 )
+from releases.models import Commit
 from releases.services import CommitInput, release_create
 from releasetracker.errors import DomainError
 
@@ -19,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 SHA = "a10867b14bb761a232cd80139fbd4c0d33264240"
 WHEN = datetime(2024, 5, 2, 10, 30, tzinfo=UTC)
+CREATED = WHEN - timedelta(minutes=1)  # when the source created the deployment
 LOG = "https://ci.example.com/runs/1"
 
 
@@ -48,7 +51,7 @@ def report(org, status: str, at: datetime, **overrides):
 
 
 def history(deployment: Deployment) -> list[tuple[str, datetime]]:
-    return [(change.status, change.at) for change in deployment.status_changes.order_by("id")]
+    return [(change.status, change.at) for change in deployment.status_changes.order_by("at", "id")]
 
 
 # deployment_record_of_ref ----------------------------------------------------------------------
@@ -77,6 +80,15 @@ def test_the_sha_still_finds_the_release_that_contains_it(org):
     assert (deployment.release.version, deployment.project.name, deployment.branch) == ("2.0.0", "hello-world", "main")
 
 
+def test_a_sha_no_commit_has_is_recorded_in_the_named_repository_when_the_source_created_it(org):
+    url = "https://github.com/octo-org/hello-world"
+    deployment, _ = of_ref(org, repository="octo-org/hello-world", repository_url=url, created_at=WHEN)
+
+    commit = Commit.objects.select_related("repository").get(organization=org, sha=SHA)
+    assert (commit.repository.name, commit.repository.url) == ("octo-org/hello-world", url)
+    assert commit.created_at == deployment.created_at == deployment.occurred_at == WHEN
+
+
 @pytest.mark.parametrize("ref", ["", SHA.upper()])
 def test_a_deployment_of_the_sha_itself_has_no_branch(org, ref):
     deployment, _ = of_ref(org, ref=ref)
@@ -100,7 +112,7 @@ def test_what_it_cannot_record_is_refused_naming_the_field(org, change, field):
 
 
 def test_statuses_move_the_deployment_at_the_sources_times(org):
-    deployment, _ = of_ref(org)
+    deployment, _ = of_ref(org, created_at=CREATED)
 
     started, done = report(org, "in_progress", WHEN), report(org, "success", WHEN + timedelta(minutes=3), url=LOG)
 
@@ -115,19 +127,59 @@ def test_statuses_move_the_deployment_at_the_sources_times(org):
     assert history(deployment)[1:] == [("in_progress", WHEN), ("success", WHEN + timedelta(minutes=3))]
 
 
-def test_a_status_older_than_the_outcome_is_ignored(org):
-    of_ref(org)
+def test_a_status_older_than_the_outcome_only_takes_its_place_in_the_history(org):
+    of_ref(org, created_at=CREATED)
     report(org, "success", WHEN + timedelta(minutes=3), url=LOG)
 
     deployment, what = report(org, "in_progress", WHEN, url="https://elsewhere.example.com")
 
-    assert what == IGNORED
+    assert what == HISTORY_ADDED
     assert (deployment.status, deployment.url) == ("success", LOG)
-    assert [status for status, _ in history(deployment)] == ["pending", "success"]
+    # It dates the start, which the success alone left unknown.
+    assert (deployment.started_at, deployment.finished_at, deployment.duration_seconds) == (
+        WHEN,
+        WHEN + timedelta(minutes=3),
+        180,
+    )
+    assert history(deployment) == [
+        ("pending", CREATED),
+        ("in_progress", WHEN),
+        ("success", WHEN + timedelta(minutes=3)),
+    ]
+
+
+def test_a_repeated_status_changes_nothing(org):
+    report(org, "in_progress", WHEN, created_at=CREATED)
+    report(org, "success", WHEN + timedelta(minutes=3))
+
+    deployment, what = report(org, "in_progress", WHEN)
+
+    assert what == UNCHANGED
+    assert [status for status, _ in history(deployment)] == ["pending", "in_progress", "success"]
+
+
+def test_a_late_report_of_a_status_dates_its_start_earlier(org):
+    # in_progress at WHEN+1 and WHEN, arriving in that order: one in_progress, from WHEN.
+    report(org, "in_progress", WHEN + timedelta(minutes=1), created_at=CREATED)
+
+    deployment, what = report(org, "in_progress", WHEN)
+
+    assert what == HISTORY_ADDED
+    assert deployment.started_at == WHEN
+    assert history(deployment) == [("pending", CREATED), ("in_progress", WHEN)]
+
+
+def test_a_status_of_the_same_second_as_the_outcome_does_not_undo_it(org):
+    report(org, "success", WHEN, created_at=CREATED)
+
+    deployment, what = report(org, "queued", WHEN)
+
+    assert (what, deployment.status, deployment.finished_at) == (HISTORY_ADDED, "success", WHEN)
+    assert sorted(history(deployment)) == [("pending", CREATED), ("queued", WHEN), ("success", WHEN)]
 
 
 def test_a_later_status_still_moves_a_finished_deployment(org):
-    of_ref(org)
+    of_ref(org, created_at=CREATED)
     report(org, "success", WHEN)
 
     deployment, what = report(org, "failure", WHEN + timedelta(hours=1))
@@ -139,11 +191,14 @@ def test_a_later_status_still_moves_a_finished_deployment(org):
     ("status", "started", "finished"), [("success", None, WHEN), ("in_progress", WHEN, None), ("queued", None, None)]
 )
 def test_a_status_before_its_deployment_records_the_deployment_with_it(org, status, started, finished):
-    deployment, what = report(org, status, WHEN, url=LOG)
+    created = WHEN - timedelta(seconds=30)
+    deployment, what = report(org, status, WHEN, url=LOG, created_at=created)
 
     assert what == RECORDED
     assert (deployment.status, deployment.started_at, deployment.finished_at) == (status, started, finished)
     assert (deployment.external_id, deployment.url, deployment.branch) == ("1283746501", LOG, "main")
+    # Recorded as the source created it, then moved by the status, as if they had come in order.
+    assert (deployment.created_at, history(deployment)) == (created, [("pending", created), (status, WHEN)])
     # The deployment event, arriving after, finds it and changes nothing.
     again, created = of_ref(org)
     assert (again.pk, again.status, created) == (deployment.pk, status, False)

@@ -53,8 +53,13 @@ def hook_org(org):
 
 
 def history(deployment: Deployment) -> list[tuple[str, datetime]]:
-    # In arrival order: the fixtures' times are in 2024, the pending entry is stamped on arrival.
-    return [(change.status, change.at) for change in deployment.status_changes.order_by("id")]
+    return [(change.status, change.at) for change in deployment.status_changes.order_by("at", "id")]
+
+
+CREATED = datetime(2024, 5, 2, 10, 31, 5, tzinfo=UTC)  # the fixtures' deployment.created_at
+WAITING = datetime(2024, 5, 2, 10, 31, 7, tzinfo=UTC)
+STARTED = datetime(2024, 5, 2, 10, 31, 20, tzinfo=UTC)
+FINISHED = datetime(2024, 5, 2, 10, 34, 50, tzinfo=UTC)
 
 
 # Signatures -------------------------------------------------------------------------------------
@@ -180,7 +185,30 @@ def test_a_deployment_event_records_a_pending_deployment(client, hook_org):
     assert deployment.project.name == "hello-world"
     assert deployment.repository_url == "https://github.com/octo-org/hello-world"
     assert deployment.source == "github"
-    assert [status for status, _ in history(deployment)] == ["pending"]
+    # Dated by GitHub's created_at, not by the delivery's arrival.
+    assert deployment.created_at == CREATED
+    assert history(deployment) == [("pending", CREATED)]
+
+
+def test_a_second_delivery_of_the_same_deployment_changes_nothing_and_says_so(client, hook_org):
+    deliver(client, "deployment", fixture("deployment"))
+
+    # Another delivery id (a repository and an organization hook both pointing here, say).
+    response = deliver(client, "deployment", fixture("deployment"))
+
+    assert response.status_code == 200
+    assert response.json()["note"] == "deployment already recorded (pending); nothing changed"
+    assert history(Deployment.objects.get()) == [("pending", CREATED)]
+
+
+def test_a_sha_first_seen_in_a_deployment_is_stored_in_the_payloads_repository(client, hook_org):
+    deliver(client, "deployment", fixture("deployment"))
+
+    commit = Commit.objects.select_related("repository").get(sha=SHA)
+    assert commit.repository.name == "octo-org/hello-world"
+    assert commit.repository.url == "https://github.com/octo-org/hello-world"
+    assert commit.timestamp is None
+    assert commit.created_at == CREATED  # first seen when GitHub created the deployment
 
 
 def test_deployment_statuses_build_the_history_with_githubs_times(client, hook_org):
@@ -190,24 +218,33 @@ def test_deployment_statuses_build_the_history_with_githubs_times(client, hook_o
 
     deployment = Deployment.objects.get()
     assert deployment.status == "success"
-    started = datetime(2024, 5, 2, 10, 31, 20, tzinfo=UTC)
-    finished = datetime(2024, 5, 2, 10, 34, 50, tzinfo=UTC)
-    assert deployment.started_at == started
-    assert deployment.finished_at == finished
-    assert deployment.occurred_at == finished
+    assert deployment.started_at == STARTED
+    assert deployment.finished_at == FINISHED
+    assert deployment.occurred_at == FINISHED
     assert deployment.duration_seconds == 210
     assert deployment.url == "https://github.com/octo-org/hello-world/actions/runs/9123456789/job/25087654321"
-    assert [status for status, _ in history(deployment)] == ["pending", "in_progress", "success"]
-    assert history(deployment)[1:] == [("in_progress", started), ("success", finished)]
+    assert history(deployment) == [("pending", CREATED), ("in_progress", STARTED), ("success", FINISHED)]
 
 
-@pytest.mark.parametrize(("state", "expected"), [("error", "failure"), ("failure", "failure"), ("queued", "queued")])
+@pytest.mark.parametrize(
+    ("state", "expected"), [("error", "failure"), ("failure", "failure"), ("queued", "queued"), ("waiting", "queued")]
+)
 def test_github_states_map_to_ours(client, hook_org, state, expected):
     deliver(client, "deployment", fixture("deployment"))
     payload = fixture("deployment_status_success")
     payload["deployment_status"]["state"] = state
     assert deliver(client, "deployment_status", payload).status_code == 200
     assert Deployment.objects.get().status == expected
+
+
+def test_githubs_waiting_status_of_a_protected_environment_is_accepted_as_queued(client, hook_org):
+    deliver(client, "deployment", fixture("deployment"))
+
+    response = deliver(client, "deployment_status", fixture("deployment_status_waiting"))
+
+    assert response.status_code == 200
+    assert response.json()["note"] == "deployment status set to queued"
+    assert Deployment.objects.get().status == "queued"
 
 
 def test_an_inactive_state_is_acknowledged_and_keeps_the_outcome(client, hook_org):
@@ -223,13 +260,16 @@ def test_an_inactive_state_is_acknowledged_and_keeps_the_outcome(client, hook_or
 
 
 def test_a_status_arriving_before_its_deployment_records_the_deployment(client, hook_org):
-    assert deliver(client, "deployment_status", fixture("deployment_status_success")).status_code == 200
-    assert deliver(client, "deployment", fixture("deployment")).status_code == 200
+    first = deliver(client, "deployment_status", fixture("deployment_status_success"))
+    assert (first.status_code, first.json()["note"]) == (200, "deployment recorded as success")
+    then = deliver(client, "deployment", fixture("deployment"))
+    assert (then.status_code, then.json()["note"]) == (200, "deployment already recorded (success); nothing changed")
 
     deployment = Deployment.objects.get()
     assert deployment.status == "success"
-    assert deployment.finished_at == datetime(2024, 5, 2, 10, 34, 50, tzinfo=UTC)
-    assert [status for status, _ in history(deployment)] == ["success"]
+    assert deployment.finished_at == FINISHED
+    # The status carries its deployment, created_at included: recorded as GitHub created it.
+    assert history(deployment) == [("pending", CREATED), ("success", FINISHED)]
 
 
 def test_a_late_older_status_does_not_undo_a_newer_one(client, hook_org):
@@ -238,8 +278,64 @@ def test_a_late_older_status_does_not_undo_a_newer_one(client, hook_org):
 
     response = deliver(client, "deployment_status", fixture("deployment_status_in_progress"))
 
-    assert response.status_code == 202
-    assert Deployment.objects.get().status == "success"
+    assert response.status_code == 200
+    assert response.json()["note"] == (
+        "state 'in_progress' predates the deployment's status (success): added to its history only"
+    )
+    deployment = Deployment.objects.get()
+    assert (deployment.status, deployment.finished_at) == ("success", FINISHED)
+    assert (deployment.started_at, deployment.duration_seconds) == (STARTED, 210)
+    assert history(deployment) == [("pending", CREATED), ("in_progress", STARTED), ("success", FINISHED)]
+
+
+# A deployment to a protected environment: created, held for approval (waiting), then run.
+PROTECTED = [
+    ("deployment", "deployment"),
+    ("deployment_status", "deployment_status_waiting"),
+    ("deployment_status", "deployment_status_in_progress"),
+    ("deployment_status", "deployment_status_success"),
+]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param((0, 1, 2, 3), id="in-order"),
+        pytest.param((3, 2, 1, 0), id="reversed"),
+        pytest.param((3, 0, 2, 1), id="success-first"),
+        # The waiting delivery GitHub retries after it was refused, once the deployment is done.
+        pytest.param((0, 2, 3, 1), id="waiting-redelivered-last"),
+    ],
+)
+def test_a_protected_environment_deployment_ends_the_same_in_any_order_and_counts_once(
+    client, hook_org, read_api, order
+):
+    deliver(client, "push", fixture("push"))  # the commit's own time, for lead time
+    for index in order:
+        event, name = PROTECTED[index]
+        response = deliver(client, event, fixture(name))
+        assert response.status_code == 200, response.content
+
+    deployment = Deployment.objects.get()
+    assert (deployment.status, deployment.created_at) == ("success", CREATED)
+    assert (deployment.started_at, deployment.finished_at, deployment.duration_seconds) == (STARTED, FINISHED, 210)
+    assert deployment.url == "https://github.com/octo-org/hello-world/actions/runs/9123456789/job/25087654321"
+    assert history(deployment) == [
+        ("pending", CREATED),
+        ("queued", WAITING),
+        ("in_progress", STARTED),
+        ("success", FINISHED),
+    ]
+
+    metrics = read_api.get(
+        "/api/v1/metrics/dora/", {"since": "2024-05-01T00:00:00Z", "until": "2024-05-04T00:00:00Z", "bucket": "day"}
+    ).json()
+    frequency = metrics["deployment_frequency"]
+    assert frequency["count"] == 1
+    assert [day["count"] for day in frequency["series"]] == [0, 1, 0]  # on 2 May, when it finished
+    # From the commit's time in the push (10:28:03) to the success (10:34:50).
+    assert (metrics["lead_time"]["commits"], metrics["lead_time"]["median_seconds"]) == (1, 407.0)
+    assert (metrics["change_failure_rate"]["failed"], metrics["change_failure_rate"]["total"]) == (0, 1)
 
 
 def test_a_deployment_of_a_released_tag_deploys_that_release(client, hook_org):

@@ -2,12 +2,14 @@
 
 import io
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from deployments.models import Deployment, DeploymentStatusChange
 from integrations.git import repository_from_remote
+from integrations.management.commands.import_git import Command as ImportGit
 from releases.models import Commit, Release, ReleaseCommit, Repository
 from releases.services import CommitInput, release_create
 
@@ -127,7 +129,27 @@ def test_a_release_already_reported_by_ci_is_kept_and_completed(org, history):
 
 def test_a_version_prefix_keeps_repositories_with_the_same_tags_apart(org, history):
     import_git(history, "--tags", "v1.0.0", "--version-prefix", "web@")
-    assert list(Release.objects.values_list("version", flat=True)) == ["web@v1.0.0"]
+    assert list(Release.objects.values_list("version", "ref")) == [("web@v1.0.0", "v1.0.0")]
+
+
+def test_a_releases_ref_is_its_tag_and_its_refs_hold_the_commits(org, history):
+    history.git("remote", "add", "origin", "git@github.com:acme/web.git")
+
+    import_git(history, "--tags", "v*")
+
+    releases = {r.version: r for r in Release.objects.for_organization(org).prefetch_related("refs__repository")}
+    assert {version: release.ref for version, release in releases.items()} == {
+        "v1.0.0": "v1.0.0",
+        "v1.1.0": "v1.1.0",
+        "v1.2.0": "v1.2.0",
+    }
+    ref = releases["v1.1.0"].refs.get()
+    # The annotated tag v1.0.0 is peeled to its commit: the refs hold commits, never tag objects.
+    assert (ref.repository.name, ref.commit, ref.previous_commit) == (
+        "acme/web",
+        history.shas["search"],
+        history.shas["login"],
+    )
 
 
 class Terminal(io.StringIO):
@@ -141,6 +163,18 @@ def test_it_draws_a_progress_bar_on_a_terminal_only(org, history):
     import_git(history, stderr=pipe)
     assert "\r[" in terminal.getvalue() and "4/4" in terminal.getvalue()
     assert pipe.getvalue() == ""
+
+
+def test_the_progress_bar_is_drawn_plain_not_in_the_error_style(org, history):
+    # As manage.py runs it: stderr is the command's own, styled as errors on a colour terminal.
+    terminal = Terminal()
+    command = ImportGit(stdout=Terminal(), stderr=terminal, force_color=True)
+    assert command.stderr.style_func("x") != "x"  # what an error would look like here
+
+    call_command(command, "acme", str(history.path), "--project", "web")
+
+    assert "\r[" in terminal.getvalue() and "4/4" in terminal.getvalue()
+    assert "\x1b[" not in terminal.getvalue()
 
 
 def test_it_names_what_is_wrong_with_its_arguments(org, history, tmp_path):
@@ -158,12 +192,40 @@ def test_it_names_what_is_wrong_with_its_arguments(org, history, tmp_path):
         ("https://github.com/acme/web.git", ("acme/web", "https://github.com/acme/web")),
         ("https://gitlab.example.com/group/sub/web", ("group/sub/web", "https://gitlab.example.com/group/sub/web")),
         ("ssh://git@github.com:22/acme/web.git", ("acme/web", "https://github.com/acme/web")),
-        ("/srv/git/web.git", ("fallback", "")),
-        ("", ("fallback", "")),
+        ("/srv/git/web.git", ("", "")),
+        ("", ("", "")),
     ],
 )
 def test_the_repository_name_comes_from_the_origin_remote(remote, expected):
-    assert repository_from_remote(remote, "fallback") == expected
+    assert repository_from_remote(remote) == expected
+
+
+def test_it_says_which_repository_name_it_uses_and_where_from(org, history):
+    history.git("remote", "add", "origin", "https://github.com/acme/web.git")
+
+    output = import_git(history, "--tags", "v1.0.0")
+
+    assert "Repository acme/web (from the origin remote)." in output
+
+
+def test_an_origin_on_disk_names_the_repository_after_the_directory_and_says_so(org, history, tmp_path):
+    clone = tmp_path / "clone"
+    history.git("clone", "-q", str(history.path), str(clone))
+
+    output = import_git(SimpleNamespace(path=clone), "--tags", "v1.0.0")
+
+    assert (
+        f"Repository clone (the directory's name: the origin remote, {history.path}, is not a URL; "
+        "name it with --repository OWNER/NAME)." in output
+    )
+    assert Commit.objects.get(sha=history.shas["init"]).repository.name == "clone"
+
+
+def test_repository_names_the_repository_whatever_the_origin(org, history):
+    output = import_git(history, "--tags", "v1.0.0", "--repository", "acme/web")
+
+    assert "Repository acme/web (from --repository)." in output
+    assert Commit.objects.get(sha=history.shas["init"]).repository.name == "acme/web"
 
 
 def test_a_tag_the_tracker_cannot_take_is_skipped_and_named_while_the_others_import(org, history):

@@ -51,8 +51,16 @@ def deployment_external_id(version: str) -> str:
     return external_id
 
 
+def _plain(text: str) -> str:
+    return text
+
+
 class Progress:
-    """A one-line progress bar on a terminal; silent elsewhere (CI logs get the summary only)."""
+    """A one-line progress bar on a terminal; silent elsewhere (CI logs get the summary only).
+
+    Drawn on stderr, which Django styles as errors (bold red) on a terminal: the bar is written
+    plain, since it is not one.
+    """
 
     WIDTH = 30
 
@@ -66,12 +74,12 @@ class Progress:
             return
         filled = self.WIDTH * done // self.total
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        self.stream.write(f"\r[{bar}] {done}/{self.total} {label[:40]:<40}", ending="")
+        self.stream.write(f"\r[{bar}] {done}/{self.total} {label[:40]:<40}", style_func=_plain, ending="")
         self.stream.flush()
 
     def finish(self) -> None:
         if self.enabled:
-            self.stream.write("")
+            self.stream.write("", style_func=_plain)
 
 
 class Command(BaseCommand):
@@ -93,7 +101,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--repository",
             default="",
-            help="repository name for the commits (default: owner/repo of the origin remote, else the directory name)",
+            metavar="OWNER/NAME",
+            help=(
+                "repository name for the commits (default: owner/name of the origin remote when it is a URL, "
+                "else the clone's directory name)"
+            ),
         )
         parser.add_argument(
             "--version-prefix",
@@ -113,13 +125,26 @@ class Command(BaseCommand):
             git.run("rev-parse", "--git-dir")
         except CommandError:
             raise CommandError(f"{repo} is not a git repository") from None
-        repository, url = repository_from_remote(git.origin(), path.name)
+        origin = git.origin()
+        repository, url = repository_from_remote(origin)
+        guessed = False
         if options["repository"]:
+            named_by = "from --repository"
             repository, url = options["repository"], url if options["repository"] == repository else ""
+        elif repository:
+            named_by = "from the origin remote"
+        else:
+            # An origin on disk (a clone of a clone, a mirror) or none: nothing says what the
+            # repository is called upstream, so the name is a guess the user should see.
+            guessed, repository = True, path.name
+            why = f"the origin remote, {origin}, is not a URL" if origin else "there is no origin remote"
+            named_by = f"the directory's name: {why}; name it with --repository OWNER/NAME"
         found = git.tags(tags)
         if not found:
             self.stdout.write(f"No tags matching '{tags}' in {path}: nothing to import.")
             return
+        notice = f"Repository {repository} ({named_by})."
+        self.stdout.write(notice, self.style.WARNING if guessed else None)
         try:
             repository_get_or_create(organization=org, name=repository, url=url)
         except DomainError as exc:
@@ -138,6 +163,7 @@ class Command(BaseCommand):
                     project=project,
                     repository=repository,
                     head=tag.sha,
+                    ref=tag.name,
                     date=tag.date,
                     commits=git.commits(tag, earlier, repository),
                     previous=earlier[-1].sha if earlier else "",
@@ -151,7 +177,7 @@ class Command(BaseCommand):
             except DomainError as exc:
                 totals.skipped += 1
                 if progress.enabled:
-                    self.stderr.write("")
+                    self.stderr.write("", style_func=_plain)  # ends the bar's line
                 self.stderr.write(f"Skipped tag {tag.name}: {exc}")
             progress.update(index + 1, tag.name)
             if options["verbosity"] >= 2 and not progress.enabled:
