@@ -40,13 +40,15 @@ def release_detail(*, organization: Organization) -> QuerySet[Release]:
         Prefetch(
             "release_commits",
             queryset=ReleaseCommit.objects.select_related("commit__repository").order_by("position", "id"),
+            to_attr=Release.COMMIT_LINKS_LOADED,
         ),
-        "refs__repository",
+        Prefetch("refs", queryset=ReleaseRef.objects.select_related("repository"), to_attr=Release.REFS_LOADED),
         Prefetch(
             "deployments",
             queryset=Deployment.objects.select_related("environment", "release", "project")
             .prefetch_related(history_prefetch())
             .order_by("-occurred_at", "-id"),
+            to_attr=Release.DEPLOYMENTS_LOADED,
         ),
     )
 

@@ -570,8 +570,9 @@ def release_declare(
         source=source,
         created_by=created_by,
     )
-    # The answer shows the release whole: its commits, projects and this deployment.
-    return release_detail(organization=organization).get(pk=release.pk), deployment, True
+    # The new release carries what its detail shows (release_create left it there); now this deployment too.
+    setattr(release, Release.DEPLOYMENTS_LOADED, [deployment])
+    return release, deployment, True
 
 
 @transaction.atomic

@@ -90,7 +90,7 @@ class EchoesView(VendorAPIView):
             "name": release.name,
             "ref": release.ref,
             "date": format_date(release.date_released),
-            "commits": [rc.commit.sha for rc in release.release_commits.all()],
+            "commits": [link.commit.sha for link in release.commit_links],
             "deliverables": sorted(p.name for p in release.projects_by_name),
             "status": release.status,
             "deployment": (

@@ -122,21 +122,49 @@ class Release(OrgOwned):
     def __str__(self) -> str:
         return self.version
 
-    # Where ``releases.selectors.release_list`` leaves a release's projects, ordered by name.
+    # Where the selectors leave what a release's pages and answers show, each a plain list
+    # (``Prefetch(..., to_attr=...)``): ``release_list`` its projects, ``release_detail`` its
+    # commits, refs and deployments. ``release_create`` leaves there what it wrote, so a new
+    # release is answered without reading it back.
     PROJECTS_LOADED = "projects_loaded"
+    COMMIT_LINKS_LOADED = "commit_links_loaded"
+    REFS_LOADED = "refs_loaded"
+    DEPLOYMENTS_LOADED = "deployments_loaded"
+
+    def _loaded(self, name: str, read) -> list:
+        loaded = self.__dict__.get(name)
+        return loaded if loaded is not None else read()
 
     @property
     def projects_by_name(self) -> list[Project]:
-        """The release's projects ordered by name: as ``release_list`` loaded them, else read now.
+        """The release's projects ordered by name.
 
-        ``release_list`` loads them into a plain list (``Prefetch(..., to_attr=...)``) rather
-        than into each row's ``projects`` manager, which Django's M2M prefetch builds, with a
-        filtered queryset, for every row of a page.
+        Loaded into a plain list rather than into each row's ``projects`` manager, which
+        Django's M2M prefetch builds, with a filtered queryset, for every row of a page.
         """
-        loaded = self.__dict__.get(self.PROJECTS_LOADED)
-        if loaded is not None:
-            return loaded
-        return list(self.projects.order_by("name"))
+        return self._loaded(self.PROJECTS_LOADED, lambda: list(self.projects.order_by("name")))
+
+    @property
+    def commit_links(self) -> list["ReleaseCommit"]:
+        """The release's commits in their order, each link with its commit and repository."""
+        return self._loaded(
+            self.COMMIT_LINKS_LOADED,
+            lambda: list(self.release_commits.select_related("commit__repository").order_by("position", "id")),
+        )
+
+    @property
+    def ref_list(self) -> list["ReleaseRef"]:
+        return self._loaded(self.REFS_LOADED, lambda: list(self.refs.select_related("repository")))
+
+    @property
+    def deployments_newest_first(self) -> list:
+        """The release's deployments, newest first, with their environment, release and project."""
+        return self._loaded(
+            self.DEPLOYMENTS_LOADED,
+            lambda: list(
+                self.deployments.select_related("environment", "release", "project").order_by("-occurred_at", "-id")
+            ),
+        )
 
 
 class ReleaseProject(OrgOwned):

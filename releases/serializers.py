@@ -1,5 +1,7 @@
 """Wire format of releases, commits, projects and repositories. Type checks only: rules live in services."""
 
+from functools import cached_property
+
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -52,9 +54,12 @@ class CommitInputField(serializers.Field):
             return CommitInput(sha=data)
         if not isinstance(data, dict):
             self.fail("invalid")
-        serializer = CommitObjectSerializer(data=data)
-        serializer.is_valid(raise_exception=True)
-        return CommitInput(**serializer.validated_data)
+        return CommitInput(**self.commit_object.run_validation(data))
+
+    @cached_property
+    def commit_object(self) -> CommitObjectSerializer:
+        # One serializer validates every commit of a list, as a nested serializer field would.
+        return CommitObjectSerializer()
 
     def to_representation(self, value):
         return value.sha
@@ -191,7 +196,7 @@ class ReleaseEnvironmentSerializer(serializers.Serializer):
 
 class ReleaseDetailSerializer(ReleaseSerializer):
     commits = serializers.SerializerMethodField()
-    refs = ReleaseRefSerializer(many=True, read_only=True)
+    refs = ReleaseRefSerializer(source="ref_list", many=True, read_only=True)
     environments = serializers.SerializerMethodField()
     deployments = serializers.SerializerMethodField()
 
@@ -200,12 +205,12 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
     @extend_schema_field(CommitSerializer(many=True))
     def get_commits(self, release):
-        return CommitSerializer([rc.commit for rc in release.release_commits.all()], many=True).data
+        return CommitSerializer([link.commit for link in release.commit_links], many=True).data
 
     @extend_schema_field(ReleaseEnvironmentSerializer(many=True))
     def get_environments(self, release):
         latest = {}
-        for deployment in release.deployments.all():  # newest first
+        for deployment in release.deployments_newest_first:
             latest.setdefault(deployment.environment_id, deployment)
         return [
             {
@@ -220,7 +225,7 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
     @extend_schema_field(DeploymentSerializer(many=True))
     def get_deployments(self, release):
-        return DeploymentSerializer(release.deployments.all(), many=True).data
+        return DeploymentSerializer(release.deployments_newest_first, many=True).data
 
 
 class ProjectSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):

@@ -347,8 +347,15 @@ def release_create(
                 [ReleaseProject(organization=organization, release=release, project=p) for p in project_rows]
             )
             stored = commits_upsert(organization=organization, commits=data.commits)
-            _link_commits(organization=organization, release=release, commits=stored, start=0)
-            _store_refs(organization=organization, release=release, refs=data.refs)
+            links = _link_commits(organization=organization, release=release, commits=stored, start=0)
+            refs_stored = _store_refs(organization=organization, release=release, refs=data.refs)
+            # What the release's detail shows, left where the selectors leave it: the answer to
+            # the create needs no read back. Nothing else has written to the new release yet.
+            release.commit_count = len(links)
+            setattr(release, Release.PROJECTS_LOADED, sorted(project_rows, key=lambda p: p.name))
+            setattr(release, Release.COMMIT_LINKS_LOADED, links)
+            setattr(release, Release.REFS_LOADED, refs_stored)
+            setattr(release, Release.DEPLOYMENTS_LOADED, [])
             events.publish(
                 events.RELEASE_CREATED,
                 organization=organization,

@@ -62,7 +62,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
 def _environment_groups(release: Release) -> list[dict]:
     """The release's deployments grouped by environment (production first), newest first in each."""
     groups: dict[int, dict] = {}
-    for deployment in release.deployments.all():  # prefetched, newest first
+    for deployment in release.deployments_newest_first:
         group = groups.setdefault(deployment.environment_id, {"environment": deployment.environment, "deployments": []})
         history = deployment.history
         for change, following in zip(history, [*history[1:], None], strict=True):
@@ -77,13 +77,13 @@ def release_detail(request: HttpRequest, key: str) -> HttpResponse:
     release = release_get(organization=request.org, key=key)
     if release is None:
         raise Http404("No such release")
-    commits = [link.commit for link in release.release_commits.all()]
+    commits = [link.commit for link in release.commit_links]
     context = page_context(
         request,
         release=release,
         commits=commits,
         environment_groups=_environment_groups(release),
-        refs=list(release.refs.all()),
+        refs=release.ref_list,
         nav="releases",
     )
     return render(request, "releases/detail.html", context)

@@ -70,8 +70,9 @@ class ReleaseViewSet(
             created_by=creator(request),
             **serializer.validated_data,
         )
-        # The answer is the release as any later GET shows it (its commits, refs and deployments).
-        release = deployment_selectors.release_detail(organization=self.organization).get(pk=release.pk)
+        if not created:
+            # A new release comes back with what its detail shows; a repeat is read whole.
+            release = deployment_selectors.release_detail(organization=self.organization).get(pk=release.pk)
         return self.created_response(
             release, created, serializer_class=ReleaseDetailSerializer, detail_url_name="api:release-detail"
         )

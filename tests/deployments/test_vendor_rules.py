@@ -129,9 +129,9 @@ def test_the_declared_release_comes_back_with_what_its_detail_shows_without_more
     release, deployment, _ = declare(org)
 
     with CaptureQueriesContext(connection) as queries:
-        shas = [link.commit.sha for link in release.release_commits.all()]
+        shas = [link.commit.sha for link in release.commit_links]
         names = [project.name for project in release.projects_by_name]
-        deployments = list(release.deployments.all())
+        deployments = release.deployments_newest_first
         environment = deployment.environment.name
 
     assert (shas, names, deployments, environment) == ([SHA_A, SHA_B], ["api", "web"], [deployment], "production")
