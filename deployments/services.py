@@ -492,11 +492,40 @@ def deployment_record_from_repository(
     repository is recorded too (``repository_from_url``), all or nothing, and returned with the
     deployment for the caller's answer. Returns ``(deployment, repository, created)``."""
     repository = repository_from_url(organization=organization, url=repository_url)
+    environment = environment_production_get_or_create(organization=organization)
     # The URL as sent: the repository may have been recorded earlier under another spelling.
-    deployment, created = deployment_record_production(
-        organization=organization, repository_url=repository_url, **fields
+    deployment, created = deployment_report_by_external_id(
+        organization=organization, environment=environment, repository_url=repository_url, **fields
     )
     return deployment, repository, created
+
+
+@transaction.atomic
+def deployment_report_by_external_id(
+    *,
+    organization: Organization,
+    environment: Environment,
+    status: str = DeploymentStatus.SUCCESS,
+    external_id: str = "",
+    **fields,
+) -> tuple[Deployment, bool]:
+    """A source's report of its deployment ``external_id`` to ``environment``, sent when the
+    deployment starts and again when it ends, with only the status changed (iftrue).
+
+    The first report records the deployment (``deployment_record`` with ``fields``). A later one
+    with another status moves it there through ``deployment_update`` (its history, its finish
+    time, hence the metrics); the other fields stay those of the first report. A report with
+    the status the deployment has changes nothing, and neither does an unfinished status for a
+    finished deployment: that is a late retry of the start report, which must not undo the end.
+    Without ``external_id`` every report is a new deployment. Returns ``(deployment, created)``.
+    """
+    deployment, created = deployment_record(
+        organization=organization, environment=environment, status=status, external_id=external_id, **fields
+    )
+    # ``deployment_record`` has checked the status; a concurrent first report lands here too.
+    if created or status == deployment.status or (deployment.is_final and status not in FINAL_STATUSES):
+        return deployment, created
+    return deployment_update(organization=organization, deployment=deployment, status=status), False
 
 
 @transaction.atomic

@@ -2,9 +2,11 @@
 
 Mounted at /compat/iftrue/, so ``POST /compat/iftrue/v1/organization/deployment``. iftrue
 deployments name no environment: they are what reached the production branch, so they are
-recorded in the organization's production environment. The doc's quirks are kept: status
-``succes`` (not ``success``) and ``fail``; ``deployment_duration`` is sent in minutes and
-answered in seconds.
+recorded in the organization's production environment. A second report with the same
+``deployment_node_id`` is the same deployment: a new status moves it there
+(``deployment_report_by_external_id``), and the answer (200) is the record as it now is. The
+doc's quirks are kept: status ``succes`` (not ``success``) and ``fail``;
+``deployment_duration`` is sent in minutes and answered in seconds.
 
 The doc gives no error body; errors here are ``{"statusCode", "message", "error"}``, the shape
 of the Node (NestJS) API behind it, with ``message`` naming the field and the reason.
@@ -147,7 +149,8 @@ class Deployments(IftrueView):
             is_fix=data.get("is_fix", False),
             is_hotfix=data.get("is_hotfix", False),
             is_forced=data.get("is_forced", False),
-            # The git provider's deployment id makes a retry of the same deployment idempotent.
+            # The git provider's deployment id names the deployment: a pipeline reports it when it
+            # starts and again when it ends, and the second report moves it to its new status.
             external_id=data.get("deployment_node_id") or "",
             pull_request_number=cleaned["pull_request_number"],
             commits_count=cleaned["commits_count"],
