@@ -215,4 +215,5 @@ urlpatterns = [
     re_path(r"^deployments/?$", Declare.as_view(base=DEPLOYMENTS), name="echoes-deployments"),
     re_path(rf"^deployments/{ID}/?$", Declared.as_view(base=DEPLOYMENTS), name="echoes-deployment"),
     re_path(rf"^deployments/{ID}/status/?$", Outcome.as_view(base=DEPLOYMENTS), name="echoes-deployment-status"),
+    EchoesView.unknown_paths("echoes-unknown"),
 ]

@@ -128,8 +128,9 @@ class IftrueView(VendorAPIView):
     field_names = FIELD_NAMES
 
     def render_error(self, refusal: Refusal) -> JsonResponse:
-        if refusal.status == 405:
-            message = f"Cannot {self.request.method} {self.request.path}"  # NestJS's words
+        if refusal.status in (404, 405):
+            # NestJS's words for a route it does not serve (this API's only 404 is a path).
+            message = f"Cannot {self.request.method} {self.request.path}"
         else:
             message = OPENINGS.get(refusal.status, "") + str(refusal)
         body = {"statusCode": refusal.status, "message": message, "error": HTTPStatus(refusal.status).phrase}
@@ -167,4 +168,5 @@ class Deployments(IftrueView):
 
 urlpatterns = [
     re_path(r"^v1/organization/deployment/?$", Deployments.as_view(), name="iftrue-deployment"),
+    IftrueView.unknown_paths("iftrue-unknown"),
 ]

@@ -433,13 +433,23 @@ def test_bad_input_is_a_400_naming_the_field(api, payload, message):
     assert not Release.objects.exists()
 
 
-def test_an_oversized_body_is_a_413(api, settings):
+def test_an_oversized_body_is_a_413_in_echoes_shape(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
     response = post(api, doc_payload(name="x" * 2000))
 
     assert response.status_code == 413
-    assert "error" in response.json()
+    assert response.json() == {"status": 413, "error": "body: the request body is too large (at most 1000 bytes)"}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PATCH"])
+@pytest.mark.parametrize("path", ["/v1/signals/releases/1/extra", "/v1/signals/", "/v1/signals/nope"])
+def test_a_path_echoes_does_not_serve_is_a_404_in_echoes_shape(api, client, method, path):
+    for answered_to in (api, client):  # with a key or without
+        response = answered_to.generic(method, path, "{}", content_type="application/json")
+
+        assert response.status_code == 404
+        assert response.json() == {"status": 404, "error": f"{method} {path} is not an endpoint of this API"}
 
 
 def test_other_methods_are_405(api):

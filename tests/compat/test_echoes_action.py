@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import caches
 from django.utils import timezone
 
 from deployments.models import Deployment
@@ -125,10 +126,15 @@ def test_the_same_deployment_posted_again_follows_the_303_and_exits_0(action, ke
     [
         ({"key": "rt_not_a_valid_key"}, 401),
         ({"commits": "not-a-sha"}, 400),
+        ({"host": "/v1/signals/not-here"}, 404),  # a path Echoes does not serve: its 404 too
     ],
 )
-def test_a_refused_post_deploy_exits_non_zero_without_a_shell_error(action, key, org, refused, status):
-    done, output = post_deploy(action, **{"key": key, **refused})
+def test_a_refused_post_deploy_exits_non_zero_without_a_shell_error(action, key, org, live_server, refused, status):
+    arguments = {"key": key, **refused}
+    if "host" in arguments:
+        arguments["host"] = live_server.url + arguments["host"]
+
+    done, output = post_deploy(action, **arguments)
 
     assert done.returncode != 0
     assert done.stderr.strip() == curl_refused(status)
@@ -143,3 +149,17 @@ def test_a_refused_post_status_exits_non_zero_without_a_shell_error(action, key,
     assert done.returncode != 0
     assert done.stderr.strip() == curl_refused(404)
     assert '"status": 404' in done.stdout
+
+
+def test_a_rate_limited_step_exits_non_zero_without_a_shell_error(action, key, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "1/min", "anon": "1/min"}}
+    caches[settings.RATE_LIMIT_CACHE].clear()
+    try:
+        assert post_deploy(action, key)[0].returncode == 0
+
+        done, _ = post_deploy(action, key, version="3.1.1")
+
+        assert done.returncode != 0
+        assert done.stderr.strip() == curl_refused(429)
+    finally:
+        caches[settings.RATE_LIMIT_CACHE].clear()

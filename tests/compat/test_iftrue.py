@@ -203,6 +203,18 @@ def test_reports_without_a_deployment_node_id_are_separate_deployments(api, org)
     assert Deployment.objects.filter(organization=org).count() == 2
 
 
+def test_a_path_iftrue_does_not_serve_is_a_404_in_nestjs_shape(api, client):
+    for answered_to in (api, client):
+        response = answered_to.post("/compat/iftrue/v1/organization/deployments", "{}", content_type="application/json")
+
+        assert response.status_code == 404
+        assert response.json() == {
+            "statusCode": 404,
+            "message": "Cannot POST /compat/iftrue/v1/organization/deployments",
+            "error": "Not Found",
+        }
+
+
 def test_it_records_into_an_existing_production_environment(api, org):
     EnvironmentFactory(organization=org, name="prod")
 
