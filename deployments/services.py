@@ -514,11 +514,40 @@ def deployment_record_from_repository(
     repository is recorded too (``repository_from_url``), all or nothing, and returned with the
     deployment for the caller's answer. Returns ``(deployment, repository, created)``."""
     repository = repository_from_url(organization=organization, url=repository_url)
+    environment = environment_production_get_or_create(organization=organization)
     # The URL as sent: the repository may have been recorded earlier under another spelling.
-    deployment, created = deployment_record_production(
-        organization=organization, repository_url=repository_url, **fields
+    deployment, created = deployment_report_by_external_id(
+        organization=organization, environment=environment, repository_url=repository_url, **fields
     )
     return deployment, repository, created
+
+
+@transaction.atomic
+def deployment_report_by_external_id(
+    *,
+    organization: Organization,
+    environment: Environment,
+    status: str = DeploymentStatus.SUCCESS,
+    external_id: str = "",
+    **fields,
+) -> tuple[Deployment, bool]:
+    """A source's report of its deployment ``external_id`` to ``environment``, sent when the
+    deployment starts and again when it ends, with only the status changed (iftrue).
+
+    The first report records the deployment (``deployment_record`` with ``fields``). A later one
+    with another status moves it there through ``deployment_update`` (its history, its finish
+    time, hence the metrics); the other fields stay those of the first report. A report with
+    the status the deployment has changes nothing, and neither does an unfinished status for a
+    finished deployment: that is a late retry of the start report, which must not undo the end.
+    Without ``external_id`` every report is a new deployment. Returns ``(deployment, created)``.
+    """
+    deployment, created = deployment_record(
+        organization=organization, environment=environment, status=status, external_id=external_id, **fields
+    )
+    # ``deployment_record`` has checked the status; a concurrent first report lands here too.
+    if created or status == deployment.status or (deployment.is_final and status not in FINAL_STATUSES):
+        return deployment, created
+    return deployment_update(organization=organization, deployment=deployment, status=status), False
 
 
 @transaction.atomic
@@ -530,18 +559,22 @@ def release_declare(
     projects: Sequence[str] = (),
     name: str = "",
     ref: str = "",
+    url: str = "",
     date_released: datetime | None = None,
     source: str = Source.API,
     created_by: str = "",
 ) -> tuple[Release, Deployment | None, bool]:
-    """Declare a release deployed: the release, plus a deployment of it to production, in
-    progress from its release date (default now). Returns ``(release, deployment, created)``.
+    """Declare a release deployed: the release, plus a successful deployment of it to production
+    at its release date (default: when the declaration arrived). Returns
+    ``(release, deployment, created)``.
 
-    A declaration counts as a deployment from the moment it is made (deployment frequency and
-    lead time read it); ``release_outcome_set`` later finishes it. Idempotent like
-    ``release_create``: the same declaration again returns the existing release and its latest
-    production deployment, ``created`` False; the same version with another payload is a
-    ``Conflict``. The release comes back with what ``release_detail`` shows of it.
+    A declaration is a deployment from the moment it is made (Echoes uses declarations for
+    deployment frequency and lead time), so it counts without an outcome; ``release_outcome_set``
+    later confirms it or makes it a failed change. The release's own status stays ``pending``
+    until then. Idempotent like ``release_create``: the same declaration again returns the
+    existing release and its latest production deployment, ``created`` False; the same version
+    with another payload is a ``Conflict``. The release comes back with what ``release_detail``
+    shows of it.
     """
     release, created = release_create(
         organization=organization,
@@ -550,6 +583,7 @@ def release_declare(
         commits=commits,
         name=name,
         ref=ref,
+        url=url,
         date_released=date_released,
         source=source,
         created_by=created_by,
@@ -558,14 +592,16 @@ def release_declare(
         release = release_detail(organization=organization).get(pk=release.pk)
         return release, deployment_latest_production(organization=organization, release=release), False
     if release.date_released is None:
-        # Stored undated, then dated now: a retry of the same undated declaration still equals
-        # the stored create payload, so it is recognized as the same declaration.
-        release_update(organization=organization, release=release, date_released=timezone.now())
+        # Stored undated, then dated: a retry of the same undated declaration still equals the
+        # stored create payload, so it is recognized as the same declaration. The date is when
+        # the release row was made, before its commits: a commit the tracker first sees here then
+        # measures no lead time, as for any sha first seen in production.
+        release_update(organization=organization, release=release, date_released=release.created_at)
     deployment, _ = deployment_record_production(
         organization=organization,
         release=release,
-        status=DeploymentStatus.IN_PROGRESS,
-        started_at=release.date_released,
+        status=DeploymentStatus.SUCCESS,
+        finished_at=release.date_released,
         deployed_at=release.date_released,
         source=source,
         created_by=created_by,
@@ -580,9 +616,11 @@ def release_outcome_set(
     *, organization: Organization, release: Release, status: str | None, source: str = Source.API, created_by: str = ""
 ) -> tuple[Release, Deployment]:
     """Set a declared release's outcome, ``success`` or ``failure``, on the release and on its
-    latest production deployment (a failure makes it a failed change). A release that has no
-    production deployment (one created through another API) gets one now, with the outcome.
-    Returns ``(release, deployment)``."""
+    latest production deployment: a failure makes it a failed change, a success confirms it.
+    A deployment that has finished keeps its time (a declared one counts at its release date):
+    the outcome changes what it was, not when it was; one still in progress finishes now. A
+    release that has no production deployment (one created through another API) gets one now,
+    with the outcome. Returns ``(release, deployment)``."""
     if status is None:
         raise DomainError("this field is required", field="status")
     if status not in OUTCOMES:
@@ -594,7 +632,8 @@ def release_outcome_set(
             organization=organization, release=release, status=status, source=source, created_by=created_by
         )
     else:
-        deployment = deployment_update(organization=organization, deployment=deployment, status=status)
+        at = deployment.finished_at if deployment.is_final else None
+        deployment = deployment_update(organization=organization, deployment=deployment, status=status, at=at)
     return release, deployment
 
 

@@ -219,4 +219,5 @@ urlpatterns = [
     re_path(rf"^{PROJECT}/releases/(?P<version>[^/]+)/?$", ReleaseCandidates.as_view(), name="aviator-release"),
     re_path(rf"^{PROJECT}/environments/{ENV}/deployments/?$", Deployments.as_view(), name="aviator-deployments"),
     re_path(rf"^{PROJECT}/environments/{ENV}/rollback/?$", Rollback.as_view(), name="aviator-rollback"),
+    AviatorView.unknown_paths("aviator-unknown"),
 ]

@@ -12,15 +12,22 @@ doc's shape. Reads need the token's ``read`` scope, everything else ``write`` (a
 Rate limits are not counted here: ``VendorRateLimitMiddleware`` applies the native API's
 throttles to every vendor path before any view runs, so a request without a key (or with a
 wrong one) and a path that does not exist count too.
+
+Every vendor's URL configuration ends in ``unknown_paths()``, so any path under its prefix is
+one of its views: a path it does not serve is a 404 in its shape, and the middleware that
+refuses a request before any view runs (a body over the limit, a rate limit) answers through
+the view the path resolves to (``refuse_early``), in the same shape.
 """
 
 import dataclasses
 import math
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, re_path
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.views import APIView
@@ -99,6 +106,23 @@ class VendorAPIView(APIView):
     http_method_names = ["get", "post", "put", "patch", "delete"]
     schema = None  # not part of the native API's OpenAPI schema
 
+    @classmethod
+    def unknown_paths(cls, name: str) -> URLPattern:
+        """The last route of a vendor's URL configuration: every path under its prefix that no
+        other route serves is this vendor's 404, whatever the method, before any credential."""
+        view = type(f"{cls.__name__}UnknownPath", (UnknownPath, cls), {"__module__": cls.__module__})
+        return re_path(r"^.*$", view.as_view(), name=name)
+
+    @classmethod
+    def refuse_early(cls, request: HttpRequest, exc: Exception, **initkwargs) -> HttpResponse:
+        """This vendor's answer to ``exc`` for a request refused before any view ran (by
+        ``releasetracker.middleware``: the body limit, the rate limit), rendered like every
+        other refusal of the view ``request`` resolves to."""
+        view = cls(**initkwargs)
+        # Renderers read the method and path, which the plain request has too.
+        view.request, view.args, view.kwargs = request, (), {}
+        return view.render_error(view.refusal(exc))
+
     @property
     def default_response_headers(self) -> dict:
         # DRF sends Allow on every answer; a vendor's answers carry it on a 405 only.
@@ -144,7 +168,8 @@ class VendorAPIView(APIView):
             named = exc.field if exc.field and exc.status == 400 else ""
             return Refusal(exc.status, message, self.vendor_field(named) if named else "")
         if isinstance(exc, RequestDataTooBig):
-            return Refusal(413, "the request body is too large", "body")
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return Refusal(413, f"the request body is too large (at most {limit} bytes)", "body")
         if isinstance(exc, Http404):
             exc = exceptions.NotFound(str(exc) or None)
         elif isinstance(exc, DjangoPermissionDenied):
@@ -166,3 +191,14 @@ class VendorAPIView(APIView):
         if isinstance(exc, exceptions.APIException):
             return Refusal(exc.status_code, str(exc.detail))
         return None
+
+
+class UnknownPath:
+    """Put before a vendor's view (``VendorAPIView.unknown_paths``): a path under the vendor's
+    prefix that none of its routes serves. Any method, with or without a credential, is a 404."""
+
+    authentication_classes = ()
+    permission_classes = ()
+
+    def initial(self, request, *args, **kwargs) -> None:
+        raise exceptions.NotFound(f"{request.method} {request.path} is not an endpoint of this API")

@@ -1,17 +1,22 @@
 """Echoes' Signal Releases API (seeds/echoes-releases-api.txt), mounted at /v1/signals/.
 
 An Echoes release declares a deployment: it is stored as a release (its ``deliverables`` are the
-release's projects) plus a deployment of it to the organization's production environment. The
-deployment starts ``in_progress`` at the release ``date``; ``PATCH /releases/<id>`` (or
-``POST /deployments/<id>/status``, Echoes' newer name for the same signal) sets the outcome on both.
-Ids are the release's public UUID.
+release's projects, its ``url`` the release's url) plus a successful deployment of it to the
+organization's production environment at the release ``date`` (``release_declare``).
+``PATCH /releases/<id>`` (or ``POST /deployments/<id>/status``, Echoes' newer name for the same
+signal) sets the outcome on both (``release_outcome_set``). Ids are the release's public UUID.
 
-Errors are ``{"error": "<field>: <reason>"}``.
+Every answer carries the HTTP status as a number in ``status``: EchoesHQ's deployments action
+reads ``.status`` from whatever it gets back and compares it with ``-ge 400`` to decide that a
+call failed, so a string there (or nothing, for a POSIX ``[``) breaks its test. Errors are
+``{"status": <code>, "error": "<field>: <reason>"}``.
 """
 
 import re
 from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.http import JsonResponse
 from django.urls import re_path
 from rest_framework.exceptions import NotFound
@@ -30,6 +35,8 @@ DATE_RE = re.compile(r"^(?P<year>\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}
 DATE_FORMAT_HELP = "must be YYYY-MM-DDTHH:mm:ss.sssZ (UTC, with milliseconds), for example 2024-05-01T12:00:00.000Z"
 # The native API's limit on a release's projects.
 MAX_DELIVERABLES = 100
+EXAMPLE_URL = "https://github.com/acme/api/releases/tag/v1.2.0"
+LIST_SEPARATORS = re.compile(r"[\s,]+")
 FIELD_NAMES = {"date_released": "date", "projects": "deliverables", "started_at": "date", "deployed_at": "date"}
 OPENINGS = {401: "unauthorized: ", 403: "forbidden: "}
 RELEASES = "/v1/signals/releases/"
@@ -60,39 +67,70 @@ def format_date(value: datetime | None) -> str | None:
     return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
 
 
-def _string_list(data: dict, name: str) -> list[str]:
+def _url(data: dict) -> str:
+    """The ``url`` EchoesHQ's action sends (a tag's page, an artefact's), a URL as the release's
+    url field takes them (its length is the service's check); the action sends ``""`` when it
+    has none."""
+    value = data.get("url")
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise invalid("url", "must be a string")
+    try:
+        URLValidator()(value.strip())
+    except ValidationError:
+        raise invalid("url", f"must be a URL, for example {EXAMPLE_URL}") from None
+    return value
+
+
+def _string_list(data: dict, name: str) -> list[tuple[str, str]]:
+    """``(field, value)`` for each value of the array ``name``, its items split on commas and
+    whitespace: EchoesHQ's action takes its commits and deliverables as newline- or
+    comma-separated lists and sends each list as one item (its trimming joins the lines with
+    spaces), so ``["c1 c2,c3"]`` is three values. A sha holds neither, and neither does a
+    deliverable's name here. An item with no value in it stays one empty value, for the caller
+    to refuse."""
     if name not in data:
         raise invalid(name, "this field is required")
     value = data[name]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise invalid(name, "must be an array of strings")
-    return value
+    return [
+        (f"{name}[{i}]", part)
+        for i, item in enumerate(value)
+        for part in [part for part in LIST_SEPARATORS.split(item) if part] or [""]
+    ]
 
 
 class EchoesView(VendorAPIView):
     authentication_classes = [EchoesAuthentication]
     field_names = FIELD_NAMES
-    base = RELEASES  # where a release's id is found: its Location and url
+    base = RELEASES  # where a release's id is found: its Location
 
     def render_error(self, refusal: Refusal) -> JsonResponse:
         message = OPENINGS.get(refusal.status, "") + str(refusal)
-        return JsonResponse({"error": message}, status=refusal.status, headers=refusal.headers)
+        body = {"status": refusal.status, "error": message}
+        return JsonResponse(body, status=refusal.status, headers=refusal.headers)
 
-    def url(self, release: Release) -> str:
+    def location(self, release: Release) -> str:
         # Absolute, as in the doc's example (https://api.echoeshq.com/v1/signals/releases/<id>).
         return self.request.build_absolute_uri(f"{self.base}{release.public_id}")
 
-    def render(self, release: Release, deployment: Deployment | None) -> dict:
-        return {
+    def answer(self, release: Release, deployment: Deployment | None, *, status: int = 200) -> JsonResponse:
+        """The release as declared, with the HTTP status repeated as a number (see the module docstring)."""
+        body = {
+            "status": status,
             "id": str(release.public_id),
-            "url": self.url(release),
+            "location": self.location(release),
             "version": release.version,
             "name": release.name,
             "ref": release.ref,
+            "url": release.url,
             "date": format_date(release.date_released),
             "commits": [link.commit.sha for link in release.commit_links],
             "deliverables": sorted(p.name for p in release.projects_by_name),
-            "status": release.status,
+            # The outcome posted for the release: pending until one is.
+            "outcome": release.status,
             "deployment": (
                 {
                     "environment": deployment.environment.name,
@@ -104,15 +142,17 @@ class EchoesView(VendorAPIView):
                 else None
             ),
         }
+        headers = {"Location": body["location"]} if status in (201, 303) else None
+        return JsonResponse(body, status=status, headers=headers)
 
 
 class Declare(EchoesView):
     def post(self, request) -> JsonResponse:
         data = self.body()
-        shas = [clean_sha(sha, field=f"commits[{i}]") for i, sha in enumerate(_string_list(data, "commits"))]
+        shas = [clean_sha(sha, field=field) for field, sha in _string_list(data, "commits")]
         deliverables = [
-            clean_model_text(Project, "name", name, field=f"deliverables[{i}]", required=True)
-            for i, name in enumerate(_string_list(data, "deliverables"))
+            clean_model_text(Project, "name", name, field=field, required=True)
+            for field, name in _string_list(data, "deliverables")
         ]
         if len(deliverables) > MAX_DELIVERABLES:
             raise invalid("deliverables", f"at most {MAX_DELIVERABLES} per release")
@@ -123,12 +163,12 @@ class Declare(EchoesView):
             projects=deliverables,
             name=data.get("name"),
             ref=data.get("ref"),
+            url=_url(data),
             date_released=parse_date(data["date"]) if data.get("date") is not None else None,
             source=Source.ECHOES,
             created_by=self.created_by,
         )
-        headers = {"Location": self.url(release)}
-        return JsonResponse(self.render(release, deployment), status=201 if created else 303, headers=headers)
+        return self.answer(release, deployment, status=201 if created else 303)
 
 
 class Declared(EchoesView):
@@ -143,7 +183,7 @@ class Declared(EchoesView):
         # The 303 of a repeated declaration points here; HTTP clients follow it with a GET.
         release = self.release(release_id)
         deployment = deployment_latest_production(organization=self.organization, release=release)
-        return JsonResponse(self.render(release, deployment))
+        return self.answer(release, deployment)
 
     def patch(self, request, release_id: str) -> JsonResponse:
         release = self.release(release_id)
@@ -154,7 +194,7 @@ class Declared(EchoesView):
             source=Source.ECHOES,
             created_by=self.created_by,
         )
-        return JsonResponse(self.render(release, deployment))
+        return self.answer(release, deployment)
 
 
 class Outcome(Declared):
@@ -175,4 +215,5 @@ urlpatterns = [
     re_path(r"^deployments/?$", Declare.as_view(base=DEPLOYMENTS), name="echoes-deployments"),
     re_path(rf"^deployments/{ID}/?$", Declared.as_view(base=DEPLOYMENTS), name="echoes-deployment"),
     re_path(rf"^deployments/{ID}/status/?$", Outcome.as_view(base=DEPLOYMENTS), name="echoes-deployment-status"),
+    EchoesView.unknown_paths("echoes-unknown"),
 ]

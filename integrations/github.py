@@ -41,6 +41,7 @@ CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    429: "throttled",
 }
 FORM = "application/x-www-form-urlencoded"
 
@@ -154,4 +155,5 @@ urlpatterns = [
     path("<slug:org_slug>/", Webhook.as_view(), name="github-webhook"),
     # Without the slash too: APPEND_SLASH cannot redirect a POST.
     path("<slug:org_slug>", Webhook.as_view()),
+    Webhook.unknown_paths("github-unknown"),
 ]

@@ -2,9 +2,11 @@
 
 Mounted at /compat/iftrue/, so ``POST /compat/iftrue/v1/organization/deployment``. iftrue
 deployments name no environment: they are what reached the production branch, so they are
-recorded in the organization's production environment. The doc's quirks are kept: status
-``succes`` (not ``success``) and ``fail``; ``deployment_duration`` is sent in minutes and
-answered in seconds.
+recorded in the organization's production environment. A second report with the same
+``deployment_node_id`` is the same deployment: a new status moves it there
+(``deployment_report_by_external_id``), and the answer (200) is the record as it now is. The
+doc's quirks are kept: status ``succes`` (not ``success``) and ``fail``;
+``deployment_duration`` is sent in minutes and answered in seconds.
 
 The doc gives no error body; errors here are ``{"statusCode", "message", "error"}``, the shape
 of the Node (NestJS) API behind it, with ``message`` naming the field and the reason.
@@ -126,8 +128,9 @@ class IftrueView(VendorAPIView):
     field_names = FIELD_NAMES
 
     def render_error(self, refusal: Refusal) -> JsonResponse:
-        if refusal.status == 405:
-            message = f"Cannot {self.request.method} {self.request.path}"  # NestJS's words
+        if refusal.status in (404, 405):
+            # NestJS's words for a route it does not serve (this API's only 404 is a path).
+            message = f"Cannot {self.request.method} {self.request.path}"
         else:
             message = OPENINGS.get(refusal.status, "") + str(refusal)
         body = {"statusCode": refusal.status, "message": message, "error": HTTPStatus(refusal.status).phrase}
@@ -147,7 +150,8 @@ class Deployments(IftrueView):
             is_fix=data.get("is_fix", False),
             is_hotfix=data.get("is_hotfix", False),
             is_forced=data.get("is_forced", False),
-            # The git provider's deployment id makes a retry of the same deployment idempotent.
+            # The git provider's deployment id names the deployment: a pipeline reports it when it
+            # starts and again when it ends, and the second report moves it to its new status.
             external_id=data.get("deployment_node_id") or "",
             pull_request_number=cleaned["pull_request_number"],
             commits_count=cleaned["commits_count"],
@@ -164,4 +168,5 @@ class Deployments(IftrueView):
 
 urlpatterns = [
     re_path(r"^v1/organization/deployment/?$", Deployments.as_view(), name="iftrue-deployment"),
+    IftrueView.unknown_paths("iftrue-unknown"),
 ]

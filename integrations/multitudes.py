@@ -35,7 +35,14 @@ FIELD_NAMES = {
 }
 TEXT = "text/plain; charset=utf-8"
 # The doc's answers open with their reason.
-OPENINGS = {400: "Invalid request - ", 401: "Unauthorized - ", 403: "Forbidden - ", 413: "Invalid request - "}
+OPENINGS = {
+    400: "Invalid request - ",
+    401: "Unauthorized - ",
+    403: "Forbidden - ",
+    404: "Not found - ",
+    413: "Invalid request - ",
+    429: "Too many requests - ",
+}
 
 
 class MultitudesAuthentication(RequiredTokenAuthentication):
@@ -143,4 +150,5 @@ class Deployments(MultitudesView):
 
 urlpatterns = [
     re_path(r"^deployments/?$", Deployments.as_view(), name="multitudes-deployments"),
+    MultitudesView.unknown_paths("multitudes-unknown"),
 ]

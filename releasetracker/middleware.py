@@ -17,12 +17,14 @@ from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
+from django.urls import Resolver404, resolve
+from rest_framework.exceptions import Throttled
 
 from releasetracker.logging import request_id_var
 
@@ -148,7 +150,29 @@ def database_unavailable_response(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def payload_too_large(limit: int) -> JsonResponse:
+def vendor_refusal(request: HttpRequest, exc: Exception) -> HttpResponse | None:
+    """The answer to ``exc``, in its vendor's error shape, for a request to a vendor's path
+    refused before any view ran; None for any other path (the native shape applies).
+
+    Every vendor's URL configuration ends in a catch-all route (``integrations.base``), so the
+    resolver names the vendor view that owns any path under its prefix; a view that offers
+    ``refuse_early`` renders the refusal as it renders its own. The core asks the view, never
+    the integrations package, so the dependencies keep pointing one way.
+    """
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return None
+    refuse = getattr(getattr(match.func, "view_class", None), "refuse_early", None)
+    if refuse is None:
+        return None
+    return refuse(request, exc, **getattr(match.func, "view_initkwargs", {}))
+
+
+def payload_too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    vendor = vendor_refusal(request, RequestDataTooBig(f"request body exceeds {limit} bytes"))
+    if vendor is not None:
+        return vendor
     return JsonResponse(
         {"error": f"body: request body exceeds {limit} bytes", "code": "payload_too_large"},
         status=413,
@@ -183,7 +207,7 @@ class BodySizeLimitMiddleware:
                     status=400,
                 )
             if length > limit:
-                return payload_too_large(limit)
+                return payload_too_large(request, limit)
         elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             if not request.META.get("wsgi.input_terminated"):
                 return JsonResponse(
@@ -191,7 +215,7 @@ class BodySizeLimitMiddleware:
                 )
             body = request.META["wsgi.input"].read(limit + 1)
             if len(body) > limit:
-                return payload_too_large(limit)
+                return payload_too_large(request, limit)
             # Hand the bytes read to Django as an ordinary body of known length.
             request.META["CONTENT_LENGTH"] = str(len(body))
             request._stream = LimitedStream(io.BytesIO(body), len(body))
@@ -203,7 +227,8 @@ VENDOR_PATH_PREFIXES = ("/v1/signals/", "/api/releases/", "/api/0/", "/compat/",
 
 
 class VendorRateLimitMiddleware:
-    """The native API's rate limits (per token, per IP without a credential) on the vendor paths."""
+    """The native API's rate limits (per token, per IP without a credential) on the vendor paths,
+    refused in each vendor's error shape (``vendor_refusal``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -215,7 +240,7 @@ class VendorRateLimitMiddleware:
             wait = throttle_wait(request)
             if wait is not None:
                 seconds = max(1, math.ceil(wait))
-                response = JsonResponse(
+                response = vendor_refusal(request, Throttled(wait=seconds)) or JsonResponse(
                     {"error": f"rate limit exceeded: retry in {seconds} seconds", "code": "throttled"}, status=429
                 )
                 response["Retry-After"] = str(seconds)

@@ -5,9 +5,10 @@ says which commands work. 2.x calls the project routes when one project is confi
 organization routes: both are served.
 """
 
-from django.urls import path, re_path
+from django.urls import path
 
 from integrations.sentry import views
+from integrations.sentry.base import SentryView
 
 # Sentry's clients always send the trailing slash; versions arrive percent-decoded and never
 # contain "/" (Sentry refuses such versions), so the plain ``str`` converter is exact.
@@ -31,4 +32,4 @@ for prefix, name in ((_org, "sentry"), (_project, "sentry-project")):
         path(f"{prefix}releases/<str:version>/deploys/", views.Deploys.as_view(), name=f"{name}-release-deploys"),
     ]
 # Anything else under /api/0/ is Sentry's JSON 404, never an HTML page.
-urlpatterns += [re_path(r"^.*$", views.Unknown.as_view(), name="sentry-unknown")]
+urlpatterns += [SentryView.unknown_paths("sentry-unknown")]

@@ -41,16 +41,6 @@ class Index(SentryView):
         return respond({"version": "0", "auth": auth, "user": None})
 
 
-class Unknown(SentryView):
-    """Anything else under ``/api/0/``: Sentry's JSON 404, whatever the method, never an HTML page."""
-
-    authentication_classes = ()
-    permission_classes = ()
-
-    def initial(self, request, *args, **kwargs) -> None:
-        raise NotFound()
-
-
 class ReleaseView(OrganizationView):
     """A route that names releases, in an organization or in one of its projects."""
 

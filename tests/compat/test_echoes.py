@@ -10,7 +10,7 @@ from django.utils import timezone
 from deployments.models import Deployment, Environment
 from releases.models import Release
 from tests.compat import comparable, metric_counts, only_result
-from tests.factories import EnvironmentFactory, ReleaseFactory, issue_token
+from tests.factories import CommitFactory, EnvironmentFactory, ReleaseFactory, issue_token
 
 pytestmark = pytest.mark.django_db
 
@@ -50,25 +50,80 @@ def patch(client, path, payload):
 # Create ---------------------------------------------------------------------------------------
 
 
-def test_the_doc_example_creates_a_release_and_a_production_deployment(api, org):
+def test_the_doc_example_creates_a_release_and_a_successful_production_deployment_at_its_date(api, org):
     response = post(api, doc_payload())
 
     assert response.status_code == 201
     body = response.json()
     release = Release.objects.get(organization=org, version="1.2.0")
-    assert body["id"] == str(release.public_id)
-    assert response["Location"] == f"http://testserver/v1/signals/releases/{release.public_id}"
+    assert (body["status"], body["id"]) == (201, str(release.public_id))
+    assert response["Location"] == body["location"] == f"http://testserver/v1/signals/releases/{release.public_id}"
     assert body["date"] == "2024-05-01T12:00:00.000Z"
     assert body["commits"] == [SHA1, SHA2]
     assert body["deliverables"] == ["api", "web"]
+    assert body["outcome"] == "pending"
     assert (release.name, release.ref, release.source, release.status) == ("Spring release", TAG, "echoes", "pending")
     assert sorted(release.projects.values_list("name", flat=True)) == ["api", "web"]
     deployment = Deployment.objects.get(organization=org, release=release)
     assert deployment.environment.name == "production"
     assert deployment.environment.is_production
-    assert deployment.status == "in_progress"
+    # A declaration is a deployment (Echoes: "used in deployment frequency and lead time").
+    assert deployment.status == "success"
     assert deployment.source == "echoes"
-    assert deployment.started_at == deployment.deployed_at == release.date_released
+    assert deployment.finished_at == deployment.deployed_at == deployment.occurred_at == release.date_released
+    assert deployment.started_at is None
+    assert [(c.status, c.at) for c in deployment.status_changes.all()] == [("success", release.date_released)]
+    assert body["deployment"] == {
+        "environment": "production",
+        "status": "success",
+        "started_at": None,
+        "finished_at": "2024-05-01T12:00:00.000Z",
+    }
+
+
+def test_lists_sent_as_one_item_are_split_as_the_deployments_action_sends_them(api, org):
+    # The action's inputs are newline- or comma-separated; it joins the lines with spaces.
+    response = post(api, doc_payload(commits=[f"{SHA1} {SHA2}"], deliverables=["api web", "worker,cron"]))
+
+    assert response.status_code == 201
+    assert response.json()["commits"] == [SHA1, SHA2]
+    assert response.json()["deliverables"] == ["api", "cron", "web", "worker"]
+
+
+def test_the_url_the_deployments_action_sends_is_the_releases_url(api, org):
+    url = "https://github.com/acme/shop/releases/tag/v1.2.0"
+
+    response = post(api, doc_payload(url=url))
+
+    assert response.status_code == 201
+    assert response.json()["url"] == url
+    assert Release.objects.get(organization=org).url == url
+    # The same declaration with its url again is the same declaration.
+    assert post(api, doc_payload(url=url)).status_code == 303
+
+
+@pytest.mark.parametrize("url", ["", None])
+def test_an_empty_url_is_no_url(api, org, url):
+    # The action sends "url": "" when it has none.
+    assert post(api, doc_payload(url=url)).status_code == 201
+    assert Release.objects.get(organization=org).url == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "url: must be a URL, for example https://github.com/acme/api/releases/tag/v1.2.0"),
+        ("javascript:alert(1)", "url: must be a URL, for example https://github.com/acme/api/releases/tag/v1.2.0"),
+        (["https://example.com"], "url: must be a string"),
+        ("https://example.com/" + "x" * 500, "url: must be at most 500 characters (got 520)"),
+    ],
+)
+def test_a_url_that_is_not_one_is_refused(api, url, message):
+    response = post(api, doc_payload(url=url))
+
+    assert response.status_code == 400
+    assert response.json() == {"status": 400, "error": message}
+    assert not Release.objects.exists()
 
 
 def test_the_identical_payload_again_answers_303_to_the_same_release(api, org):
@@ -77,7 +132,7 @@ def test_the_identical_payload_again_answers_303_to_the_same_release(api, org):
 
     assert again.status_code == 303
     assert again["Location"] == first["Location"]
-    assert again.json()["id"] == first.json()["id"]
+    assert (again.json()["status"], again.json()["id"]) == (303, first.json()["id"])
     assert Release.objects.filter(organization=org).count() == 1
     assert Deployment.objects.filter(organization=org).count() == 1
 
@@ -102,8 +157,10 @@ def test_an_http_client_following_the_303_gets_the_release(api):
     response = api.get(again["Location"])
 
     assert response.status_code == 200
+    assert response.json()["status"] == 200
     assert response.json()["version"] == "1.2.0"
     assert response.json()["id"] == again.json()["id"]
+    assert "Location" not in response
 
 
 def test_the_same_version_with_another_payload_is_a_409_naming_what_differs(api):
@@ -172,25 +229,123 @@ def test_it_refuses_a_date_far_in_the_future(api):
     response = post(api, doc_payload(date=future))
 
     assert response.status_code == 400
-    assert response.json() == {"error": "date: is more than a day in the future"}
+    assert response.json() == {"status": 400, "error": "date: is more than a day in the future"}
+
+
+# What counts in the DORA metrics ---------------------------------------------------------------
+# The calls EchoesHQ/deployments-action makes: post-deploy, then (optionally) post-status.
+
+
+def action_post_deploy(client, **overrides):
+    body = {
+        "version": "2024.05.01-1",
+        "commits": [SHA1, SHA2],
+        "deliverables": ["shop"],
+        "url": "https://github.com/acme/shop/releases/tag/2024.05.01-1",
+        **overrides,
+    }
+    return client.post(
+        "/v1/signals/deployments", json.dumps(body), content_type="application/json", HTTP_ACCEPT="application/json"
+    )
+
+
+def action_post_status(client, deployment_id: str, status: str):
+    return client.post(
+        f"/v1/signals/deployments/{deployment_id}/status",
+        json.dumps({"status": status}),
+        content_type="application/json",
+    )
+
+
+@pytest.fixture
+def authored_three_hours_ago(org):
+    """The declared commits, as the tracker knows them from git (a push, an import) before the deploy."""
+    for sha in (SHA1, SHA2):
+        CommitFactory(organization=org, sha=sha, timestamp=timezone.now() - timedelta(hours=3))
+
+
+def dora(client) -> dict:
+    now = timezone.now()
+    params = {"since": (now - timedelta(days=1)).isoformat(), "until": (now + timedelta(minutes=1)).isoformat()}
+    response = client.get("/api/v1/metrics/dora/", params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_declaration_without_a_status_counts_in_deployment_frequency_and_lead_time(api, authored_three_hours_ago):
+    assert action_post_deploy(api).status_code == 201
+
+    counts = metric_counts(api)
+    assert counts["deployment_frequency"] == {"count": 1}
+    assert counts["lead_time"] == {"commits": 2}
+    assert counts["change_failure_rate"] == {"failed": 0, "total": 1}
+    assert abs(dora(api)["lead_time"]["median_seconds"] - 3 * 3600) < 60
+
+
+def test_a_declaration_counts_at_its_date(api, authored_three_hours_ago):
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    assert action_post_deploy(api, date=echoes_date(two_hours_ago)).status_code == 201
+
+    assert metric_counts(api)["deployment_frequency"] == {"count": 1}
+    assert abs(dora(api)["lead_time"]["median_seconds"] - 3600) < 60
+    before = metric_counts(api, until=(two_hours_ago - timedelta(minutes=1)).isoformat())
+    assert before["deployment_frequency"] == {"count": 0}
+
+
+def test_a_failure_posted_later_counts_in_the_change_failure_rate(api, authored_three_hours_ago):
+    deployment_id = action_post_deploy(api).json()["id"]
+
+    response = action_post_status(api, deployment_id, "failure")
+
+    assert response.status_code == 200
+    counts = metric_counts(api)
+    assert counts["change_failure_rate"] == {"failed": 1, "total": 1}
+    assert counts["recovery_time"] == {"recovered": 0, "unrecovered": 1}
+    # A failed deployment is no deployment in the frequency, and starts no lead time.
+    assert counts["deployment_frequency"] == {"count": 0}
+    assert counts["lead_time"] == {"commits": 0}
+
+
+def test_the_next_declaration_recovers_a_failed_one(api, authored_three_hours_ago):
+    failed_id = action_post_deploy(api).json()["id"]
+    action_post_status(api, failed_id, "failure")
+
+    assert action_post_deploy(api, version="2024.05.01-2", commits=["d" * 40]).status_code == 201
+
+    counts = metric_counts(api)
+    assert counts["change_failure_rate"] == {"failed": 1, "total": 2}
+    assert counts["recovery_time"] == {"recovered": 1, "unrecovered": 0}
+
+
+def test_a_success_posted_later_confirms_what_was_counted(api, authored_three_hours_ago):
+    deployment_id = action_post_deploy(api).json()["id"]
+    declared = metric_counts(api)
+
+    response = action_post_status(api, deployment_id, "success")
+
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "success"
+    assert metric_counts(api) == declared
 
 
 # Status ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("outcome", ["success", "failure"])
-def test_patch_sets_the_outcome_on_the_release_and_its_deployment(api, org, outcome):
+@pytest.mark.parametrize(("outcome", "history"), [("success", ["success"]), ("failure", ["success", "failure"])])
+def test_patch_sets_the_outcome_on_the_release_and_its_deployment_at_its_date(api, org, outcome, history):
     release_id = post(api, doc_payload()).json()["id"]
 
     response = patch(api, f"/v1/signals/releases/{release_id}", {"status": outcome})
 
     assert response.status_code == 200
-    assert response.json()["status"] == outcome
+    body = response.json()
+    assert (body["status"], body["outcome"], body["deployment"]["status"]) == (200, outcome, outcome)
     release = Release.objects.get(organization=org)
     deployment = Deployment.objects.get(release=release)
     assert release.status == deployment.status == outcome
-    assert deployment.finished_at is not None
-    assert list(deployment.status_changes.values_list("status", flat=True)) == ["in_progress", outcome]
+    # The outcome says what the deployment was, not when: it stays at the release date.
+    assert deployment.finished_at == deployment.occurred_at == release.date_released
+    assert list(deployment.status_changes.values_list("status", flat=True)) == history
 
 
 def test_patch_on_a_release_created_elsewhere_records_its_production_deployment(api, org):
@@ -219,7 +374,7 @@ def test_unknown_malformed_and_other_organizations_ids_are_404(api, other_api):
     for release_id in [other_id, "00000000-0000-0000-0000-000000000000", "not-a-uuid"]:
         response = patch(api, f"/v1/signals/releases/{release_id}", {"status": "success"})
         assert response.status_code == 404
-        assert response.json() == {"error": f"release not found: {release_id}"}
+        assert response.json() == {"status": 404, "error": f"release not found: {release_id}"}
     assert Release.objects.get(public_id=other_id).status == "pending"
 
 
@@ -237,7 +392,7 @@ def test_a_read_only_key_cannot_write(read_api, org):
     response = post(read_api, doc_payload())
 
     assert response.status_code == 403
-    assert response.json() == {"error": "forbidden: this API key lacks the 'write' scope"}
+    assert response.json() == {"status": 403, "error": "forbidden: this API key lacks the 'write' scope"}
     assert not Release.objects.exists()
 
 
@@ -261,6 +416,9 @@ def test_it_needs_no_csrf_token(org):
         (doc_payload(commits="abc1234"), "commits: must be an array of strings"),
         (doc_payload(commits=["not-a-sha"]), "commits[0]: 'not-a-sha' is not a commit sha (7 to 64 hex digits)"),
         (doc_payload(deliverables=[1]), "deliverables: must be an array of strings"),
+        (doc_payload(deliverables=["web", " "]), "deliverables[1]: this field is required"),
+        (doc_payload(commits=[SHA1, ""]), "commits[1]: '' is not a commit sha (7 to 64 hex digits)"),
+        (doc_payload(commits=[f"{SHA1} nope"]), "commits[0]: 'nope' is not a commit sha (7 to 64 hex digits)"),
         (doc_payload(version="1.0\x00"), "version: must not contain NUL characters"),
         (doc_payload(name="x" * 10_000), "name: must be at most 200 characters (got 10000)"),
         (doc_payload(name=["x"]), "name: must be a string"),
@@ -271,17 +429,27 @@ def test_bad_input_is_a_400_naming_the_field(api, payload, message):
     response = post(api, payload)
 
     assert response.status_code == 400
-    assert response.json() == {"error": message}
+    assert response.json() == {"status": 400, "error": message}
     assert not Release.objects.exists()
 
 
-def test_an_oversized_body_is_a_413(api, settings):
+def test_an_oversized_body_is_a_413_in_echoes_shape(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
 
     response = post(api, doc_payload(name="x" * 2000))
 
     assert response.status_code == 413
-    assert "error" in response.json()
+    assert response.json() == {"status": 413, "error": "body: the request body is too large (at most 1000 bytes)"}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PATCH"])
+@pytest.mark.parametrize("path", ["/v1/signals/releases/1/extra", "/v1/signals/", "/v1/signals/nope"])
+def test_a_path_echoes_does_not_serve_is_a_404_in_echoes_shape(api, client, method, path):
+    for answered_to in (api, client):  # with a key or without
+        response = answered_to.generic(method, path, "{}", content_type="application/json")
+
+        assert response.status_code == 404
+        assert response.json() == {"status": 404, "error": f"{method} {path} is not an endpoint of this API"}
 
 
 def test_other_methods_are_405(api):
@@ -295,7 +463,8 @@ def test_other_methods_are_405(api):
 
 def test_an_echoes_release_shows_in_the_native_api_like_the_same_event_sent_natively(api, other_api):
     when = (timezone.now() - timedelta(hours=1)).replace(microsecond=250_000)
-    release_id = post(api, doc_payload(date=echoes_date(when))).json()["id"]
+    url = "https://github.com/acme/shop/releases/tag/v1.2.0"
+    release_id = post(api, doc_payload(date=echoes_date(when), url=url)).json()["id"]
     patch(api, f"/v1/signals/releases/{release_id}", {"status": "success"})
 
     native = {
@@ -303,32 +472,30 @@ def test_an_echoes_release_shows_in_the_native_api_like_the_same_event_sent_nati
         "commits": [SHA1, SHA2],
         "name": "Spring release",
         "ref": TAG,
+        "url": url,
         "date_released": when.isoformat(),
         "projects": ["api", "web"],
     }
     created = other_api.post("/api/v1/releases/", native, format="json")
     assert created.status_code == 201
-    deployment = other_api.post(
+    deployed = other_api.post(
         "/api/v1/deployments/",
         {
             "environment": "production",
             "release": "1.2.0",
-            "status": "in_progress",
-            "started_at": when.isoformat(),
+            "status": "success",
             "deployed_at": when.isoformat(),
+            "finished_at": when.isoformat(),
         },
         format="json",
-    ).json()
-    other_api.patch(f"/api/v1/deployments/{deployment['id']}/", {"status": "success"}, format="json")
+    )
+    assert deployed.status_code == 201
     other_api.patch(f"/api/v1/releases/{created.json()['id']}/", {"status": "success"}, format="json")
 
     assert comparable(only_result(api, "/api/v1/releases/")) == comparable(only_result(other_api, "/api/v1/releases/"))
-    # finished_at (and what derives from it) is the time each PATCH arrived.
-    drop = {"finished_at", "occurred_at", "duration_seconds"}
-    ours = comparable(only_result(api, "/api/v1/deployments/"), drop=drop)
-    theirs = comparable(only_result(other_api, "/api/v1/deployments/"), drop=drop)
-    assert ours == theirs
-    assert ours["status_history"] == ["in_progress", "success"]
+    ours = comparable(only_result(api, "/api/v1/deployments/"))
+    assert ours == comparable(only_result(other_api, "/api/v1/deployments/"))
+    assert ours["status_history"] == ["success"]
     # ... and it counts in the DORA metrics exactly like the native one.
     assert metric_counts(api) == metric_counts(other_api)
     assert metric_counts(api)["deployment_frequency"] == {"count": 1}

@@ -143,13 +143,76 @@ def test_each_required_field_is_required(api, field):
     assert not Deployment.objects.exists()
 
 
-def test_the_same_deployment_node_id_again_is_the_same_deployment(api, org):
+def test_the_same_report_again_is_the_same_deployment_unchanged(api, org):
     first = post(api, doc_payload())
     again = post(api, doc_payload())
 
     assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json()["id"] == first.json()["id"]
-    assert Deployment.objects.filter(organization=org).count() == 1
+    assert again.json() == first.json()
+    deployment = Deployment.objects.get(organization=org)
+    assert deployment.status_changes.count() == 1
+
+
+# A pipeline that reports its deployment when it starts and again when it ends -----------------
+
+
+@pytest.mark.parametrize(
+    ("end", "counts"),
+    [
+        ("succes", {"deployment_frequency": {"count": 1}, "change_failure_rate": {"failed": 0, "total": 1}}),
+        ("fail", {"deployment_frequency": {"count": 0}, "change_failure_rate": {"failed": 1, "total": 1}}),
+    ],
+)
+def test_a_deployment_reported_at_its_start_and_its_end_counts_once_with_its_end_status(api, org, end, counts):
+    started = post(api, doc_payload(status="in_progress"))
+    assert started.status_code == 201
+    assert started.json()["status"] == "in_progress"
+    assert metric_counts(api)["change_failure_rate"] == {"failed": 0, "total": 0}  # not finished: counts nowhere
+
+    ended = post(api, doc_payload(status=end))
+
+    assert ended.status_code == 200
+    body = ended.json()
+    assert (body["id"], body["status"], body["node_id"]) == (started.json()["id"], end, "DE_kwDOAbc123")
+    deployment = Deployment.objects.get(organization=org)
+    assert deployment.updated_at > deployment.created_at
+    assert [c.status for c in deployment.status_changes.all()] == [
+        "in_progress",
+        "success" if end == "succes" else "failure",
+    ]
+    assert deployment.started_at is not None and deployment.finished_at >= deployment.started_at
+    measured = metric_counts(api)
+    assert {name: measured[name] for name in counts} == counts
+
+
+def test_a_retried_start_report_after_the_end_changes_nothing(api, org):
+    post(api, doc_payload(status="in_progress"))
+    ended = post(api, doc_payload(status="succes"))
+
+    late = post(api, doc_payload(status="in_progress"))
+
+    assert late.status_code == 200
+    assert late.json() == ended.json()
+    assert metric_counts(api)["deployment_frequency"] == {"count": 1}
+
+
+def test_reports_without_a_deployment_node_id_are_separate_deployments(api, org):
+    post(api, doc_payload(status="in_progress", deployment_node_id=...))
+    post(api, doc_payload(status="succes", deployment_node_id=...))
+
+    assert Deployment.objects.filter(organization=org).count() == 2
+
+
+def test_a_path_iftrue_does_not_serve_is_a_404_in_nestjs_shape(api, client):
+    for answered_to in (api, client):
+        response = answered_to.post("/compat/iftrue/v1/organization/deployments", "{}", content_type="application/json")
+
+        assert response.status_code == 404
+        assert response.json() == {
+            "statusCode": 404,
+            "message": "Cannot POST /compat/iftrue/v1/organization/deployments",
+            "error": "Not Found",
+        }
 
 
 def test_it_records_into_an_existing_production_environment(api, org):

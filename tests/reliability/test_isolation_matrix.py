@@ -95,6 +95,8 @@ ROUTES: dict[str, Case] = {
     "v1/signals/deployments/": Case("api", ("GET",)),
     "v1/signals/deployments/<release_id>/": Case("api", ("GET", "PATCH"), {"release_id": "release"}),
     "v1/signals/deployments/<release_id>/status/": Case("api", ("POST",), {"release_id": "release"}),
+    # Every vendor prefix ends in a catch-all: a path it does not serve is its 404, with A's token too.
+    "v1/signals/.*": Case("api", ("GET", "POST")),
     # Aviator: by names; B-only names find nothing of B's, shared names answer A's rows.
     "api/releases/<project>/releases/<version>/": Case(
         "api", ("GET",), {"project": "shared_project", "version": "only_b_version"}, refused=(404, 405)
@@ -105,6 +107,7 @@ ROUTES: dict[str, Case] = {
     "api/releases/<project>/environments/<env>/rollback/": Case(
         "api", ("GET",), {"project": "shared_project", "env": "shared_env"}
     ),
+    "api/releases/.*": Case("api", ("GET", "POST")),
     # Sentry: another organization's slug is a 403; B-only versions are not found.
     "api/0/": Case("api"),
     "api/0/.*": Case("public"),
@@ -140,9 +143,12 @@ ROUTES: dict[str, Case] = {
     # Writes only: GET must not list anything of B's.
     "compat/iftrue/v1/organization/deployment/": Case("api", ("GET",)),
     "compat/multitudes/deployments/": Case("api", ("GET",)),
+    "compat/iftrue/.*": Case("api", ("GET", "POST")),
+    "compat/multitudes/.*": Case("api", ("GET", "POST")),
     # GitHub: authenticated by B's webhook secret; B's slug without it writes nothing.
     "hooks/github/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
     "hooks/github/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/github/.*": Case("public", ("GET", "POST")),
     # Pages: B's slug is a 404; A's slug with B's object is a 404; A's lists show nothing of B.
     "orgs/<org_slug>/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/releases/": Case("page", ("GET",), {"org_slug": "slug"}),
