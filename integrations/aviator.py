@@ -1,8 +1,9 @@
 """Aviator's Releases REST API (seeds/aviator-releases-api.md), mounted at /api/releases/.
 
-A release candidate ``X-rcN`` of a release project is a release whose version is ``X-rcN`` and
-whose projects include the project. Environments must exist in the organization (created in the
-admin, the native API or by any deployment), as Aviator's must be configured before use.
+A release candidate ``X-rcN`` of a release project is a release of the project, unique per
+project: stored as ``<project>@X-rcN`` (``Release.candidate_key``), answered as ``X-rcN``.
+Environments must exist in the organization (created in the admin, the native API or by any
+deployment), as Aviator's must be configured before use.
 
 Errors are ``{"error": "..."}``: the doc's own sentence where it gives one, otherwise
 ``Invalid <field>: <reason>``.
@@ -72,11 +73,12 @@ class AviatorView(VendorAPIView):
 
 def render_deployment(deployment: Deployment) -> dict:
     times = ("started_at", "finished_at", "created_at", "updated_at")
+    project = deployment.project.name if deployment.project_id else None
     return {
         "id": str(deployment.public_id),
-        "project": deployment.project.name if deployment.project_id else None,
+        "project": project,
         "environment": deployment.environment.name,
-        "release_candidate_version": deployment.release.version if deployment.release_id else None,
+        "release_candidate_version": deployment.release.candidate_version(project) if deployment.release_id else None,
         "status": deployment.status,
         "is_rollback": deployment.is_rollback,
         **{name: getattr(deployment, name) for name in times},
@@ -129,7 +131,7 @@ class ReleaseCandidates(AviatorView):
         )
         body = {
             "project": candidate.project,
-            "release_candidate_version": candidate.release.version,
+            "release_candidate_version": candidate.version,
             "repo": candidate.repository,
             "commit": candidate.commit,
             "trigger_build_workflow": trigger,

@@ -122,6 +122,20 @@ class Release(OrgOwned):
     def __str__(self) -> str:
         return self.version
 
+    # Release candidates (Aviator's ``X-rcN``) are unique per project, versions per organization:
+    # a candidate is stored as "<project>@<version>" (Sentry's package@version convention), so two
+    # projects' 3.1.0-rc1 are two releases, and its name is the version as its project calls it.
+
+    @staticmethod
+    def candidate_key(project: str, version: str) -> str:
+        """The version release candidate ``version`` of ``project`` is stored under."""
+        return f"{project}@{version}"
+
+    def candidate_version(self, project: str) -> str:
+        """This release's version as a candidate of ``project``: without the ``<project>@`` prefix
+        when it is stored under one (a release recorded elsewhere keeps its version as it is)."""
+        return self.version.removeprefix(f"{project}@") if project else self.version
+
     # Where ``releases.selectors.release_list`` leaves a release's projects, ordered by name.
     PROJECTS_LOADED = "projects_loaded"
 

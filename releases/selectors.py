@@ -118,10 +118,9 @@ def repository_search(*, organization: Organization, query: str = "") -> QuerySe
 
 
 def release_candidate_get(*, organization: Organization, project: str, version: str) -> Release | None:
-    """Release candidate ``version`` of ``project`` (Aviator's candidates belong to a project)."""
-    return (
-        Release.objects.for_organization(organization)
-        .filter(version=version, projects__name=project)
-        .defer("create_payload")
-        .first()
-    )
+    """Release candidate ``version`` of ``project`` (Aviator's candidates belong to a project): the
+    release ``<project>@<version>`` (``Release.candidate_key``), else a release ``version`` of the
+    project recorded by another entry point, or cut before candidates were keyed by project."""
+    releases = Release.objects.for_organization(organization).defer("create_payload")
+    keyed = releases.filter(version=Release.candidate_key(project, version)).first()
+    return keyed or releases.filter(version=version, projects__name=project).first()

@@ -39,8 +39,9 @@ def test_creating_a_release_candidate_records_a_release_of_the_project(api, org)
 
     assert response.status_code == 201
     assert response.json()["release_candidate_version"] == "1.4.0-rc2"
-    release = Release.objects.get(organization=org, version="1.4.0-rc2")
-    assert release.source == "aviator"
+    # Unique per project: stored under the project's name, named as Aviator calls it.
+    release = Release.objects.get(organization=org, version="checkout@1.4.0-rc2")
+    assert (release.name, release.source) == ("1.4.0-rc2", "aviator")
     assert list(release.projects.values_list("name", flat=True)) == ["checkout"]
     assert [rc.commit.sha for rc in release.release_commits.all()] == [SHA]
     ref = ReleaseRef.objects.get(release=release)
@@ -61,6 +62,30 @@ def test_the_same_candidate_at_another_commit_is_a_409(api):
 
     assert response.status_code == 409
     assert "1.4.0-rc2" in response.json()["error"]
+
+
+def test_two_projects_release_candidates_of_the_same_version_coexist(api, envs):
+    """Aviator's candidates are unique per project: billing's 1.4.0-rc2 is not checkout's."""
+    checkout = create_rc(api)
+    billing = send(api, "post", "/api/releases/billing/releases/1.4.0-rc2", {"repo": "acme/checkout", "commit": SHA2})
+
+    assert (checkout.status_code, billing.status_code) == (201, 201)
+    assert billing.json()["release_candidate_version"] == "1.4.0-rc2"
+    assert create_rc(api).status_code == 200
+    assert create_rc(api, commit=SHA2).status_code == 409
+    native = api.get("/api/v1/releases/").json()["results"]
+    assert sorted((r["version"], r["name"], r["projects"]) for r in native) == [
+        ("billing@1.4.0-rc2", "1.4.0-rc2", ["billing"]),
+        ("checkout@1.4.0-rc2", "1.4.0-rc2", ["checkout"]),
+    ]
+    for project, sha in [("billing", SHA2), ("checkout", SHA)]:
+        path = f"/api/releases/{project}/environments/production/deployments"
+        deployed = send(api, "post", path, {"release_candidate_version": "1.4.0-rc2"}).json()
+        assert (deployed["project"], deployed["release_candidate_version"]) == (project, "1.4.0-rc2")
+        native = api.get(f"/api/v1/deployments/{deployed['id']}/").json()
+        assert native["release"] == f"{project}@1.4.0-rc2"
+        release = api.get(f"/api/v1/releases/{native['release_id']}/").json()
+        assert [c["sha"] for c in release["commits"]] == [sha]
 
 
 @pytest.mark.parametrize("version", ["1.4.0", "1.4.0-rc", "1.4.0-rcX", "1.4.0-beta1", "-rc1x"])
@@ -131,7 +156,7 @@ def test_creating_a_deployment_records_it_pending(api, org, envs):
     assert (body["environment"], body["project"], body["status"]) == ("production", "checkout", "pending")
     deployment = Deployment.objects.get(organization=org)
     assert (deployment.release.version, deployment.project.name, deployment.source) == (
-        "1.4.0-rc2",
+        "checkout@1.4.0-rc2",
         "checkout",
         "aviator",
     )
@@ -375,7 +400,8 @@ def test_an_aviator_deployment_shows_in_the_native_api_like_the_same_event_sent_
     other_api.post(
         "/api/v1/releases/",
         {
-            "version": "1.4.0-rc2",
+            "version": "checkout@1.4.0-rc2",
+            "name": "1.4.0-rc2",
             "projects": ["checkout"],
             "commits": [{"sha": SHA, "repository": "acme/checkout"}],
             "refs": [{"repository": "acme/checkout", "commit": SHA}],
@@ -384,7 +410,7 @@ def test_an_aviator_deployment_shows_in_the_native_api_like_the_same_event_sent_
     )
     native = other_api.post(
         "/api/v1/deployments/",
-        {"environment": "production", "release": "1.4.0-rc2", "project": "checkout", "status": "pending"},
+        {"environment": "production", "release": "checkout@1.4.0-rc2", "project": "checkout", "status": "pending"},
         format="json",
     ).json()
     other_api.patch(f"/api/v1/deployments/{native['id']}/", {"status": "success"}, format="json")
