@@ -289,3 +289,18 @@ def deployment_get_by_external_id(
         .filter(environment__name=environment, external_id=external_id)
         .first()
     )
+
+
+def deployment_get_by_public_id(*, organization: Organization, public_id) -> Deployment | None:
+    """A deployment by the id the API and the outgoing webhooks show, with its environment,
+    release and project; None for a malformed id, as for another organization's."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return (
+        Deployment.objects.for_organization(organization)
+        .select_related("environment", "release", "project")
+        .filter(public_id=key)
+        .first()
+    )

@@ -98,6 +98,10 @@ class Release(OrgOwned):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created_by = models.CharField(max_length=200, blank=True, help_text="token or user that created it")
+    # Reported by the build workflow itself (Aviator's sync-build-github-action call).
+    workflow_run_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the GitHub Actions run that builds it"
+    )
     # The normalized create payload: a repeat is compared with it (303 when equal, 409 naming
     # the fields that differ).
     create_payload = models.JSONField(default=dict, blank=True, editable=False)

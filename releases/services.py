@@ -533,6 +533,38 @@ def release_candidate_create(
     return ReleaseCandidate(existing, project, version, repository, sha, False)
 
 
+# The CI run that carries a release or a deployment out (Aviator's GitHub Actions sync calls) ----
+
+
+RUN_ID_DIGITS = re.compile(r"[0-9]{1,30}")
+
+
+def workflow_run_id_clean(value, *, model=Release, field: str = "workflow_run_id") -> int:
+    """A GitHub Actions run id (``github.run_id``): a whole number, or its digits as a string (the
+    form Aviator's workflow sends), within ``model``'s ``workflow_run_id`` column."""
+    if isinstance(value, str) and RUN_ID_DIGITS.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DomainError("must be the workflow run's id, a positive whole number", field=field)
+    internal_type = model._meta.get_field("workflow_run_id").get_internal_type()
+    _, highest = connection.ops.integer_field_range(internal_type)
+    if value > highest:
+        raise DomainError(f"must be at most {highest}", field=field)
+    return value
+
+
+@transaction.atomic
+def release_workflow_run_set(*, organization: Organization, release: Release, workflow_run_id) -> Release:
+    """Link the CI run that builds ``release`` (Aviator's sync-build call, the build workflow's
+    first step). The latest call wins: a build dispatched again reports its new run."""
+    run_id = workflow_run_id_clean(workflow_run_id)
+    if release.organization_id != organization.pk:
+        raise DomainError("release belongs to another organization", field="release")
+    release.workflow_run_id = run_id
+    release.save(update_fields=["workflow_run_id", "updated_at"])
+    return release
+
+
 # Releases reported after the fact (a GitHub release event, a git import) ---------------------
 
 

@@ -10,6 +10,7 @@ from releases.services import (
     release_candidate_create,
     release_candidate_version_clean,
     release_create,
+    release_workflow_run_set,
 )
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError, NotFound
@@ -212,3 +213,39 @@ def test_a_candidate_is_found_by_its_project_and_version_in_its_organization_onl
     assert found.version == "checkout@1.4.0-rc2"
     assert release_candidate_get(organization=org, project="billing", version="1.4.0-rc2") is None
     assert release_candidate_get(organization=org, project="checkout", version="2.0.0-rc1") is None
+
+
+# The run that builds a candidate (Aviator's sync-build call) -----------------------------------
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("9876543210", 9876543210), (" 42 ", 42), (42, 42)])
+def test_a_build_run_is_linked_by_its_id_as_a_number_or_its_digits(org, sent, stored):
+    release = cut(org).release
+
+    assert release_workflow_run_set(organization=org, release=release, workflow_run_id=sent).workflow_run_id == stored
+    release.refresh_from_db()
+    assert release.workflow_run_id == stored
+
+
+@pytest.mark.parametrize("sent", [None, "", "abc", "-1", 0, -5, True, 1.5, "4" * 31, "٣", 2**63])
+def test_anything_but_a_run_id_is_refused_naming_it(org, sent):
+    release = cut(org).release
+
+    with pytest.raises(DomainError) as refused:
+        release_workflow_run_set(organization=org, release=release, workflow_run_id=sent)
+
+    assert refused.value.field == "workflow_run_id"
+    release.refresh_from_db()
+    assert release.workflow_run_id is None
+
+
+def test_the_latest_build_run_wins_and_only_in_its_organization(org, other_org):
+    release = cut(org).release
+    release_workflow_run_set(organization=org, release=release, workflow_run_id=1)
+    release_workflow_run_set(organization=org, release=release, workflow_run_id=2)
+
+    with pytest.raises(DomainError):
+        release_workflow_run_set(organization=other_org, release=release, workflow_run_id=3)
+
+    release.refresh_from_db()
+    assert release.workflow_run_id == 2
