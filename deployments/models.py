@@ -84,6 +84,10 @@ class Deployment(OrgOwned):
     commits_count = models.PositiveIntegerField(null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created_by = models.CharField(max_length=200, blank=True)
+    # Reported by the deploy workflow itself (Aviator's sync-deploy-github-action call).
+    workflow_run_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the GitHub Actions run that deploys it"
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

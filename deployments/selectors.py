@@ -372,3 +372,18 @@ def deployment_commits_since_previous(
     total = commits.count()
     listed = list(commits.order_by(F("timestamp").desc(nulls_last=True), "-id")[:limit]) if total else []
     return CommitsShipped(previous=previous, commits=listed, total=total)
+
+
+def deployment_get_by_public_id(*, organization: Organization, public_id) -> Deployment | None:
+    """A deployment by the id the API and the outgoing webhooks show, with its environment,
+    release and project; None for a malformed id, as for another organization's."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return (
+        Deployment.objects.for_organization(organization)
+        .select_related("environment", "release", "project")
+        .filter(public_id=key)
+        .first()
+    )

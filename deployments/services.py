@@ -43,6 +43,7 @@ from releases.services import (
     release_update,
     repository_from_url,
     repository_get_or_create,
+    workflow_run_id_clean,
 )
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError, NotFound
@@ -814,6 +815,35 @@ def deployment_rollback(
     return deployment_start(
         organization=organization, environment=environment, release=release, project=project, is_rollback=True, **fields
     )
+
+
+# A deployment whose workflow has not started yet.
+NOT_STARTED = frozenset({DeploymentStatus.PENDING, DeploymentStatus.QUEUED})
+
+
+@transaction.atomic
+def deployment_workflow_run_set(*, organization: Organization, deployment: Deployment, workflow_run_id) -> Deployment:
+    """Link the CI run that carries ``deployment`` out (Aviator's sync-deploy call, the deploy
+    workflow's first step, so the run has started): a deployment not started yet (``pending``,
+    ``queued``) is ``in_progress`` from then; one further along keeps its status. The latest call
+    wins. Returns the deployment with its environment, release and project loaded."""
+    run_id = workflow_run_id_clean(workflow_run_id, model=Deployment)
+    if deployment.organization_id != organization.pk:
+        raise DomainError("no such deployment", field="deployment")
+    # Locked: a status report arriving meanwhile comes before or after this, never in between.
+    deployment = (
+        Deployment.objects.for_organization(organization)
+        .select_for_update(of=("self",))
+        .select_related("environment", "release", "project")
+        .get(pk=deployment.pk)
+    )
+    deployment.workflow_run_id = run_id
+    deployment.save(update_fields=["workflow_run_id", "updated_at"])
+    if deployment.status in NOT_STARTED:
+        deployment = deployment_update(
+            organization=organization, deployment=deployment, status=DeploymentStatus.IN_PROGRESS
+        )
+    return deployment
 
 
 # Deployments a source reports by its own id, in any order (GitHub) ---------------------------

@@ -1,8 +1,13 @@
 """Aviator's Releases REST API (seeds/aviator-releases-api.md), mounted at /api/releases/.
 
-A release candidate ``X-rcN`` of a release project is a release whose version is ``X-rcN`` and
-whose projects include the project. Environments must exist in the organization (created in the
-admin, the native API or by any deployment), as Aviator's must be configured before use.
+A release candidate ``X-rcN`` of a release project is a release of the project, unique per
+project: stored as ``<project>@X-rcN`` (``Release.candidate_key``), answered as ``X-rcN``.
+Environments must exist in the organization (created in the admin, the native API or by any
+deployment), as Aviator's must be configured before use.
+
+Aviator's GitHub Actions guide adds two calls under /api/v1/ (``sync_urlpatterns``): the first
+step of a build or deploy workflow that a ``release.build_requested`` or ``deployment.requested``
+webhook started reports its run's id.
 
 Errors are ``{"error": "..."}``: the doc's own sentence where it gives one, otherwise
 ``Invalid <field>: <reason>``.
@@ -12,15 +17,26 @@ import dataclasses
 import re
 
 from django.http import JsonResponse
-from django.urls import re_path
+from django.urls import path, re_path
+from rest_framework.settings import api_settings
 
 from deployments.models import Deployment, DeploymentStatus, Environment
-from deployments.selectors import deployment_list_of_project, environment_get
-from deployments.services import deployment_rollback, deployment_start, deployment_status_upsert
+from deployments.selectors import deployment_get_by_public_id, deployment_list_of_project, environment_get
+from deployments.services import (
+    deployment_rollback,
+    deployment_start,
+    deployment_status_upsert,
+    deployment_workflow_run_set,
+)
 from integrations.base import Refusal, VendorAPIView, invalid
 from releases.models import Project, Release, Source
-from releases.selectors import release_candidate_get
-from releases.services import release_candidate_create, release_candidate_version_clean
+from releases.selectors import release_candidate_get, release_get_by_public_id
+from releases.services import (
+    release_candidate_create,
+    release_candidate_version_clean,
+    release_workflow_run_set,
+    workflow_run_id_clean,
+)
 from releasetracker.api.authentication import RequiredTokenAuthentication
 from releasetracker.errors import DomainError, NotFound
 from releasetracker.validation import clean_model_text
@@ -40,6 +56,7 @@ SENTENCES = {
     (404, "repository"): "GitHub repository not found",
     (404, "environment"): "Release environment not found",
     (404, "release"): "Release not found",
+    (404, "deployment"): "Deployment not found",
     (400, "body"): "Invalid JSON body: expected an object",
     (405, ""): "Method not allowed",
     (413, "body"): "Request body too large",
@@ -72,11 +89,12 @@ class AviatorView(VendorAPIView):
 
 def render_deployment(deployment: Deployment) -> dict:
     times = ("started_at", "finished_at", "created_at", "updated_at")
+    project = deployment.project.name if deployment.project_id else None
     return {
         "id": str(deployment.public_id),
-        "project": deployment.project.name if deployment.project_id else None,
+        "project": project,
         "environment": deployment.environment.name,
-        "release_candidate_version": deployment.release.version if deployment.release_id else None,
+        "release_candidate_version": deployment.release.candidate_version(project) if deployment.release_id else None,
         "status": deployment.status,
         "is_rollback": deployment.is_rollback,
         **{name: getattr(deployment, name) for name in times},
@@ -129,7 +147,7 @@ class ReleaseCandidates(AviatorView):
         )
         body = {
             "project": candidate.project,
-            "release_candidate_version": candidate.release.version,
+            "release_candidate_version": candidate.version,
             "repo": candidate.repository,
             "commit": candidate.commit,
             "trigger_build_workflow": trigger,
@@ -211,6 +229,62 @@ class Rollback(InEnvironment):
         return JsonResponse(render_deployment(deployment), status=201)
 
 
+class SyncGitHubAction(AviatorView):
+    """A workflow's first step reporting its run: ``{"<id_field>": "<id>", "workflow_run_id": "<github.run_id>"}``.
+
+    These paths sit under the native API's prefix, which ``VendorRateLimitMiddleware`` leaves to
+    DRF: the native API's throttles apply here, in the view.
+    """
+
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+    id_field = ""
+
+    def post(self, request) -> JsonResponse:
+        data = self.body()
+        public_id = data.get(self.id_field)
+        if not isinstance(public_id, str) or not public_id.strip():
+            raise invalid(self.id_field, "expected the id the workflow was dispatched with")
+        public_id = public_id.strip()
+        workflow_run_id = workflow_run_id_clean(data.get("workflow_run_id"))
+        # The guide shows no answer: the link as recorded, in the request's own form.
+        body = {self.id_field: public_id, "workflow_run_id": str(workflow_run_id)}
+        return JsonResponse({**body, **self.record(public_id, workflow_run_id)})
+
+    def record(self, public_id: str, workflow_run_id: int) -> dict:
+        """Link the run to what ``public_id`` names; returns what else the answer shows."""
+        raise NotImplementedError
+
+
+class SyncBuild(SyncGitHubAction):
+    """``POST /api/v1/sync-build-github-action``: the build of a release candidate (the ``id`` of its
+    ``release.build_requested`` webhook)."""
+
+    id_field = "release_cut_id"
+
+    def record(self, public_id: str, workflow_run_id: int) -> dict:
+        release = release_get_by_public_id(organization=self.organization, public_id=public_id)
+        if release is None:
+            raise NotFound(f"no release with id {public_id}", field="release")
+        release_workflow_run_set(organization=self.organization, release=release, workflow_run_id=workflow_run_id)
+        return {}
+
+
+class SyncDeploy(SyncGitHubAction):
+    """``POST /api/v1/sync-deploy-github-action``: a deployment (the ``id`` of its
+    ``deployment.requested`` webhook), in progress from then if it had not started."""
+
+    id_field = "deployment_id"
+
+    def record(self, public_id: str, workflow_run_id: int) -> dict:
+        deployment = deployment_get_by_public_id(organization=self.organization, public_id=public_id)
+        if deployment is None:
+            raise NotFound(f"no deployment with id {public_id}", field="deployment")
+        deployment = deployment_workflow_run_set(
+            organization=self.organization, deployment=deployment, workflow_run_id=workflow_run_id
+        )
+        return {"status": deployment.status}
+
+
 # Aviator's paths have no trailing slash; one is tolerated rather than redirected (a redirect loses a POST body).
 PROJECT = r"(?P<project>[^/]+)"
 ENV = r"(?P<env>[^/]+)"
@@ -220,4 +294,11 @@ urlpatterns = [
     re_path(rf"^{PROJECT}/environments/{ENV}/deployments/?$", Deployments.as_view(), name="aviator-deployments"),
     re_path(rf"^{PROJECT}/environments/{ENV}/rollback/?$", Rollback.as_view(), name="aviator-rollback"),
     AviatorView.unknown_paths("aviator-unknown"),
+]
+
+# The GitHub Actions guide's calls, under /api/v1/ like Aviator's own (its exact paths, as the
+# guide writes them): releasetracker/urls.py tries them before the native API.
+sync_urlpatterns = [
+    path("api/v1/sync-build-github-action", SyncBuild.as_view(), name="aviator-sync-build"),
+    path("api/v1/sync-deploy-github-action", SyncDeploy.as_view(), name="aviator-sync-deploy"),
 ]

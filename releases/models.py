@@ -98,6 +98,10 @@ class Release(OrgOwned):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created_by = models.CharField(max_length=200, blank=True, help_text="token or user that created it")
+    # Reported by the build workflow itself (Aviator's sync-build-github-action call).
+    workflow_run_id = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="the GitHub Actions run that builds it"
+    )
     # The normalized create payload: a repeat is compared with it (303 when equal, 409 naming
     # the fields that differ).
     create_payload = models.JSONField(default=dict, blank=True, editable=False)
@@ -121,6 +125,20 @@ class Release(OrgOwned):
 
     def __str__(self) -> str:
         return self.version
+
+    # Release candidates (Aviator's ``X-rcN``) are unique per project, versions per organization:
+    # a candidate is stored as "<project>@<version>" (Sentry's package@version convention), so two
+    # projects' 3.1.0-rc1 are two releases, and its name is the version as its project calls it.
+
+    @staticmethod
+    def candidate_key(project: str, version: str) -> str:
+        """The version release candidate ``version`` of ``project`` is stored under."""
+        return f"{project}@{version}"
+
+    def candidate_version(self, project: str) -> str:
+        """This release's version as a candidate of ``project``: without the ``<project>@`` prefix
+        when it is stored under one (a release recorded elsewhere keeps its version as it is)."""
+        return self.version.removeprefix(f"{project}@") if project else self.version
 
     # Where the selectors leave what a release's pages and answers show, each a plain list
     # (``Prefetch(..., to_attr=...)``): ``release_list`` its projects, ``release_detail`` its

@@ -1,5 +1,7 @@
 """Reads of releases, scoped by organization, with the prefetches their callers render."""
 
+import uuid
+
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
@@ -118,10 +120,19 @@ def repository_search(*, organization: Organization, query: str = "") -> QuerySe
 
 
 def release_candidate_get(*, organization: Organization, project: str, version: str) -> Release | None:
-    """Release candidate ``version`` of ``project`` (Aviator's candidates belong to a project)."""
-    return (
-        Release.objects.for_organization(organization)
-        .filter(version=version, projects__name=project)
-        .defer("create_payload")
-        .first()
-    )
+    """Release candidate ``version`` of ``project`` (Aviator's candidates belong to a project): the
+    release ``<project>@<version>`` (``Release.candidate_key``), else a release ``version`` of the
+    project recorded by another entry point, or cut before candidates were keyed by project."""
+    releases = Release.objects.for_organization(organization).defer("create_payload")
+    keyed = releases.filter(version=Release.candidate_key(project, version)).first()
+    return keyed or releases.filter(version=version, projects__name=project).first()
+
+
+def release_get_by_public_id(*, organization: Organization, public_id) -> Release | None:
+    """A release by the id the API and the outgoing webhooks show; None for a malformed id, as
+    for another organization's (a vendor's workflow echoes back an id it was sent)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return Release.objects.for_organization(organization).defer("create_payload").filter(public_id=key).first()

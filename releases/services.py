@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
+from releases.selectors import release_candidate_get
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError, NotFound
 from releasetracker.models import Organization
@@ -466,13 +467,25 @@ def release_candidate_version_clean(version, *, field: str = "version") -> str:
 
 @dataclass(frozen=True)
 class ReleaseCandidate:
-    """A release candidate as its caller shows it: the release and what it was cut from."""
+    """A release candidate as its caller shows it: the release, the version as its project calls
+    it, and what it was cut from."""
 
     release: Release
     project: str
+    version: str
     repository: str
     commit: str
     created: bool
+
+
+def _candidate_differences(stored: dict, *, project: str, repository: str, sha: str) -> list[str]:
+    """What a cut names that the candidate's create payload (``_fingerprint``) does not, in the cut's words."""
+    same = {
+        "project": stored.get("projects") == [project],
+        "repository": [ref[0] for ref in stored.get("refs", [])] == [repository],
+        "commit": stored.get("commits") == [sha],
+    }
+    return [name for name, equal in same.items() if not equal]
 
 
 @transaction.atomic
@@ -489,38 +502,85 @@ def release_candidate_create(
 ) -> ReleaseCandidate:
     """Cut release candidate ``version`` (``X-rcN``) of ``project`` at ``commit`` of ``repository``.
 
-    An organization that registered repositories cuts candidates from those only (any other is
-    ``NotFound``); one that registered none has the repository created on first use, as every
-    other entry point does. The same request again returns the candidate, ``created`` False;
-    the version with another project, repository or commit is a ``Conflict``. ``request_build``
-    asks for the project's build workflow when the candidate is new (``release.created``).
+    Candidates are unique per project: one is the release ``<project>@<version>``
+    (``Release.candidate_key``) named ``version``, so another project's candidate of the same
+    version is another release. An organization that registered repositories cuts candidates from
+    those only (any other is ``NotFound``); one that registered none has the repository created on
+    first use, as every other entry point does. The project's candidate of that version again
+    (``release_candidate_get``: also a release ``version`` of the project recorded elsewhere) is
+    returned, ``created`` False, when it was cut from the same repository and commit, else a
+    ``Conflict`` naming what differs. ``request_build`` asks for the project's build workflow when
+    the candidate is new (``release.created``).
     """
     version = release_candidate_version_clean(version)
     sha = clean_sha(commit, field="commit")
     project = clean_model_text(Project, "name", project, field="project", required=True)
     repository = clean_model_text(Repository, "name", repository, field="repository", required=True)
+    key = Release.candidate_key(project, version)
+    limit = Release._meta.get_field("version").max_length
+    if len(key) > limit:
+        raise DomainError(f"with '{project}@' before it, must be at most {limit} characters", field="version")
     registered = Repository.objects.for_organization(organization)
     if registered.exists() and not registered.filter(name=repository).exists():
         raise NotFound(f"repository '{repository}' is not registered in this organization", field="repository")
-    try:
-        release, created = release_create(
-            organization=organization,
-            version=version,
-            projects=[project],
-            commits=[CommitInput(sha=sha, repository=repository)],
-            refs=[RefInput(repository=repository, commit=sha)],
-            source=source,
-            created_by=created_by,
-            request_build=request_build,
-        )
-    except Conflict:
-        differing = ("project", "repository", "commit")
+    existing = release_candidate_get(organization=organization, project=project, version=version)
+    if existing is None:
+        try:
+            release, created = release_create(
+                organization=organization,
+                version=key,
+                name=version,
+                projects=[project],
+                commits=[CommitInput(sha=sha, repository=repository)],
+                refs=[RefInput(repository=repository, commit=sha)],
+                source=source,
+                created_by=created_by,
+                request_build=request_build,
+            )
+        except Conflict:  # another cut of this candidate, from elsewhere, was stored meanwhile
+            existing = release_candidate_get(organization=organization, project=project, version=version)
+        else:
+            return ReleaseCandidate(release, project, version, repository, sha, created)
+    differing = _candidate_differences(existing.create_payload, project=project, repository=repository, sha=sha)
+    if differing:
         raise Conflict(
-            f"release candidate {version} already exists with a different project, repository or commit",
+            f"release candidate {version} of {project} already exists with a different {', '.join(differing)}",
             field="version",
             fields={name: ["differs from the existing release candidate"] for name in differing},
-        ) from None
-    return ReleaseCandidate(release=release, project=project, repository=repository, commit=sha, created=created)
+        )
+    return ReleaseCandidate(existing, project, version, repository, sha, False)
+
+
+# The CI run that carries a release or a deployment out (Aviator's GitHub Actions sync calls) ----
+
+
+RUN_ID_DIGITS = re.compile(r"[0-9]{1,30}")
+
+
+def workflow_run_id_clean(value, *, model=Release, field: str = "workflow_run_id") -> int:
+    """A GitHub Actions run id (``github.run_id``): a whole number, or its digits as a string (the
+    form Aviator's workflow sends), within ``model``'s ``workflow_run_id`` column."""
+    if isinstance(value, str) and RUN_ID_DIGITS.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DomainError("must be the workflow run's id, a positive whole number", field=field)
+    internal_type = model._meta.get_field("workflow_run_id").get_internal_type()
+    _, highest = connection.ops.integer_field_range(internal_type)
+    if value > highest:
+        raise DomainError(f"must be at most {highest}", field=field)
+    return value
+
+
+@transaction.atomic
+def release_workflow_run_set(*, organization: Organization, release: Release, workflow_run_id) -> Release:
+    """Link the CI run that builds ``release`` (Aviator's sync-build call, the build workflow's
+    first step). The latest call wins: a build dispatched again reports its new run."""
+    run_id = workflow_run_id_clean(workflow_run_id)
+    if release.organization_id != organization.pk:
+        raise DomainError("release belongs to another organization", field="release")
+    release.workflow_run_id = run_id
+    release.save(update_fields=["workflow_run_id", "updated_at"])
+    return release
 
 
 # Releases reported after the fact (a GitHub release event, a git import) ---------------------

@@ -78,12 +78,15 @@ def release_detail(request: HttpRequest, key: str) -> HttpResponse:
     if release is None:
         raise Http404("No such release")
     commits = [link.commit for link in release.commit_links]
+    refs = release.ref_list
     context = page_context(
         request,
         release=release,
         commits=commits,
         environment_groups=_environment_groups(release),
-        refs=release.ref_list,
+        refs=refs,
+        # Where its build and deploy workflows run (their runs link there): its one repository.
+        run_repository=refs[0].repository if len(refs) == 1 else None,
         nav="releases",
     )
     return render(request, "releases/detail.html", context)

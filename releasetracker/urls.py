@@ -1,10 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from integrations.aviator import sync_urlpatterns as aviator_sync_urlpatterns
 from releasetracker.views import healthz
 
 # Django tries these in order for every request: the API that CI calls comes first.
 urlpatterns = [
+    # Aviator's two GitHub Actions calls live under the native API's prefix: two exact paths
+    # first, so no native route can ever shadow them, while the native API's router, schema and
+    # error shape stay its own.
+    *aviator_sync_urlpatterns,
     path("api/v1/", include(("releasetracker.api_urls", "api"), namespace="api")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -1,4 +1,7 @@
-"""Template filters for the pages: durations, short shas, commit links."""
+"""Template filters for the pages: durations, short shas, commit and workflow run links."""
+
+import re
+from urllib.parse import quote
 
 from django import template
 
@@ -38,3 +41,18 @@ def http_url(url: str) -> str:
     """``url`` if it is http(s), else "": stored URLs come from API clients and must not become javascript: links."""
     url = (url or "").strip()
     return url if url.lower().startswith(("https://", "http://")) else ""
+
+
+OWNER_REPO = re.compile(r"^[^/\s]+/[^/\s]+$")
+
+
+@register.filter
+def actions_run_url(run_id, repository) -> str:
+    """The GitHub Actions run's page when its repository is known: under the repository's URL (a
+    GitHub Enterprise host keeps its own), else under github.com by its ``owner/repo`` name."""
+    if not run_id or repository is None:
+        return ""
+    base = http_url(repository.url)
+    if not base and OWNER_REPO.match(repository.name):
+        base = f"https://github.com/{quote(repository.name)}"
+    return f"{base.rstrip('/')}/actions/runs/{run_id}" if base else ""

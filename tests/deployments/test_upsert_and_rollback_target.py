@@ -12,10 +12,11 @@ from deployments.services import (
     deployment_rollback_target,
     deployment_start,
     deployment_status_upsert,
+    deployment_workflow_run_set,
 )
 from releases.services import release_create
 from releasetracker import events
-from releasetracker.errors import NotFound
+from releasetracker.errors import DomainError, NotFound
 from tests.factories import EnvironmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -243,3 +244,44 @@ def test_a_name_no_environment_can_have_finds_none_without_asking_the_database(
         assert environment_get(organization=org, name="x" * (limit + 1)) is None
         assert environment_get(organization=org, name="produc\x00tion") is None
     assert environment_get(organization=org, name="production") == production
+
+
+# The run that carries a deployment out (Aviator's sync-deploy call) ----------------------------
+
+
+@pytest.mark.parametrize("status", ["pending", "queued"])
+def test_a_deployment_not_started_is_in_progress_once_its_run_reports(org, production, status):
+    rc = release(org, "1.0.0-rc1")
+    deployment = deployment_start(
+        organization=org, environment=production, release=rc, project="checkout", status=status
+    )
+
+    linked = deployment_workflow_run_set(organization=org, deployment=deployment, workflow_run_id="12345")
+
+    assert (linked.workflow_run_id, linked.status) == (12345, "in_progress")
+    assert linked.started_at is not None
+    assert (linked.environment.name, linked.project.name) == ("production", "checkout")
+    assert list(linked.status_changes.values_list("status", flat=True)) == [status, "in_progress"]
+
+
+@pytest.mark.parametrize("status", ["in_progress", "success", "failure", "canceled"])
+def test_a_deployment_further_along_keeps_its_status(org, production, status):
+    release(org, "1.0.0")
+    deployment = live(org, production, "1.0.0", hours=1, status=status)
+
+    linked = deployment_workflow_run_set(organization=org, deployment=deployment, workflow_run_id=7)
+
+    assert (linked.workflow_run_id, linked.status) == (7, status)
+    assert linked.status_changes.count() == 1
+
+
+def test_another_organizations_deployment_is_refused(org, other_org, production):
+    release(org, "1.0.0")
+    deployment = live(org, production, "1.0.0", hours=1)
+
+    with pytest.raises(DomainError) as refused:
+        deployment_workflow_run_set(organization=other_org, deployment=deployment, workflow_run_id=7)
+
+    assert refused.value.field == "deployment"
+    deployment.refresh_from_db()
+    assert deployment.workflow_run_id is None

@@ -1,10 +1,17 @@
-"""Release candidates (``X-rcN``): cut from a registered repository, unique, a build asked for on request."""
+"""Release candidates (``X-rcN``): cut from a registered repository, unique per project, a build on request."""
 
 import pytest
 
 from releases.models import Release, ReleaseRef, Repository
 from releases.selectors import release_candidate_get
-from releases.services import release_candidate_create, release_candidate_version_clean
+from releases.services import (
+    CommitInput,
+    RefInput,
+    release_candidate_create,
+    release_candidate_version_clean,
+    release_create,
+    release_workflow_run_set,
+)
 from releasetracker import events
 from releasetracker.errors import Conflict, DomainError, NotFound
 from tests.factories import RepositoryFactory
@@ -65,9 +72,17 @@ def test_a_candidate_is_a_release_of_its_project_at_its_commit(org, builds):
     candidate = cut(org, commit=f"  {SHA.upper()} ")
 
     assert candidate.created
-    assert (candidate.project, candidate.repository, candidate.commit) == ("checkout", "acme/checkout", SHA)
+    assert (candidate.project, candidate.version, candidate.repository, candidate.commit) == (
+        "checkout",
+        "1.4.0-rc2",
+        "acme/checkout",
+        SHA,
+    )
     release = candidate.release
-    assert (release.version, release.source, release.created_by) == ("1.4.0-rc2", "aviator", "token ci")
+    # Stored under the project's name, named as the project calls it.
+    assert (release.version, release.name) == ("checkout@1.4.0-rc2", "1.4.0-rc2")
+    assert release.candidate_version("checkout") == "1.4.0-rc2"
+    assert (release.source, release.created_by) == ("aviator", "token ci")
     assert [p.name for p in release.projects.all()] == ["checkout"]
     assert [rc.commit.sha for rc in release.release_commits.all()] == [SHA]
     ref = ReleaseRef.objects.get(release=release)
@@ -89,8 +104,27 @@ def test_the_same_candidate_again_is_the_same_release(org):
     assert (again.created, again.release.pk) == (False, first.release.pk)
 
 
-@pytest.mark.parametrize("change", [{"commit": SHA2}, {"repository": "acme/other"}, {"project": "billing"}])
-def test_the_same_version_cut_otherwise_is_a_conflict(org, change):
+def test_two_projects_cut_the_same_version_each_with_its_own_commit(org):
+    checkout = cut(org)
+    billing = cut(org, project="billing", commit=SHA2)  # one repository, two release projects
+
+    assert checkout.created and billing.created
+    assert checkout.release.pk != billing.release.pk
+    assert (billing.release.version, billing.version) == ("billing@1.4.0-rc2", "1.4.0-rc2")
+    assert [c.commit.sha for c in billing.release.release_commits.all()] == [SHA2]
+    assert [c.commit.sha for c in checkout.release.release_commits.all()] == [SHA]
+    assert cut(org, project="billing", commit=SHA2).release.pk == billing.release.pk
+
+
+@pytest.mark.parametrize(
+    ("change", "differing"),
+    [
+        ({"commit": SHA2}, {"commit"}),
+        ({"repository": "acme/other"}, {"repository"}),
+        ({"repository": "acme/other", "commit": SHA2}, {"repository", "commit"}),
+    ],
+)
+def test_the_projects_version_cut_otherwise_is_a_conflict_naming_what_differs(org, change, differing):
     for name in ("acme/checkout", "acme/other"):
         RepositoryFactory(organization=org, name=name)
     cut(org)
@@ -99,8 +133,47 @@ def test_the_same_version_cut_otherwise_is_a_conflict(org, change):
         cut(org, **change)
 
     assert refused.value.field == "version"
-    assert "release candidate 1.4.0-rc2 already exists" in refused.value.message
-    assert set(refused.value.fields) == {"project", "repository", "commit"}
+    assert "release candidate 1.4.0-rc2 of checkout already exists with a different" in refused.value.message
+    assert set(refused.value.fields) == differing
+
+
+def test_a_release_of_the_project_recorded_under_the_bare_version_is_its_candidate(org):
+    """Recorded by another entry point, or cut before candidates were keyed by project."""
+    bare, _ = release_create(
+        organization=org, version="1.4.0-rc2", projects=["checkout"], commits=[CommitInput(sha=SHA)]
+    )
+
+    assert release_candidate_get(organization=org, project="checkout", version="1.4.0-rc2").pk == bare.pk
+    with pytest.raises(Conflict) as refused:  # it names no repository
+        cut(org)
+    assert set(refused.value.fields) == {"repository"}
+    assert cut(org, project="billing").release.version == "billing@1.4.0-rc2"
+
+
+def test_a_candidate_cut_under_the_bare_version_is_the_same_cut_again(org):
+    """What a cut stored before candidates were keyed by project: its repeat is that release."""
+    legacy, _ = release_create(
+        organization=org,
+        version="1.4.0-rc2",
+        projects=["checkout"],
+        commits=[CommitInput(sha=SHA, repository="acme/checkout")],
+        refs=[RefInput(repository="acme/checkout", commit=SHA)],
+    )
+
+    again = cut(org)
+
+    assert (again.created, again.release.pk, again.version) == (False, legacy.pk, "1.4.0-rc2")
+    assert Release.objects.filter(organization=org).count() == 1
+
+
+def test_the_version_with_the_projects_name_must_fit_the_release_version(org):
+    limit = Release._meta.get_field("version").max_length
+    version = "1" * (limit - len("checkout@") - 4) + "-rc1"
+
+    assert cut(org, version=version).release.version == f"checkout@{version}"
+    with pytest.raises(DomainError) as refused:
+        cut(org, version="1" + version)
+    assert refused.value.field == "version"
 
 
 @pytest.mark.parametrize(
@@ -136,6 +209,43 @@ def test_a_candidate_is_found_by_its_project_and_version_in_its_organization_onl
     cut(org)
     cut(other_org, version="2.0.0-rc1")
 
-    assert release_candidate_get(organization=org, project="checkout", version="1.4.0-rc2").version == "1.4.0-rc2"
+    found = release_candidate_get(organization=org, project="checkout", version="1.4.0-rc2")
+    assert found.version == "checkout@1.4.0-rc2"
     assert release_candidate_get(organization=org, project="billing", version="1.4.0-rc2") is None
     assert release_candidate_get(organization=org, project="checkout", version="2.0.0-rc1") is None
+
+
+# The run that builds a candidate (Aviator's sync-build call) -----------------------------------
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("9876543210", 9876543210), (" 42 ", 42), (42, 42)])
+def test_a_build_run_is_linked_by_its_id_as_a_number_or_its_digits(org, sent, stored):
+    release = cut(org).release
+
+    assert release_workflow_run_set(organization=org, release=release, workflow_run_id=sent).workflow_run_id == stored
+    release.refresh_from_db()
+    assert release.workflow_run_id == stored
+
+
+@pytest.mark.parametrize("sent", [None, "", "abc", "-1", 0, -5, True, 1.5, "4" * 31, "٣", 2**63])
+def test_anything_but_a_run_id_is_refused_naming_it(org, sent):
+    release = cut(org).release
+
+    with pytest.raises(DomainError) as refused:
+        release_workflow_run_set(organization=org, release=release, workflow_run_id=sent)
+
+    assert refused.value.field == "workflow_run_id"
+    release.refresh_from_db()
+    assert release.workflow_run_id is None
+
+
+def test_the_latest_build_run_wins_and_only_in_its_organization(org, other_org):
+    release = cut(org).release
+    release_workflow_run_set(organization=org, release=release, workflow_run_id=1)
+    release_workflow_run_set(organization=org, release=release, workflow_run_id=2)
+
+    with pytest.raises(DomainError):
+        release_workflow_run_set(organization=other_org, release=release, workflow_run_id=3)
+
+    release.refresh_from_db()
+    assert release.workflow_run_id == 2

@@ -438,12 +438,13 @@ def test_aviator_triggers_build_and_deployment_workflows_but_not_on_status_patch
         "deployment.requested",
         "deployment.status_changed",
     ]
+    # The candidate is the release payments@2.1.0-rc1 (unique per project), named 2.1.0-rc1.
     build = json.loads(receiver.requests[0]["body"])["data"]
-    assert (build["version"], build["project"]) == ("2.1.0-rc1", "payments")
+    assert (build["version"], build["name"], build["project"]) == ("payments@2.1.0-rc1", "2.1.0-rc1", "payments")
     requested = json.loads(receiver.requests[1]["body"])["data"]
     assert (requested["environment"], requested["release"], requested["status"]) == (
         "production",
-        "2.1.0-rc1",
+        "payments@2.1.0-rc1",
         "pending",
     )
 
