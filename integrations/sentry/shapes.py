@@ -44,7 +44,10 @@ def project_json(project: Project) -> dict:
 
 
 def repository_json(repo: Repository) -> dict:
-    provider = (repo.provider or "").lower()
+    # ``set-commits --auto`` matches each repository with a provider to the git remote by its URL,
+    # and stops with an error for all of them when one has no URL: a repository without a URL is
+    # Sentry's "Unknown Provider", which the CLI skips.
+    provider = (repo.provider or "").lower() if repo.url else ""
     return {
         "id": str(repo.pk),
         "name": repo.name,

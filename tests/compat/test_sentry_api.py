@@ -613,6 +613,24 @@ def test_a_repository_without_provider_is_sentrys_unknown_provider(api, org):
     assert api.get(f"{ORG}/repos/").json()[0]["provider"] == {"id": "unknown", "name": "Unknown Provider"}
 
 
+def test_a_repository_without_a_url_is_sentrys_unknown_provider_whatever_its_provider(api, org):
+    # sentry-cli's --auto stops for every repository when one with a provider has no URL.
+    RepositoryFactory(organization=org, name="acme/tools", url="", provider="vsts")
+    repository = api.get(f"{ORG}/repos/").json()[0]
+    assert (repository["provider"], repository["url"]) == ({"id": "unknown", "name": "Unknown Provider"}, None)
+
+
+def test_a_repository_first_seen_in_commits_becomes_a_github_one_once_registered(api, org):
+    post(api, f"{ORG}/releases/", {"version": "1.0", "commits": [{"id": HEAD, "repository": "acme/web"}]})
+    assert api.get(f"{ORG}/repos/").json()[0]["provider"]["id"] == "unknown"
+
+    registered = api.post("/api/v1/repositories/", {"name": "acme/web", "provider": "github"}, format="json")
+
+    assert registered.status_code == 303
+    repository = api.get(f"{ORG}/repos/").json()[0]
+    assert (repository["provider"]["id"], repository["url"]) == ("integrations:github", "https://github.com/acme/web")
+
+
 # The domain: a Sentry flow counts in the DORA metrics -----------------------------------------
 
 
