@@ -628,11 +628,13 @@ def release_extend(
     commits: Sequence[CommitInput] = (),
     refs: Sequence[RefInput] = (),
     date_released: datetime | None = None,
+    archived: bool | None = None,
     **text_fields: str,
 ) -> ReleaseSummary:
-    """Change a release and add commits and refs to it, all or nothing (Sentry's finalize and
-    ``set-commits``). Projects, commits and refs are only ever added; the commits follow
-    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    """Change a release and add commits and refs to it, all or nothing (Sentry's finalize,
+    ``set-commits``, ``archive`` and ``restore``). Projects, commits and refs are only ever added;
+    the commits follow ``_commits_from_registered_repositories``. Returns the release's summary as
+    it now is."""
     return _release_extend(
         organization=organization,
         release=release,
@@ -640,6 +642,7 @@ def release_extend(
         refs=refs,
         projects=projects,
         date_released=date_released,
+        archived=archived,
         **text_fields,
     )
 
@@ -655,13 +658,16 @@ def release_create_or_extend(
     ref: str = "",
     url: str = "",
     date_released: datetime | None = None,
+    archived: bool | None = None,
     source: str = Source.API,
     created_by: str = "",
 ) -> tuple[ReleaseSummary, bool]:
     """Sentry's create: a new version is created with everything sent (``True``); an existing one
     gains the projects, commits and refs sent and keeps the rest as it is (``False``), where
-    ``release_create`` would refuse a different payload. Commits and refs follow
-    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    ``release_create`` would refuse a different payload, except that ``archived`` archives or
+    restores it (``sentry-cli releases archive`` and ``restore`` call the create, as Sentry
+    allows). Commits and refs follow ``_commits_from_registered_repositories``. Returns the
+    release's summary as it now is."""
     version = clean_model_text(Release, "version", version, required=True)
     all_commits = _commits_from_registered_repositories(organization=organization, commits=commits, refs=refs)
     release = Release.objects.for_organization(organization).filter(version=version).first()
@@ -684,9 +690,16 @@ def release_create_or_extend(
             release = Release.objects.for_organization(organization).get(version=version)
         else:
             if created:
+                if archived:
+                    release_update(organization=organization, release=release, archived=True)
                 return release_summary(organization=organization, release=release), True
     summary = _release_extend(
-        organization=organization, release=release, commits=all_commits, refs=refs, projects=projects or None
+        organization=organization,
+        release=release,
+        commits=all_commits,
+        refs=refs,
+        projects=projects or None,
+        archived=archived,
     )
     return summary, False
 

@@ -424,12 +424,18 @@ def release_update(
     status: str | None = None,
     date_released: datetime | None = None,
     projects: Sequence[str] | None = None,
+    archived: bool | None = None,
     **text_fields: str,
 ) -> Release:
-    """Change a release's status (``success``/``failure``), name, url, ref, release date or projects."""
+    """Change a release's status (``success``/``failure``), name, url, ref, release date or projects,
+    or archive it (``archived``; False restores it). Archiving only hides the release from Sentry's
+    release lists: its deployments keep counting in the metrics."""
     if release.organization_id != organization.pk:
         raise DomainError("release belongs to another organization", field="release")
     changed = ["updated_at"]
+    if archived is not None and archived != (release.archived_at is not None):
+        release.archived_at = timezone.now() if archived else None
+        changed.append("archived_at")
     if status is not None:
         if status not in Release.Status.values:
             raise DomainError(f"must be one of: {', '.join(Release.Status.values)}", field="status")

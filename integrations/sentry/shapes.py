@@ -112,7 +112,7 @@ def release_json(summary: ReleaseSummary) -> dict:
         "shortVersion": short_version(release.version),
         "ref": release.ref or None,
         "url": release.url or None,
-        "status": "open",
+        "status": "archived" if release.archived_at is not None else "open",
         "dateCreated": sentry_time(release.created_at),
         "dateReleased": sentry_time(release.date_released),
         "firstEvent": None,

@@ -81,10 +81,12 @@ class Repositories(OrganizationView):
 
 class Releases(ReleaseView):
     def get(self, request, org_slug: str, project_slug: str | None = None) -> JsonResponse:
+        """Open releases only, as Sentry lists them; the organization's list takes Sentry's ``status``."""
         releases = release_search(
             organization=self.organization,
             project=self.project(project_slug),
             query=request.query_params.get("query", "").strip(),
+            archived=False if project_slug is not None else parse.listed_status(request.query_params),
         )
         return self.page(releases, self.render)
 
@@ -93,7 +95,7 @@ class Releases(ReleaseView):
 
     def post(self, request, org_slug: str, project_slug: str | None = None) -> JsonResponse:
         """201 for a new version; 208 for an existing one, which gains any new projects, commits
-        and refs (as Sentry answers, whatever the rest of the body)."""
+        and refs and takes the ``status`` sent (as Sentry answers, whatever the rest of the body)."""
         body = self.body()
         version = parse.version(body)
         projects = parse.items(body, "projects", of=str) or []
@@ -108,6 +110,7 @@ class Releases(ReleaseView):
             ref=parse.text(body, "ref") or "",
             url=parse.text(body, "url") or "",
             date_released=parse.time(body, "dateReleased"),
+            archived=parse.status(body),
             source=Source.SENTRY,
             created_by=self.created_by,
         )
@@ -119,11 +122,10 @@ class ReleaseDetail(ReleaseView):
         return respond(self.summary(self.release(version, self.project(project_slug))))
 
     def put(self, request, org_slug: str, version: str, project_slug: str | None = None) -> JsonResponse:
-        """Finalize (``dateReleased``, ``url``) and ``set-commits`` (``refs``, ``commits``)."""
+        """Finalize (``dateReleased``, ``url``), ``set-commits`` (``refs``, ``commits``), archive and
+        restore (``status``)."""
         release = self.release(version, self.project(project_slug))
         body = self.body()
-        if body.get("status") not in (None, "open"):
-            raise invalid("status", "only 'open' is supported: releases are not archived here")
         for key in ("refs", "commits"):
             if body.get(key) == []:
                 # ``set-commits --clear`` sends ``{"refs": []}``: Sentry replaces the list; here commits
@@ -137,6 +139,7 @@ class ReleaseDetail(ReleaseView):
             commits=parse.commits(body),
             refs=parse.refs(body),
             date_released=parse.time(body, "dateReleased"),
+            archived=parse.status(body),
             **text,
         )
         return respond(shapes.release_json(summary))

@@ -403,10 +403,67 @@ def test_update_of_an_unknown_version_is_a_404(api, org):
     assert put(api, f"{ORG}/releases/nope/", {"dateReleased": "2025-11-21T00:00:00Z"}).status_code == 404
 
 
-def test_update_refuses_archiving(api, release):
+# Archive and restore (Sentry's release status) -------------------------------------------------
+
+
+def test_archiving_hides_a_release_from_the_lists_but_not_from_its_detail(api, release):
     response = put(api, f"{ORG}/releases/web@1.0.0/", {"status": "archived"})
+
+    assert response.status_code == 200 and response.json()["status"] == "archived"
+    assert api.get(f"{ORG}/releases/web@1.0.0/").json()["status"] == "archived"
+    # As Sentry: the organization's list shows open releases unless ``status`` says otherwise,
+    # the project's list only open ones.
+    assert api.get(f"{ORG}/releases/").json() == []
+    assert [r["version"] for r in api.get(f"{ORG}/releases/?status=archived").json()] == ["web@1.0.0"]
+    assert [r["version"] for r in api.get(f"{ORG}/releases/?status=").json()] == ["web@1.0.0"]
+    assert api.get("/api/0/projects/acme/web/releases/?status=archived").json() == []
+
+
+def test_restoring_shows_the_release_again(api, release):
+    put(api, f"{ORG}/releases/web@1.0.0/", {"status": "archived"})
+
+    response = put(api, "/api/0/projects/acme/web/releases/web@1.0.0/", {"status": "open"})
+
+    assert response.json()["status"] == "open"
+    assert [r["version"] for r in api.get(f"{ORG}/releases/").json()] == ["web@1.0.0"]
+    assert api.get(f"{ORG}/releases/?status=archived").json() == []
+
+
+def test_the_create_archives_and_restores_an_existing_version_as_sentry_cli_asks(api, release):
+    # ``sentry-cli releases archive V`` and ``restore V`` send this create, not a PUT.
+    archived = post(api, f"{ORG}/releases/", {"version": "web@1.0.0", "projects": [], "status": "archived"})
+    assert archived.status_code == 208 and archived.json()["status"] == "archived"
+    release.refresh_from_db()
+    assert release.archived_at is not None
+
+    restored = post(api, f"{ORG}/releases/", {"version": "web@1.0.0", "projects": [], "status": "open"})
+    assert restored.status_code == 208 and restored.json()["status"] == "open"
+    release.refresh_from_db()
+    assert release.archived_at is None
+
+
+def test_a_new_version_can_be_created_archived(api, org):
+    response = post(api, f"{ORG}/releases/", {"version": "2.0", "projects": ["web"], "status": "archived"})
+
+    assert response.status_code == 201 and response.json()["status"] == "archived"
+    assert Release.objects.get(version="2.0").archived_at is not None
+
+
+@pytest.mark.parametrize("value", ["closed", "", 1, ["archived"]])
+def test_an_unknown_status_is_refused_and_changes_nothing(api, release, value):
+    response = put(api, f"{ORG}/releases/web@1.0.0/", {"status": value, "url": "https://ci.example/1"})
+
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("status:")
+    assert response.json() == {"detail": "status: must be 'open' or 'archived'"}
+    release.refresh_from_db()
+    assert (release.archived_at, release.url) == (None, "")
+
+
+def test_the_list_refuses_an_unknown_status(api, release):
+    response = api.get(f"{ORG}/releases/?status=deleted")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "status: must be 'open' or 'archived'"}
 
 
 def test_set_commits_refs_record_head_and_previous_commit(api, release, repo):
