@@ -5,7 +5,7 @@ Repository, a Sentry deploy our Deployment (status success: Sentry only records 
 """
 
 from django.http import JsonResponse
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 
 from deployments.models import DeploymentStatus
 from deployments.selectors import release_deployment_list, release_summaries
@@ -188,3 +188,26 @@ class Deploys(ReleaseView):
             created_by=self.created_by,
         )
         return respond(shapes.deploy_json(deployment), status=201)
+
+
+class ArtifactsNotStored(APIException):
+    status_code = 400
+    default_detail = (
+        "This server (Release Tracker) records releases, commits and deploys; it does not store "
+        "artifacts (source maps, debug files, release files). Upload them to Sentry itself, or "
+        "leave this step out where SENTRY_URL points here."
+    )
+
+
+class Artifacts(OrganizationView):
+    """Where ``sentry-cli`` uploads and lists artifacts (source maps, debug files, release files).
+
+    Every call is refused with a message the CLI prints and a 4xx, so the command exits non-zero.
+    Not a 404: the CLI reports that as a missing organization or release, and 2.x takes a 404
+    from ``chunk-upload/`` for an older server and falls back to other upload routes.
+    """
+
+    def get(self, request, **kwargs):
+        raise ArtifactsNotStored()
+
+    post = put = delete = get

@@ -688,6 +688,39 @@ def test_a_repository_first_seen_in_commits_becomes_a_github_one_once_registered
     assert (repository["provider"]["id"], repository["url"]) == ("integrations:github", "https://github.com/acme/web")
 
 
+# Artifacts: not stored here, and said so ------------------------------------------------------
+
+ARTIFACT_ROUTES = [
+    ("get", f"{ORG}/chunk-upload/"),
+    ("post", f"{ORG}/chunk-upload/"),
+    ("post", f"{ORG}/artifactbundle/assemble/"),
+    ("post", f"{ORG}/releases/web@1.0.0/assemble/"),
+    ("get", f"{ORG}/releases/web@1.0.0/files/"),
+    ("post", f"{ORG}/releases/web@1.0.0/files/"),
+    ("delete", f"{ORG}/releases/web@1.0.0/files/17/"),
+    ("get", "/api/0/projects/acme/web/releases/web@1.0.0/files/?cursor="),
+    ("post", "/api/0/projects/acme/web/files/dsyms/"),
+    ("get", "/api/0/projects/acme/web/files/dsyms/unknown/?checksums=abc"),
+    ("post", "/api/0/projects/acme/web/files/difs/assemble/"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ARTIFACT_ROUTES)
+def test_artifact_routes_say_this_server_does_not_store_artifacts(api, release, method, url):
+    response = getattr(api, method)(url, {}, format="json")
+
+    # Not a 404: sentry-cli reads that as "organization not found" or "Release not found".
+    assert response.status_code == 400
+    assert "does not store artifacts (source maps, debug files, release files)" in response.json()["detail"]
+
+
+def test_artifact_routes_check_the_token_and_the_organization_first(client, api, other_org):
+    assert client.get(f"{ORG}/chunk-upload/").status_code == 401
+    assert api.get("/api/0/organizations/globex/chunk-upload/").json() == {
+        "detail": "You do not have permission to perform this action."
+    }
+
+
 # The domain: a Sentry flow counts in the DORA metrics -----------------------------------------
 
 
