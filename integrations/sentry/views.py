@@ -5,11 +5,16 @@ Repository, a Sentry deploy our Deployment (status success: Sentry only records 
 """
 
 from django.http import JsonResponse
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 
 from deployments.models import DeploymentStatus
 from deployments.selectors import release_deployment_list, release_summaries
-from deployments.services import deployment_record, release_create_or_extend, release_extend
+from deployments.services import (
+    artifact_upload_refuse,
+    deployment_record,
+    release_create_or_extend,
+    release_extend,
+)
 from integrations.base import invalid
 from integrations.sentry import parse, shapes
 from integrations.sentry.base import OptionalSentryAuthentication, OrganizationView, SentryView, respond
@@ -140,6 +145,7 @@ class ReleaseDetail(ReleaseView):
             refs=parse.refs(body),
             date_released=parse.time(body, "dateReleased"),
             archived=parse.status(body),
+            client=self.client,
             **text,
         )
         return respond(shapes.release_json(summary))
@@ -190,15 +196,6 @@ class Deploys(ReleaseView):
         return respond(shapes.deploy_json(deployment), status=201)
 
 
-class ArtifactsNotStored(APIException):
-    status_code = 400
-    default_detail = (
-        "This server (Release Tracker) records releases, commits and deploys; it does not store "
-        "artifacts (source maps, debug files, release files). Upload them to Sentry itself, or "
-        "leave this step out where SENTRY_URL points here."
-    )
-
-
 class Artifacts(OrganizationView):
     """Where ``sentry-cli`` uploads and lists artifacts (source maps, debug files, release files).
 
@@ -208,6 +205,6 @@ class Artifacts(OrganizationView):
     """
 
     def get(self, request, **kwargs):
-        raise ArtifactsNotStored()
+        artifact_upload_refuse(organization=self.organization, client=self.client)
 
     post = put = delete = get

@@ -4,6 +4,8 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.conf import settings
+from django.core.cache import caches
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus
@@ -33,6 +35,14 @@ def assert_sentry_date(value: str) -> None:
     # sentry-cli refuses dates without an offset.
     assert value.endswith("Z")
     datetime.fromisoformat(value)
+
+
+@pytest.fixture(autouse=True)
+def _no_refusals_left():
+    # A refused artifact upload is remembered in the cache for the client's next finalize.
+    caches[settings.RATE_LIMIT_CACHE].clear()
+    yield
+    caches[settings.RATE_LIMIT_CACHE].clear()
 
 
 @pytest.fixture
@@ -712,6 +722,29 @@ def test_artifact_routes_say_this_server_does_not_store_artifacts(api, release, 
     # Not a 404: sentry-cli reads that as "organization not found" or "Release not found".
     assert response.status_code == 400
     assert "does not store artifacts (source maps, debug files, release files)" in response.json()["detail"]
+
+
+def test_after_a_refused_upload_the_clients_next_finalize_is_refused_once(api, release, read_api):
+    api.get(f"{ORG}/chunk-upload/")
+
+    # Other writes go on: getsentry/action-release records its deploy between upload and finalize.
+    assert post(api, f"{ORG}/releases/web@1.0.0/deploys/", {"environment": "production"}).status_code == 201
+    refused = put(api, f"{ORG}/releases/web@1.0.0/", {"dateReleased": "2025-11-21T00:00:00Z"})
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith("Not finalized: an artifact upload from this client was refused at ")
+    release.refresh_from_db()
+    assert release.date_released is None
+    again = put(api, f"{ORG}/releases/web@1.0.0/", {"dateReleased": "2025-11-21T00:00:00Z"})
+    assert again.status_code == 200 and again.json()["dateReleased"] == "2025-11-21T00:00:00Z"
+
+
+def test_a_refused_upload_holds_back_only_its_own_clients_finalize(api, release, other_api):
+    other_api.get("/api/0/organizations/globex/chunk-upload/")  # another organization's token
+    second = post(api, "/api/v1/projects/", {"name": "spare"})  # a write that is no finalize
+    assert second.status_code == 201
+
+    assert put(api, f"{ORG}/releases/web@1.0.0/", {"dateReleased": "2025-11-21T00:00:00Z"}).status_code == 200
 
 
 def test_artifact_routes_check_the_token_and_the_organization_first(client, api, other_org):
