@@ -4,8 +4,6 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
-from django.core.cache import caches
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus
@@ -35,14 +33,6 @@ def assert_sentry_date(value: str) -> None:
     # sentry-cli refuses dates without an offset.
     assert value.endswith("Z")
     datetime.fromisoformat(value)
-
-
-@pytest.fixture(autouse=True)
-def _no_refusals_left():
-    # A refused artifact upload is remembered in the cache for the client's next finalize.
-    caches[settings.RATE_LIMIT_CACHE].clear()
-    yield
-    caches[settings.RATE_LIMIT_CACHE].clear()
 
 
 @pytest.fixture

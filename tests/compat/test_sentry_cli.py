@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.core.cache import caches
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -104,14 +102,6 @@ def cli(request, live_server, tmp_path) -> Cli:
     return Cli(binary=binary, version=version, env=env, cwd=tmp_path)
 
 
-@pytest.fixture(autouse=True)
-def _no_refusals_left():
-    # A refused artifact upload is remembered in the cache for the client's next finalize.
-    caches[settings.RATE_LIMIT_CACHE].clear()
-    yield
-    caches[settings.RATE_LIMIT_CACHE].clear()
-
-
 @pytest.fixture
 def native(cli) -> APIClient:
     """The native API with the CLI's token: what a person registers, and the DORA metrics."""
@@ -130,11 +120,11 @@ def checkout(cli: Cli, *, authored: list[datetime], remote: str = "https://githu
     work = cli.cwd / "checkout"
     work.mkdir()
     git(work, cli, "init", "-q")
-    for when in authored:
+    for n, when in enumerate(authored, start=1):
         stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        (work / "file.txt").write_text(stamp)
+        (work / "file.txt").write_text(f"{n}\n")
         git(work, cli, "add", "file.txt")
-        git(work, cli, "commit", "-q", "-m", f"change at {stamp}", GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
+        git(work, cli, "commit", "-q", "-m", f"change {n}", GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
     git(work, cli, "remote", "add", "origin", remote)
     return work
 
@@ -283,33 +273,11 @@ def test_a_token_of_another_organization_gets_sentrys_403_detail(cli):
     assert not Release.objects.exists()
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@needs_git
 def test_set_commits_local_stores_git_commits_with_authors_and_times(cli, repo):
-    work = cli.cwd / "checkout"
-    work.mkdir()
-    git_env = {
-        "HOME": cli.env["HOME"],
-        "PATH": cli.env["PATH"],
-        "GIT_AUTHOR_NAME": "Dana Dev",
-        "GIT_AUTHOR_EMAIL": "dana@example.com",
-        "GIT_COMMITTER_NAME": "CI",
-        "GIT_COMMITTER_EMAIL": "ci@example.com",
-        "GIT_AUTHOR_DATE": "2025-11-20T08:00:00Z",
-        "GIT_COMMITTER_DATE": "2025-11-20T08:00:00Z",
-    }
-
-    def git(*args: str) -> str:
-        return subprocess.run(  # noqa: S603
-            ["git", *args], cwd=work, env=git_env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    git("init", "-q")
-    git("remote", "add", "origin", "https://github.com/acme/web.git")
-    for n in (1, 2):
-        (work / "file.txt").write_text(f"{n}\n")
-        git("add", "file.txt")
-        git("commit", "-q", "-m", f"change {n}")
-    shas = git("log", "--format=%H").split()
+    authored = datetime(2025, 11, 20, 8, tzinfo=UTC)
+    work = checkout(cli, authored=[authored, authored])
+    shas = git(work, cli, "log", "--format=%H").split()
 
     cli.ok("releases", "new", "web@3.0")
     out = cli.ok("releases", "set-commits", "web@3.0", "--local", "--ignore-missing", cwd=work)
@@ -318,7 +286,7 @@ def test_set_commits_local_stores_git_commits_with_authors_and_times(cli, repo):
     stored = [rc.commit for rc in release.release_commits.order_by("position")]
     assert [c.sha for c in stored] == shas
     assert all(c.author_name == "Dana Dev" and c.author_email == "dana@example.com" for c in stored)
-    assert all(c.timestamp == datetime(2025, 11, 20, 8, tzinfo=UTC) for c in stored)
+    assert all(c.timestamp == authored for c in stored)
     assert stored[0].message == "change 2"
 
     # --auto matches the git remote to the registered repository by URL and sends a ref.
