@@ -6,10 +6,14 @@ through ``deployment_update``; both keep the status history, the metrics time
 core event hook (``releasetracker.events``) inside their transaction.
 """
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import NoReturn
 
+from django.conf import settings
+from django.core.cache import caches
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -667,6 +671,53 @@ def _commits_from_registered_repositories(
     return kept + [CommitInput(sha=r.commit, repository=r.repository) for r in refs if r.commit not in listed]
 
 
+ARTIFACTS_NOT_STORED = (
+    "This server (Release Tracker) records releases, commits and deploys; it does not store "
+    "artifacts (source maps, debug files, release files). Upload them to Sentry itself, or "
+    "leave this step out where SENTRY_URL points here."
+)
+# How long a refused artifact upload waits for the same client's finalize: a CI job's length.
+ARTIFACT_REFUSAL_SECONDS = 60 * 60
+
+
+def _refusal_key(organization: Organization, client: str) -> str:
+    # Hashed: the client (token and address) never becomes part of a cache key verbatim.
+    return "sentry-artifacts-refused:" + hashlib.sha256(f"{organization.pk}\x00{client}".encode()).hexdigest()
+
+
+def _refusals():
+    # The rate limits' cache: shared between processes when CACHE_URL says so.
+    return caches[getattr(settings, "RATE_LIMIT_CACHE", "default")]
+
+
+def artifact_upload_refuse(*, organization: Organization, client: str) -> NoReturn:
+    """Refuse an artifact upload (source maps, debug files, release files): none are stored here.
+
+    Always raises. The refusal is also remembered for ``client`` (a token and an address), whose
+    next finalize ``release_extend`` refuses: getsentry/action-release runs the upload in a mode
+    that ignores sentry-cli's exit code, and its finalize, which does not, is then the step that
+    fails, so the pipeline does not pass as if the artifacts were stored.
+    """
+    _refusals().set(_refusal_key(organization, client), timezone.now().isoformat(), ARTIFACT_REFUSAL_SECONDS)
+    raise DomainError(ARTIFACTS_NOT_STORED)
+
+
+def _take_artifact_refusal(*, organization: Organization, client: str) -> None:
+    """Refuse the finalize of a client whose artifact upload was refused (once: the refusal is used up)."""
+    key = _refusal_key(organization, client)
+    refused_at = _refusals().get(key)
+    if refused_at is None:
+        return
+    _refusals().delete(key)
+    when = datetime.fromisoformat(refused_at).strftime("%H:%M:%S UTC")
+    raise Conflict(
+        f"Not finalized: an artifact upload from this client was refused at {when}, so this pipeline "
+        "did not do all it asked. This server does not store source maps, debug files or release "
+        "files; the release, its commits and deploys are recorded. Leave the upload step out (with "
+        "getsentry/action-release: the sourcemaps input) and finalize again."
+    )
+
+
 def _release_extend(
     *,
     organization: Organization,
@@ -691,11 +742,17 @@ def release_extend(
     commits: Sequence[CommitInput] = (),
     refs: Sequence[RefInput] = (),
     date_released: datetime | None = None,
+    archived: bool | None = None,
+    client: str = "",
     **text_fields: str,
 ) -> ReleaseSummary:
-    """Change a release and add commits and refs to it, all or nothing (Sentry's finalize and
-    ``set-commits``). Projects, commits and refs are only ever added; the commits follow
-    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    """Change a release and add commits and refs to it, all or nothing (Sentry's finalize,
+    ``set-commits``, ``archive`` and ``restore``). Projects, commits and refs are only ever added;
+    the commits follow ``_commits_from_registered_repositories``. A finalize (``date_released``)
+    by a ``client`` whose artifact upload was just refused is refused (``artifact_upload_refuse``).
+    Returns the release's summary as it now is."""
+    if date_released is not None and client:
+        _take_artifact_refusal(organization=organization, client=client)
     return _release_extend(
         organization=organization,
         release=release,
@@ -703,6 +760,7 @@ def release_extend(
         refs=refs,
         projects=projects,
         date_released=date_released,
+        archived=archived,
         **text_fields,
     )
 
@@ -718,13 +776,16 @@ def release_create_or_extend(
     ref: str = "",
     url: str = "",
     date_released: datetime | None = None,
+    archived: bool | None = None,
     source: str = Source.API,
     created_by: str = "",
 ) -> tuple[ReleaseSummary, bool]:
     """Sentry's create: a new version is created with everything sent (``True``); an existing one
     gains the projects, commits and refs sent and keeps the rest as it is (``False``), where
-    ``release_create`` would refuse a different payload. Commits and refs follow
-    ``_commits_from_registered_repositories``. Returns the release's summary as it now is."""
+    ``release_create`` would refuse a different payload, except that ``archived`` archives or
+    restores it (``sentry-cli releases archive`` and ``restore`` call the create, as Sentry
+    allows). Commits and refs follow ``_commits_from_registered_repositories``. Returns the
+    release's summary as it now is."""
     version = clean_model_text(Release, "version", version, required=True)
     all_commits = _commits_from_registered_repositories(organization=organization, commits=commits, refs=refs)
     release = Release.objects.for_organization(organization).filter(version=version).first()
@@ -747,9 +808,16 @@ def release_create_or_extend(
             release = Release.objects.for_organization(organization).get(version=version)
         else:
             if created:
+                if archived:
+                    release_update(organization=organization, release=release, archived=True)
                 return release_summary(organization=organization, release=release), True
     summary = _release_extend(
-        organization=organization, release=release, commits=all_commits, refs=refs, projects=projects or None
+        organization=organization,
+        release=release,
+        commits=all_commits,
+        refs=refs,
+        projects=projects or None,
+        archived=archived,
     )
     return summary, False
 

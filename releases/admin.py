@@ -111,8 +111,9 @@ class ReleaseAdmin(admin.ModelAdmin):
     search_fields = ["version", "name", "organization__slug", "projects__name"]
     list_select_related = ["organization"]
     date_hierarchy = "created_at"
-    readonly_fields = [*AUDIT_FIELDS, "source", "created_by"]
+    readonly_fields = [*AUDIT_FIELDS, "source", "created_by", "archived_at"]
     inlines = [ReleaseRefInline, ReleaseCommitInline, ReleaseDeploymentInline]
+    actions = ["archive", "restore"]
     show_full_result_count = False
 
     def get_queryset(self, request):
@@ -126,7 +127,7 @@ class ReleaseAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["organization", "version", "name", "status", "ref", "url", "date_released", "projects_text"]
-        return fields if obj is None else [*fields, "source", "created_by", *AUDIT_FIELDS]
+        return fields if obj is None else [*fields, "archived_at", "source", "created_by", *AUDIT_FIELDS]
 
     def get_readonly_fields(self, request, obj=None):
         # The version and organization identify a release everywhere (API, vendors): fixed once created.
@@ -137,6 +138,19 @@ class ReleaseAdmin(admin.ModelAdmin):
         if obj is not None:
             form.base_fields["projects_text"].initial = ", ".join(p.name for p in obj.projects.all())
         return form
+
+    @admin.action(description="Archive the selected releases (hidden from Sentry's lists; metrics unchanged)")
+    def archive(self, request, queryset):
+        self._set_archived(request, queryset, archived=True)
+
+    @admin.action(description="Restore the selected archived releases")
+    def restore(self, request, queryset):
+        self._set_archived(request, queryset, archived=False)
+
+    def _set_archived(self, request, queryset, *, archived: bool) -> None:
+        for release in queryset.select_related("organization"):
+            release_update(organization=release.organization, release=release, archived=archived)
+        self.message_user(request, f"{'Archived' if archived else 'Restored'} {queryset.count()} release(s).")
 
     @admin.display(description="projects")
     def project_names(self, release: Release) -> str:

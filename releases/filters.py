@@ -11,11 +11,14 @@ class ReleaseFilter(filters.FilterSet):
     since = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="created at or after")
     until = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="created before")
     version = filters.CharFilter(field_name="version")
+    archived = filters.BooleanFilter(
+        field_name="archived_at", lookup_expr="isnull", exclude=True, help_text="archived (true) or not (false)"
+    )
     q = filters.CharFilter(method="filter_q", help_text="search in version and name")
 
     class Meta:
         model = Release
-        fields = ["project", "environment", "status", "since", "until", "version", "q"]
+        fields = ["project", "environment", "status", "since", "until", "version", "archived", "q"]
 
     def filter_environment(self, queryset, name, value):
         return queryset.filter(deployments__environment__name=value).distinct()

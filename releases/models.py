@@ -96,6 +96,9 @@ class Release(OrgOwned):
     url = models.URLField(max_length=500, blank=True)
     date_released = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Sentry's "archived" release status (``sentry-cli releases archive``): hidden from Sentry's
+    # release lists, shown with a mark everywhere else; its deployments still count in the metrics.
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created_by = models.CharField(max_length=200, blank=True, help_text="token or user that created it")
     # Reported by the build workflow itself (Aviator's sync-build-github-action call).

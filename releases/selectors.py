@@ -67,9 +67,14 @@ def project_get_by_name(*, organization: Organization, name: str) -> Project | N
     return project_list(organization=organization).filter(name=name).first()
 
 
-def release_search(*, organization: Organization, project: Project | None = None, query: str = "") -> QuerySet[Release]:
-    """``release_list``, only the releases of ``project`` and whose version contains ``query`` when given."""
+def release_search(
+    *, organization: Organization, project: Project | None = None, query: str = "", archived: bool | None = None
+) -> QuerySet[Release]:
+    """``release_list``, only the releases of ``project``, whose version contains ``query`` and that
+    are archived or not (``archived``) when given."""
     releases = release_list(organization=organization)
+    if archived is not None:
+        releases = releases.filter(archived_at__isnull=not archived)
     if project is not None:
         releases = releases.filter(Exists(ReleaseProject.objects.filter(release=OuterRef("pk"), project=project)))
     if query:

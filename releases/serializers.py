@@ -110,6 +110,9 @@ class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
 class ReleaseUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=Release.Status.choices, required=False)
+    archived = serializers.BooleanField(
+        required=False, help_text="true archives the release (Sentry's status 'archived'), false restores it"
+    )
     name = serializers.CharField(max_length=model_max_length(Release, "name"), required=False, allow_blank=True)
     url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
     ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
@@ -170,6 +173,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "url",
             "date_released",
             "status",
+            "archived_at",
             "source",
             "created_by",
             "projects",

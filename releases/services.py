@@ -75,17 +75,52 @@ def project_get_or_create(*, organization: Organization, name: str, field_name: 
     return project
 
 
+# Sentry's provider names of the hosts that tell a repository's provider by its URL, and the
+# URL of a repository there by its "owner/repo" name.
+_PROVIDER_HOSTS = {"github": "github.com", "gitlab": "gitlab.com", "bitbucket": "bitbucket.org"}
+_OWNER_REPO = re.compile(r"[^/\s]+(/[^/\s]+)+")
+
+
+def _provider_of(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "dev.azure.com" or host.endswith(".visualstudio.com"):
+        return "vsts"
+    return next((provider for provider, known in _PROVIDER_HOSTS.items() if host == known), "")
+
+
+def _url_of(provider: str, name: str) -> str:
+    host = _PROVIDER_HOSTS.get(provider.lower())
+    return f"https://{host}/{name}" if host and _OWNER_REPO.fullmatch(name) else ""
+
+
 def repository_get_or_create(
     *, organization: Organization, name: str, url: str = "", provider: str = "", field_name: str = "repository"
 ) -> Repository:
+    """The repository ``name``, created on first use; each call completes it.
+
+    A URL or provider it lacks is filled in (what it has is kept); a provider is read from a
+    well-known host in the URL and a URL made from a well-known provider and the name. So a
+    repository first seen by name alone (a commit's repository) becomes complete once it is
+    registered, which ``sentry-cli set-commits --auto`` needs to match it to a git remote.
+    """
     name = clean_model_text(Repository, "name", name, field=field_name, required=True)
     url = clean_model_text(Repository, "url", url, field=f"{field_name}.url")
+    provider = clean_model_text(Repository, "provider", provider, field=f"{field_name}.provider")
+    provider = provider or _provider_of(url)
     repo, created = Repository.objects.get_or_create(
-        organization=organization, name=name, defaults={"url": url, "provider": provider[:50]}
+        organization=organization, name=name, defaults={"url": url or _url_of(provider, name), "provider": provider}
     )
-    if not created and url and not repo.url:
-        repo.url = url
-        repo.save(update_fields=["url", "updated_at"])
+    if created:
+        return repo
+    changed = []
+    if not repo.provider and (found := provider or _provider_of(repo.url)):
+        repo.provider = found
+        changed.append("provider")
+    if not repo.url and (found := url or _url_of(repo.provider, name)):
+        repo.url = found
+        changed.append("url")
+    if changed:
+        repo.save(update_fields=[*changed, "updated_at"])
     return repo
 
 
@@ -406,12 +441,18 @@ def release_update(
     status: str | None = None,
     date_released: datetime | None = None,
     projects: Sequence[str] | None = None,
+    archived: bool | None = None,
     **text_fields: str,
 ) -> Release:
-    """Change a release's status (``success``/``failure``), name, url, ref, release date or projects."""
+    """Change a release's status (``success``/``failure``), name, url, ref, release date or projects,
+    or archive it (``archived``; False restores it). Archiving only hides the release from Sentry's
+    release lists: its deployments keep counting in the metrics."""
     if release.organization_id != organization.pk:
         raise DomainError("release belongs to another organization", field="release")
     changed = ["updated_at"]
+    if archived is not None and archived != (release.archived_at is not None):
+        release.archived_at = timezone.now() if archived else None
+        changed.append("archived_at")
     if status is not None:
         if status not in Release.Status.values:
             raise DomainError(f"must be one of: {', '.join(Release.Status.values)}", field="status")

@@ -11,6 +11,7 @@ from django.http import JsonResponse
 from django.utils.encoding import escape_uri_path
 from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
+from rest_framework.throttling import BaseThrottle
 
 from integrations.base import Refusal, VendorAPIView, invalid
 from releasetracker.api.authentication import ApiTokenAuthentication, RequiredTokenAuthentication
@@ -76,6 +77,12 @@ class SentryView(VendorAPIView):
     @property
     def created_by(self) -> str:
         return f"sentry-cli token {self.token.name} ({self.token.prefix})"
+
+    @property
+    def client(self) -> str:
+        """Who is calling, as far as a pipeline's calls go: the token and the client's address (the
+        rate limits' address: REMOTE_ADDR, or what the trusted proxies put in X-Forwarded-For)."""
+        return f"{self.token.pk}:{BaseThrottle().get_ident(self.request)}"
 
     def body(self) -> dict:
         # Sentry's clients send no body on some writes (``releases finalize`` with no option).

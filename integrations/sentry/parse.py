@@ -29,6 +29,32 @@ def version(body: dict):
     return value
 
 
+# Sentry's release statuses, as whether the release is archived.
+STATUSES = {"open": False, "archived": True}
+STATUS_CHOICES = "must be 'open' or 'archived'"
+
+
+def status(body: dict) -> bool | None:
+    """Sentry's ``status`` of a release (``releases archive`` and ``restore`` send it): archived or not."""
+    value = body.get("status")
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in STATUSES:
+        raise invalid("status", STATUS_CHOICES)
+    return STATUSES[value]
+
+
+def listed_status(params) -> bool | None:
+    """Which releases Sentry's organization list shows: the open ones unless ``status`` says
+    otherwise (``archived``, or empty for all of them)."""
+    value = params.get("status", "open")
+    if value == "":
+        return None
+    if value not in STATUSES:
+        raise invalid("status", STATUS_CHOICES)
+    return STATUSES[value]
+
+
 def time(body: dict, key: str, *, field: str | None = None) -> datetime | None:
     """An ISO 8601 date-time (``sentry-cli`` sends nanoseconds and ``Z``), checked under Sentry's field name."""
     field = field or key

@@ -44,7 +44,10 @@ def project_json(project: Project) -> dict:
 
 
 def repository_json(repo: Repository) -> dict:
-    provider = (repo.provider or "").lower()
+    # ``set-commits --auto`` matches each repository with a provider to the git remote by its URL,
+    # and stops with an error for all of them when one has no URL: a repository without a URL is
+    # Sentry's "Unknown Provider", which the CLI skips.
+    provider = (repo.provider or "").lower() if repo.url else ""
     return {
         "id": str(repo.pk),
         "name": repo.name,
@@ -109,7 +112,7 @@ def release_json(summary: ReleaseSummary) -> dict:
         "shortVersion": short_version(release.version),
         "ref": release.ref or None,
         "url": release.url or None,
-        "status": "open",
+        "status": "archived" if release.archived_at is not None else "open",
         "dateCreated": sentry_time(release.created_at),
         "dateReleased": sentry_time(release.date_released),
         "firstEvent": None,

@@ -17,6 +17,14 @@ _project = "projects/<str:org_slug>/<str:project_slug>/"
 
 urlpatterns = [path("", views.Index.as_view(), name="sentry-index")]
 urlpatterns += [path(f"{_org}repos/", views.Repositories.as_view(), name="sentry-repos")]
+# Artifact uploads and lists: refused with a message (see views.Artifacts). chunk-upload/ is the
+# first call of every upload command of 2.x and 3.x; the others are 2.x's fallbacks and lists.
+urlpatterns += [
+    path(f"{_org}chunk-upload/", views.Artifacts.as_view(), name="sentry-chunk-upload"),
+    path(f"{_org}artifactbundle/assemble/", views.Artifacts.as_view(), name="sentry-artifact-bundle"),
+    path(f"{_org}releases/<str:version>/assemble/", views.Artifacts.as_view(), name="sentry-release-bundle"),
+    path(f"{_project}files/<path:rest>", views.Artifacts.as_view(), name="sentry-project-files"),
+]
 for prefix, name in ((_org, "sentry"), (_project, "sentry-project")):
     urlpatterns += [
         path(f"{prefix}releases/", views.Releases.as_view(), name=f"{name}-releases"),
@@ -30,6 +38,12 @@ for prefix, name in ((_org, "sentry"), (_project, "sentry-project")):
             name=f"{name}-release-previous",
         ),
         path(f"{prefix}releases/<str:version>/deploys/", views.Deploys.as_view(), name=f"{name}-release-deploys"),
+        path(f"{prefix}releases/<str:version>/files/", views.Artifacts.as_view(), name=f"{name}-release-files"),
+        path(
+            f"{prefix}releases/<str:version>/files/<str:file_id>/",
+            views.Artifacts.as_view(),
+            name=f"{name}-release-file",
+        ),
     ]
 # Anything else under /api/0/ is Sentry's JSON 404, never an HTML page.
 urlpatterns += [SentryView.unknown_paths("sentry-unknown")]

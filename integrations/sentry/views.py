@@ -9,7 +9,12 @@ from rest_framework.exceptions import NotFound
 
 from deployments.models import DeploymentStatus
 from deployments.selectors import release_deployment_list, release_summaries
-from deployments.services import deployment_record, release_create_or_extend, release_extend
+from deployments.services import (
+    artifact_upload_refuse,
+    deployment_record,
+    release_create_or_extend,
+    release_extend,
+)
 from integrations.base import invalid
 from integrations.sentry import parse, shapes
 from integrations.sentry.base import OptionalSentryAuthentication, OrganizationView, SentryView, respond
@@ -71,10 +76,12 @@ class Repositories(OrganizationView):
 
 class Releases(ReleaseView):
     def get(self, request, org_slug: str, project_slug: str | None = None) -> JsonResponse:
+        """Open releases only, as Sentry lists them; the organization's list takes Sentry's ``status``."""
         releases = release_search(
             organization=self.organization,
             project=self.project(project_slug),
             query=request.query_params.get("query", "").strip(),
+            archived=False if project_slug is not None else parse.listed_status(request.query_params),
         )
         return self.page(releases, self.render)
 
@@ -83,7 +90,7 @@ class Releases(ReleaseView):
 
     def post(self, request, org_slug: str, project_slug: str | None = None) -> JsonResponse:
         """201 for a new version; 208 for an existing one, which gains any new projects, commits
-        and refs (as Sentry answers, whatever the rest of the body)."""
+        and refs and takes the ``status`` sent (as Sentry answers, whatever the rest of the body)."""
         body = self.body()
         version = parse.version(body)
         projects = parse.items(body, "projects", of=str) or []
@@ -98,6 +105,7 @@ class Releases(ReleaseView):
             ref=parse.text(body, "ref") or "",
             url=parse.text(body, "url") or "",
             date_released=parse.time(body, "dateReleased"),
+            archived=parse.status(body),
             source=Source.SENTRY,
             created_by=self.created_by,
         )
@@ -109,11 +117,10 @@ class ReleaseDetail(ReleaseView):
         return respond(self.summary(self.release(version, self.project(project_slug))))
 
     def put(self, request, org_slug: str, version: str, project_slug: str | None = None) -> JsonResponse:
-        """Finalize (``dateReleased``, ``url``) and ``set-commits`` (``refs``, ``commits``)."""
+        """Finalize (``dateReleased``, ``url``), ``set-commits`` (``refs``, ``commits``), archive and
+        restore (``status``)."""
         release = self.release(version, self.project(project_slug))
         body = self.body()
-        if body.get("status") not in (None, "open"):
-            raise invalid("status", "only 'open' is supported: releases are not archived here")
         for key in ("refs", "commits"):
             if body.get(key) == []:
                 # ``set-commits --clear`` sends ``{"refs": []}``: Sentry replaces the list; here commits
@@ -127,6 +134,8 @@ class ReleaseDetail(ReleaseView):
             commits=parse.commits(body),
             refs=parse.refs(body),
             date_released=parse.time(body, "dateReleased"),
+            archived=parse.status(body),
+            client=self.client,
             **text,
         )
         return respond(shapes.release_json(summary))
@@ -175,3 +184,17 @@ class Deploys(ReleaseView):
             created_by=self.created_by,
         )
         return respond(shapes.deploy_json(deployment), status=201)
+
+
+class Artifacts(OrganizationView):
+    """Where ``sentry-cli`` uploads and lists artifacts (source maps, debug files, release files).
+
+    Every call is refused with a message the CLI prints and a 4xx, so the command exits non-zero.
+    Not a 404: the CLI reports that as a missing organization or release, and 2.x takes a 404
+    from ``chunk-upload/`` for an older server and falls back to other upload routes.
+    """
+
+    def get(self, request, **kwargs):
+        artifact_upload_refuse(organization=self.organization, client=self.client)
+
+    post = put = delete = get

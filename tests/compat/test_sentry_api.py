@@ -403,10 +403,67 @@ def test_update_of_an_unknown_version_is_a_404(api, org):
     assert put(api, f"{ORG}/releases/nope/", {"dateReleased": "2025-11-21T00:00:00Z"}).status_code == 404
 
 
-def test_update_refuses_archiving(api, release):
+# Archive and restore (Sentry's release status) -------------------------------------------------
+
+
+def test_archiving_hides_a_release_from_the_lists_but_not_from_its_detail(api, release):
     response = put(api, f"{ORG}/releases/web@1.0.0/", {"status": "archived"})
+
+    assert response.status_code == 200 and response.json()["status"] == "archived"
+    assert api.get(f"{ORG}/releases/web@1.0.0/").json()["status"] == "archived"
+    # As Sentry: the organization's list shows open releases unless ``status`` says otherwise,
+    # the project's list only open ones.
+    assert api.get(f"{ORG}/releases/").json() == []
+    assert [r["version"] for r in api.get(f"{ORG}/releases/?status=archived").json()] == ["web@1.0.0"]
+    assert [r["version"] for r in api.get(f"{ORG}/releases/?status=").json()] == ["web@1.0.0"]
+    assert api.get("/api/0/projects/acme/web/releases/?status=archived").json() == []
+
+
+def test_restoring_shows_the_release_again(api, release):
+    put(api, f"{ORG}/releases/web@1.0.0/", {"status": "archived"})
+
+    response = put(api, "/api/0/projects/acme/web/releases/web@1.0.0/", {"status": "open"})
+
+    assert response.json()["status"] == "open"
+    assert [r["version"] for r in api.get(f"{ORG}/releases/").json()] == ["web@1.0.0"]
+    assert api.get(f"{ORG}/releases/?status=archived").json() == []
+
+
+def test_the_create_archives_and_restores_an_existing_version_as_sentry_cli_asks(api, release):
+    # ``sentry-cli releases archive V`` and ``restore V`` send this create, not a PUT.
+    archived = post(api, f"{ORG}/releases/", {"version": "web@1.0.0", "projects": [], "status": "archived"})
+    assert archived.status_code == 208 and archived.json()["status"] == "archived"
+    release.refresh_from_db()
+    assert release.archived_at is not None
+
+    restored = post(api, f"{ORG}/releases/", {"version": "web@1.0.0", "projects": [], "status": "open"})
+    assert restored.status_code == 208 and restored.json()["status"] == "open"
+    release.refresh_from_db()
+    assert release.archived_at is None
+
+
+def test_a_new_version_can_be_created_archived(api, org):
+    response = post(api, f"{ORG}/releases/", {"version": "2.0", "projects": ["web"], "status": "archived"})
+
+    assert response.status_code == 201 and response.json()["status"] == "archived"
+    assert Release.objects.get(version="2.0").archived_at is not None
+
+
+@pytest.mark.parametrize("value", ["closed", "", 1, ["archived"]])
+def test_an_unknown_status_is_refused_and_changes_nothing(api, release, value):
+    response = put(api, f"{ORG}/releases/web@1.0.0/", {"status": value, "url": "https://ci.example/1"})
+
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("status:")
+    assert response.json() == {"detail": "status: must be 'open' or 'archived'"}
+    release.refresh_from_db()
+    assert (release.archived_at, release.url) == (None, "")
+
+
+def test_the_list_refuses_an_unknown_status(api, release):
+    response = api.get(f"{ORG}/releases/?status=deleted")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "status: must be 'open' or 'archived'"}
 
 
 def test_set_commits_refs_record_head_and_previous_commit(api, release, repo):
@@ -611,6 +668,80 @@ def test_repos_lists_the_organizations_repositories(api, repo, other_org):
 def test_a_repository_without_provider_is_sentrys_unknown_provider(api, org):
     RepositoryFactory(organization=org, name="acme/tools", provider="")
     assert api.get(f"{ORG}/repos/").json()[0]["provider"] == {"id": "unknown", "name": "Unknown Provider"}
+
+
+def test_a_repository_without_a_url_is_sentrys_unknown_provider_whatever_its_provider(api, org):
+    # sentry-cli's --auto stops for every repository when one with a provider has no URL.
+    RepositoryFactory(organization=org, name="acme/tools", url="", provider="vsts")
+    repository = api.get(f"{ORG}/repos/").json()[0]
+    assert (repository["provider"], repository["url"]) == ({"id": "unknown", "name": "Unknown Provider"}, None)
+
+
+def test_a_repository_first_seen_in_commits_becomes_a_github_one_once_registered(api, org):
+    post(api, f"{ORG}/releases/", {"version": "1.0", "commits": [{"id": HEAD, "repository": "acme/web"}]})
+    assert api.get(f"{ORG}/repos/").json()[0]["provider"]["id"] == "unknown"
+
+    registered = api.post("/api/v1/repositories/", {"name": "acme/web", "provider": "github"}, format="json")
+
+    assert registered.status_code == 303
+    repository = api.get(f"{ORG}/repos/").json()[0]
+    assert (repository["provider"]["id"], repository["url"]) == ("integrations:github", "https://github.com/acme/web")
+
+
+# Artifacts: not stored here, and said so ------------------------------------------------------
+
+ARTIFACT_ROUTES = [
+    ("get", f"{ORG}/chunk-upload/"),
+    ("post", f"{ORG}/chunk-upload/"),
+    ("post", f"{ORG}/artifactbundle/assemble/"),
+    ("post", f"{ORG}/releases/web@1.0.0/assemble/"),
+    ("get", f"{ORG}/releases/web@1.0.0/files/"),
+    ("post", f"{ORG}/releases/web@1.0.0/files/"),
+    ("delete", f"{ORG}/releases/web@1.0.0/files/17/"),
+    ("get", "/api/0/projects/acme/web/releases/web@1.0.0/files/?cursor="),
+    ("post", "/api/0/projects/acme/web/files/dsyms/"),
+    ("get", "/api/0/projects/acme/web/files/dsyms/unknown/?checksums=abc"),
+    ("post", "/api/0/projects/acme/web/files/difs/assemble/"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ARTIFACT_ROUTES)
+def test_artifact_routes_say_this_server_does_not_store_artifacts(api, release, method, url):
+    response = getattr(api, method)(url, {}, format="json")
+
+    # Not a 404: sentry-cli reads that as "organization not found" or "Release not found".
+    assert response.status_code == 400
+    assert "does not store artifacts (source maps, debug files, release files)" in response.json()["detail"]
+
+
+def test_after_a_refused_upload_the_clients_next_finalize_is_refused_once(api, release, read_api):
+    api.get(f"{ORG}/chunk-upload/")
+
+    # Other writes go on: getsentry/action-release records its deploy between upload and finalize.
+    assert post(api, f"{ORG}/releases/web@1.0.0/deploys/", {"environment": "production"}).status_code == 201
+    refused = put(api, f"{ORG}/releases/web@1.0.0/", {"dateReleased": "2025-11-21T00:00:00Z"})
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith("Not finalized: an artifact upload from this client was refused at ")
+    release.refresh_from_db()
+    assert release.date_released is None
+    again = put(api, f"{ORG}/releases/web@1.0.0/", {"dateReleased": "2025-11-21T00:00:00Z"})
+    assert again.status_code == 200 and again.json()["dateReleased"] == "2025-11-21T00:00:00Z"
+
+
+def test_a_refused_upload_holds_back_only_its_own_clients_finalize(api, release, other_api):
+    other_api.get("/api/0/organizations/globex/chunk-upload/")  # another organization's token
+    second = post(api, "/api/v1/projects/", {"name": "spare"})  # a write that is no finalize
+    assert second.status_code == 201
+
+    assert put(api, f"{ORG}/releases/web@1.0.0/", {"dateReleased": "2025-11-21T00:00:00Z"}).status_code == 200
+
+
+def test_artifact_routes_check_the_token_and_the_organization_first(client, api, other_org):
+    assert client.get(f"{ORG}/chunk-upload/").status_code == 401
+    assert api.get("/api/0/organizations/globex/chunk-upload/").json() == {
+        "detail": "You do not have permission to perform this action."
+    }
 
 
 # The domain: a Sentry flow counts in the DORA metrics -----------------------------------------

@@ -8,13 +8,16 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
 
 from deployments.models import Deployment, DeploymentStatus
-from releases.models import Commit, Release, ReleaseRef, Source
+from releases.models import Commit, Release, ReleaseRef, Repository, Source
+from tests.compat import metric_counts
 from tests.factories import OrganizationFactory, RepositoryFactory, issue_token
 
 pytestmark = pytest.mark.slow
@@ -97,6 +100,51 @@ def cli(request, live_server, tmp_path) -> Cli:
         "SENTRY_HTTP_MAX_RETRIES": "0",
     }
     return Cli(binary=binary, version=version, env=env, cwd=tmp_path)
+
+
+@pytest.fixture
+def native(cli) -> APIClient:
+    """The native API with the CLI's token: what a person registers, and the DORA metrics."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {cli.env['SENTRY_AUTH_TOKEN']}")
+    return client
+
+
+def register(native: APIClient, **fields):
+    body = {"name": "acme/web", "url": "https://github.com/acme/web", "provider": "github", **fields}
+    return native.post("/api/v1/repositories/", body, format="json")
+
+
+def checkout(cli: Cli, *, authored: list[datetime], remote: str = "https://github.com/acme/web.git") -> Path:
+    """A git checkout whose origin is ``remote``, with one commit per time in ``authored``."""
+    work = cli.cwd / "checkout"
+    work.mkdir()
+    git(work, cli, "init", "-q")
+    for n, when in enumerate(authored, start=1):
+        stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        (work / "file.txt").write_text(f"{n}\n")
+        git(work, cli, "add", "file.txt")
+        git(work, cli, "commit", "-q", "-m", f"change {n}", GIT_AUTHOR_DATE=stamp, GIT_COMMITTER_DATE=stamp)
+    git(work, cli, "remote", "add", "origin", remote)
+    return work
+
+
+def git(work: Path, cli: Cli, *args: str, **extra_env: str) -> str:
+    env = {
+        "HOME": cli.env["HOME"],
+        "PATH": cli.env["PATH"],
+        "GIT_AUTHOR_NAME": "Dana Dev",
+        "GIT_AUTHOR_EMAIL": "dana@example.com",
+        "GIT_COMMITTER_NAME": "CI",
+        "GIT_COMMITTER_EMAIL": "ci@example.com",
+        **extra_env,
+    }
+    return subprocess.run(  # noqa: S603 - git with fixed arguments
+        ["git", *args], cwd=work, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
 @pytest.fixture
@@ -225,33 +273,11 @@ def test_a_token_of_another_organization_gets_sentrys_403_detail(cli):
     assert not Release.objects.exists()
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@needs_git
 def test_set_commits_local_stores_git_commits_with_authors_and_times(cli, repo):
-    work = cli.cwd / "checkout"
-    work.mkdir()
-    git_env = {
-        "HOME": cli.env["HOME"],
-        "PATH": cli.env["PATH"],
-        "GIT_AUTHOR_NAME": "Dana Dev",
-        "GIT_AUTHOR_EMAIL": "dana@example.com",
-        "GIT_COMMITTER_NAME": "CI",
-        "GIT_COMMITTER_EMAIL": "ci@example.com",
-        "GIT_AUTHOR_DATE": "2025-11-20T08:00:00Z",
-        "GIT_COMMITTER_DATE": "2025-11-20T08:00:00Z",
-    }
-
-    def git(*args: str) -> str:
-        return subprocess.run(  # noqa: S603
-            ["git", *args], cwd=work, env=git_env, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    git("init", "-q")
-    git("remote", "add", "origin", "https://github.com/acme/web.git")
-    for n in (1, 2):
-        (work / "file.txt").write_text(f"{n}\n")
-        git("add", "file.txt")
-        git("commit", "-q", "-m", f"change {n}")
-    shas = git("log", "--format=%H").split()
+    authored = datetime(2025, 11, 20, 8, tzinfo=UTC)
+    work = checkout(cli, authored=[authored, authored])
+    shas = git(work, cli, "log", "--format=%H").split()
 
     cli.ok("releases", "new", "web@3.0")
     out = cli.ok("releases", "set-commits", "web@3.0", "--local", "--ignore-missing", cwd=work)
@@ -260,7 +286,7 @@ def test_set_commits_local_stores_git_commits_with_authors_and_times(cli, repo):
     stored = [rc.commit for rc in release.release_commits.order_by("position")]
     assert [c.sha for c in stored] == shas
     assert all(c.author_name == "Dana Dev" and c.author_email == "dana@example.com" for c in stored)
-    assert all(c.timestamp == datetime(2025, 11, 20, 8, tzinfo=UTC) for c in stored)
+    assert all(c.timestamp == authored for c in stored)
     assert stored[0].message == "change 2"
 
     # --auto matches the git remote to the registered repository by URL and sends a ref.
@@ -274,3 +300,164 @@ def test_set_commits_local_stores_git_commits_with_authors_and_times(cli, repo):
     assert result.returncode == 1
     assert "clearing a release's commits is not supported" in result.output
     assert release.release_commits.count() == 2
+
+
+# Archive and restore ---------------------------------------------------------------------------
+
+
+def test_archive_and_restore_change_the_release_and_leave_the_metrics_alone(cli, native):
+    cli.ok("releases", "new", "web@1.0")
+    cli.ok("releases", "new", "web@1.1")
+    cli.ok("deploys", "new", "-r", "web@1.0", "-e", "production")
+    before = metric_counts(native)
+    assert before["deployment_frequency"]["count"] == 1
+
+    assert "Archived release web@1.0" in cli.ok("releases", "archive", "web@1.0")
+
+    assert Release.objects.get(version="web@1.0").archived_at is not None
+    listed = cli.ok("releases", "list")
+    assert "web@1.1" in listed and "web@1.0" not in listed  # hidden from Sentry's list, as in Sentry
+    assert "web@1.0" in cli.ok("releases", "info", "web@1.0")  # still there
+    assert metric_counts(native) == before
+
+    assert "Restored release web@1.0" in cli.ok("releases", "restore", "web@1.0")
+
+    assert Release.objects.get(version="web@1.0").archived_at is None
+    assert "web@1.0" in cli.ok("releases", "list")
+    assert metric_counts(native) == before
+
+
+# set-commits --auto, whatever the order in which the repository became known ------------------
+
+
+@needs_git
+@pytest.mark.parametrize("order", ["registered first", "seen in a commit first", "auto before registering"])
+def test_set_commits_auto_gives_lead_time_in_any_order_of_registration(cli, native, order):
+    now = timezone.now()
+    work = checkout(cli, authored=[now - timedelta(hours=3), now - timedelta(hours=2)])
+    head, parent = git(work, cli, "log", "--format=%H").split()
+    cli.ok("releases", "new", "web@2.0")
+    if order == "registered first":
+        assert register(native).status_code == 201
+        expected_commits = 1  # the ref's head: a bare sha, timed when it was first seen
+    elif order == "seen in a commit first":
+        # The native commits POST names the repository first: it is stored without URL and provider.
+        release = native.get("/api/v1/releases/?version=web@2.0").json()["results"][0]
+        body = {
+            "commits": [{"sha": parent, "repository": "acme/web", "timestamp": (now - timedelta(hours=3)).isoformat()}]
+        }
+        assert native.post(f"/api/v1/releases/{release['id']}/commits/", body, format="json").status_code == 201
+        assert Repository.objects.get(name="acme/web").provider == ""
+        assert register(native).status_code == 303  # registering it now completes it
+        expected_commits = 2
+    else:
+        # No repository yet: --auto falls back to the local git history (commits with their times).
+        out = cli.ok("releases", "set-commits", "web@2.0", "--auto", cwd=work)
+        assert "Could not determine any commits to be associated with a repo-based integration" in out
+        assert register(native).status_code == 201
+        expected_commits = 2
+
+    out = cli.ok("releases", "set-commits", "web@2.0", "--auto", cwd=work)
+    assert "acme/web" in out and head[:12] in out
+    assert ReleaseRef.objects.get(release__version="web@2.0").commit == head
+    cli.ok("deploys", "new", "-r", "web@2.0", "-e", "production")
+
+    counts = metric_counts(native)
+    assert counts["deployment_frequency"]["count"] == 1
+    assert counts["lead_time"]["commits"] == expected_commits
+
+
+# Artifacts: refused with a message sentry-cli prints, and a non-zero exit ----------------------
+
+NOT_STORED = "does not store artifacts (source maps, debug files, release files)"
+
+
+def build_dir(cli: Cli) -> Path:
+    build = cli.cwd / "build"
+    build.mkdir()
+    (build / "app.js").write_text("console.log(1);\n//# sourceMappingURL=app.js.map\n")
+    (build / "app.js.map").write_text('{"version":3,"file":"app.js","sources":["a.js"],"names":[],"mappings":"AAAA"}')
+    return build
+
+
+def test_artifact_uploads_fail_saying_this_server_does_not_store_them(cli):
+    build = build_dir(cli)
+    cli.ok("releases", "new", "web@3.0")
+    commands = [
+        ["sourcemaps", "upload", "--release", "web@3.0", str(build)],
+        ["sourcemaps", "upload", str(build)],
+        ["debug-files", "upload", str(build)],
+    ]
+    if cli.major == 2:  # 3.x has no `releases files`
+        commands += [
+            ["releases", "files", "web@3.0", "upload-sourcemaps", str(build)],
+            ["releases", "files", "web@3.0", "list"],
+        ]
+    for command in commands:
+        # With sentry-cli's own retries on: a 4xx is not retried.
+        result = cli(*command, SENTRY_HTTP_MAX_RETRIES="5")
+        assert result.returncode == 1, (command, result.output)
+        assert NOT_STORED in result.output, (command, result.output)
+        assert "organization not found" not in result.output and "Release not found" not in result.output
+
+
+def test_a_finalize_after_a_refused_upload_fails_once(cli):
+    build = build_dir(cli)
+    cli.ok("releases", "new", "web@3.1")
+    assert cli("sourcemaps", "upload", "--release", "web@3.1", str(build)).returncode == 1
+
+    refused = cli("releases", "finalize", "web@3.1")
+
+    assert refused.returncode == 1
+    assert "Not finalized: an artifact upload from this client was refused" in refused.output
+    assert Release.objects.get(version="web@3.1").date_released is None
+    cli.ok("releases", "finalize", "web@3.1")
+    assert Release.objects.get(version="web@3.1").date_released is not None
+
+
+# getsentry/action-release: its flow and its wrapper's idea of success ---------------------------
+
+ACTION = Path(__file__).with_name("action_release.js")
+
+
+@needs_git
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_action_release_fails_when_asked_for_sourcemaps_and_records_the_rest(cli, native):
+    now = timezone.now()
+    work = checkout(cli, authored=[now - timedelta(hours=2)])
+    head = git(work, cli, "rev-parse", "HEAD")
+    register(native)
+    build = build_dir(cli)
+
+    def action(**inputs: str) -> Result:
+        env = {
+            **cli.env,
+            "SENTRY_PROJECT": "web",
+            "SENTRY_BINARY_PATH": str(cli.binary),
+            "SENTRY_PIPELINE": "github-action-release/3.5.0",
+            **{f"INPUT_{name.upper()}": value for name, value in inputs.items()},
+        }
+        done = subprocess.run(  # noqa: S603 - node with our own script
+            ["node", str(ACTION)], cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    failed = action(release="web@4.0", environment="production", sourcemaps=str(build))
+
+    # The upload step itself passes in the wrapper; the finalize that follows fails the run.
+    assert failed.returncode == 1, failed.output
+    assert NOT_STORED in failed.output
+    assert "::error::Command failed:" in failed.stdout and "releases finalize web@4.0" in failed.stdout
+    assert "Not finalized: an artifact upload from this client was refused" in failed.stdout
+    release = Release.objects.get(version="web@4.0")
+    assert ReleaseRef.objects.get(release=release).commit == head
+    assert Deployment.objects.filter(release=release, environment__name="production").count() == 1
+    assert release.date_released is None
+
+    passed = action(release="web@4.0", environment="production")
+
+    assert passed.returncode == 0, passed.output
+    assert Release.objects.get(version="web@4.0").date_released is not None
+    counts = metric_counts(native)
+    assert counts["deployment_frequency"]["count"] == 2
+    assert counts["lead_time"]["commits"] == 1

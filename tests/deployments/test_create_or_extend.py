@@ -197,6 +197,33 @@ def test_extend_follows_the_repository_rules_too(org, repo):
     assert release.url == ""
 
 
+def test_archived_archives_and_restores_and_keeps_the_rest(org):
+    summary, _ = create(org, url="https://ci.example/1")
+
+    archived, created = create(org, projects=[], archived=True)
+    assert created is False and archived.release.archived_at is not None
+    assert archived.release.url == "https://ci.example/1"
+
+    restored = release_extend(organization=org, release=archived.release, archived=False)
+    assert restored.release.archived_at is None
+    assert Release.objects.get().archived_at is None
+
+
+def test_a_new_version_sent_archived_is_created_archived(org):
+    summary, created = create(org, archived=True)
+
+    assert created is True and summary.release.archived_at is not None
+
+
+def test_an_extension_that_fails_does_not_archive(org, repo):
+    summary, _ = create(org)
+
+    with pytest.raises(DomainError):
+        release_extend(organization=org, release=summary.release, archived=True, refs=[RefInput("acme/nope", SHA_A)])
+
+    assert Release.objects.get().archived_at is None
+
+
 def test_extend_refuses_another_organizations_release(org, other_org):
     theirs = ReleaseFactory(organization=other_org, version="1.0")
 

@@ -191,3 +191,18 @@ def test_an_admin_deployment_for_an_unknown_release_is_refused_with_the_reason(s
     )
     assert "no release with version" in response.content.decode()
     assert not Deployment.objects.exists()
+
+
+def test_archive_and_restore_actions_go_through_the_service(staff_client, org, history):
+    release = history["r1"]
+
+    archived = staff_client.post(
+        "/admin/releases/release/", {"action": "archive", "_selected_action": [release.pk]}, follow=True
+    )
+    assert b"Archived 1 release(s)." in archived.content
+    release.refresh_from_db()
+    assert release.archived_at is not None
+
+    staff_client.post("/admin/releases/release/", {"action": "restore", "_selected_action": [release.pk]})
+    release.refresh_from_db()
+    assert release.archived_at is None
