@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releases", "0002_organization_checked"),
+        ("releases", "0003_workflow_run_id"),
     ]
 
     operations = [
