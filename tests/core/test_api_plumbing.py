@@ -483,6 +483,7 @@ def expected_release(release: Release, commit_count: int) -> dict:
         "url": release.url,
         "date_released": drf_time(release.date_released),
         "status": release.status,
+        "archived_at": drf_time(release.archived_at),
         "source": release.source,
         "created_by": release.created_by,
         "projects": sorted(project.name for project in release.projects.all()),

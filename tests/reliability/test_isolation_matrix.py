@@ -58,6 +58,8 @@ def api_detail(obj: str, methods=("GET",), **extra) -> Case:
     return Case("api", methods, {"id": obj, **extra})
 
 
+ARTIFACTS = (400, 403, 404)
+
 ROUTES: dict[str, Case] = {
     # No tenant data.
     "healthz": Case("public"),
@@ -143,6 +145,34 @@ ROUTES: dict[str, Case] = {
     ),
     "api/0/projects/<org_slug>/<project_slug>/releases/<version>/deploys/": Case(
         "api", ("GET", "POST"), {"org_slug": "slug", "project_slug": "shared_project", "version": "only_b_version"}
+    ),
+    # Artifact uploads and lists: refused for every organization (this server stores none), so
+    # B's version or file answers the same 400 as any other.
+    "api/0/organizations/<org_slug>/chunk-upload/": Case("api", ("GET", "POST"), {"org_slug": "slug"}, ARTIFACTS),
+    "api/0/organizations/<org_slug>/artifactbundle/assemble/": Case("api", ("POST",), {"org_slug": "slug"}, ARTIFACTS),
+    "api/0/organizations/<org_slug>/releases/<version>/assemble/": Case(
+        "api", ("POST",), {"org_slug": "slug", "version": "only_b_version"}, ARTIFACTS
+    ),
+    "api/0/organizations/<org_slug>/releases/<version>/files/": Case(
+        "api", ("GET", "POST"), {"org_slug": "slug", "version": "only_b_version"}, ARTIFACTS
+    ),
+    "api/0/organizations/<org_slug>/releases/<version>/files/<file_id>/": Case(
+        "api", ("GET",), {"org_slug": "slug", "version": "only_b_version", "file_id": "slug"}, ARTIFACTS
+    ),
+    "api/0/projects/<org_slug>/<project_slug>/files/<rest>": Case(
+        "api", ("GET", "POST"), {"org_slug": "slug", "project_slug": "shared_project", "rest": "slug"}, ARTIFACTS
+    ),
+    "api/0/projects/<org_slug>/<project_slug>/releases/<version>/files/": Case(
+        "api",
+        ("GET", "POST"),
+        {"org_slug": "slug", "project_slug": "shared_project", "version": "only_b_version"},
+        ARTIFACTS,
+    ),
+    "api/0/projects/<org_slug>/<project_slug>/releases/<version>/files/<file_id>/": Case(
+        "api",
+        ("GET",),
+        {"org_slug": "slug", "project_slug": "shared_project", "version": "only_b_version", "file_id": "slug"},
+        ARTIFACTS,
     ),
     # Writes only: GET must not list anything of B's.
     "compat/iftrue/v1/organization/deployment/": Case("api", ("GET",)),
