@@ -191,10 +191,10 @@ ROUTES: dict[str, Case] = {
     "orgs/<org_slug>/metrics/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/<public_id>/revoke/": Case(
-        "page", ("POST",), {"org_slug": "slug", "public_id": "token"}
+        "page", ("GET", "POST"), {"org_slug": "slug", "public_id": "token"}
     ),
     "orgs/<org_slug>/settings/tokens/<public_id>/regenerate/": Case(
-        "page", ("POST",), {"org_slug": "slug", "public_id": "token"}
+        "page", ("GET", "POST"), {"org_slug": "slug", "public_id": "token"}
     ),
     "orgs/<org_slug>/settings/webhooks/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/webhooks/<public_id>/toggle/": Case(
