@@ -72,18 +72,34 @@ def _environment_groups(release: Release) -> list[dict]:
     return sorted(groups.values(), key=lambda g: (not g["environment"].is_production, g["environment"].name))
 
 
+def _commits_newest_first(release: Release) -> list:
+    """The release's commits by commit time, newest first (those without a time last, as sent)."""
+    commits = [link.commit for link in release.commit_links]
+    dated = sorted((c for c in commits if c.timestamp), key=lambda c: c.timestamp, reverse=True)
+    return dated + [c for c in commits if not c.timestamp]
+
+
+def _where_deployed(groups: list[dict]) -> dict | None:
+    """The heading's state: the latest deployment to the first environment (production first)."""
+    if not groups:
+        return None
+    latest = groups[0]["deployments"][0]
+    return {"deployment": latest, "environment": groups[0]["environment"]}
+
+
 @org_page
 def release_detail(request: HttpRequest, key: str) -> HttpResponse:
     release = release_get(organization=request.org, key=key)
     if release is None:
         raise Http404("No such release")
-    commits = [link.commit for link in release.commit_links]
     refs = release.ref_list
+    groups = _environment_groups(release)
     context = page_context(
         request,
         release=release,
-        commits=commits,
-        environment_groups=_environment_groups(release),
+        commits=_commits_newest_first(release),
+        environment_groups=groups,
+        where_deployed=_where_deployed(groups),
         refs=refs,
         # Where its build and deploy workflows run (their runs link there): its one repository.
         run_repository=refs[0].repository if len(refs) == 1 else None,
