@@ -80,6 +80,14 @@ class DeploymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DeploymentRowSerializer(DeploymentSerializer):
+    """A deployment as one CSV row: every field but its status history."""
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [name for name in DeploymentSerializer.Meta.fields if name != "status_history"]
+        read_only_fields = fields
+
+
 class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     environment = serializers.CharField(max_length=model_max_length(Environment, "name"))
     trigger_workflow = serializers.BooleanField(

@@ -9,6 +9,7 @@ from deployments.filters import DeploymentFilter
 from deployments.models import Deployment, Environment
 from deployments.serializers import (
     DeploymentCreateSerializer,
+    DeploymentRowSerializer,
     DeploymentSerializer,
     DeploymentUpdateSerializer,
     EnvironmentSerializer,
@@ -16,6 +17,7 @@ from deployments.serializers import (
 )
 from releases.models import Source
 from releases.viewsets import creator
+from releasetracker.api.csv import CSVListMixin
 from releasetracker.api.pagination import CreatedCursorPagination
 from releasetracker.api.schema import DETAIL_ERRORS, READ_ERRORS, WRITE_ERRORS, errors
 from releasetracker.api.viewsets import OrganizationScopedViewSet
@@ -31,15 +33,21 @@ class DeploymentPagination(CreatedCursorPagination):
         summary="A deployment with its status history", responses={200: DeploymentSerializer, **DETAIL_ERRORS}
     ),
 )
-class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
+class DeploymentViewSet(CSVListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationScopedViewSet):
     model = Deployment
     serializer_class = DeploymentSerializer
+    csv_serializer_class = DeploymentRowSerializer
+    csv_filename = "deployments.csv"
     filterset_class = DeploymentFilter
     pagination_class = DeploymentPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def base_queryset(self):
         return selectors.deployment_list(organization=self.organization)
+
+    def csv_queryset(self, queryset):
+        # A row has no status history: not read for a download.
+        return queryset.prefetch_related(None)
 
     @extend_schema(
         summary="Record a deployment (idempotent by external_id per environment)",

@@ -9,13 +9,18 @@ exception handler (a ``DomainError`` from the selector becomes a 400 naming the 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from metrics.exports import SERIES_HEADER, dora_series_rows
 from metrics.selectors import BUCKETS, MAX_WINDOW, dora_metrics
+from releasetracker.api.csv import CSVRenderer
 from releasetracker.api.fields import AwareDateTimeField
 from releasetracker.api.schema import errors
+from releasetracker.exports import csv_response
 
 
 class DoraQuerySerializer(serializers.Serializer):
@@ -127,7 +132,12 @@ DoraMetricsSchema = inline_serializer(
 
 
 class DoraMetricsView(APIView):
-    """The five DORA metrics of the token's organization, as defined in docs/metrics.md."""
+    """The five DORA metrics of the token's organization, as defined in docs/metrics.md.
+
+    ``?format=csv`` answers the series instead: one row per bucket, every metric side by side.
+    """
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
     @extend_schema(
         operation_id="metrics_dora",
@@ -239,4 +249,13 @@ class DoraMetricsView(APIView):
             environment=params.get("environment") or None,
             bucket=params["bucket"],
         )
+        if isinstance(request.accepted_renderer, CSVRenderer):
+            return csv_response(filename="dora-metrics.csv", header=SERIES_HEADER, rows=dora_series_rows(result))
         return Response(result)
+
+    def handle_exception(self, exc):
+        # Errors read as JSON in the native shape, whatever format was asked for.
+        if isinstance(getattr(self.request, "accepted_renderer", None), CSVRenderer):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)

@@ -162,7 +162,9 @@ def test_the_openapi_schema_documents_the_endpoint_without_warnings():
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     operation = schema["paths"][URL]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"since", "until", "project", "environment", "bucket"}
+    names = {p["name"] for p in operation["parameters"]}
+    assert names == {"since", "until", "project", "environment", "bucket", "format"}
+    assert "text/csv" in operation["responses"]["200"]["content"]
     assert set(operation["responses"]) == {"200", "400", "401", "403", "429"}
     assert "DoraMetrics" in schema["components"]["schemas"]
     ours = [

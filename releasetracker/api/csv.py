@@ -1,0 +1,61 @@
+"""``?format=csv`` on the native API's lists: the same filters and tenancy, streamed as CSV rows.
+
+A list viewset mixes in ``CSVListMixin`` and names the serializer of one row (flat fields only).
+Errors stay JSON in the native shape, whatever format was asked for.
+"""
+
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+
+from releasetracker.exports import queryset_csv_response
+
+
+class CSVRenderer(BaseRenderer):
+    """Offers ``text/csv`` (``?format=csv`` or ``Accept: text/csv``) to content negotiation.
+
+    The rows never pass through here (``CSVListMixin.list`` streams them); what does is an
+    error, which the mixin renders as JSON instead.
+    """
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data, "application/json", renderer_context)
+
+
+class CSVListMixin:
+    csv_serializer_class = None
+    csv_filename = "export.csv"
+
+    def get_renderers(self):
+        renderers = super().get_renderers()
+        return [*renderers, CSVRenderer()] if getattr(self, "action", None) == "list" else renderers
+
+    def csv_queryset(self, queryset):
+        """The filtered queryset as the CSV reads it (a subclass drops what the rows do not show)."""
+        return queryset
+
+    def list(self, request, *args, **kwargs):
+        if getattr(request.accepted_renderer, "format", None) != CSVRenderer.format:
+            return super().list(request, *args, **kwargs)
+        queryset = self.csv_queryset(self.filter_queryset(self.get_queryset()))
+        queryset = queryset.order_by(*self.paginator.ordering)
+        serializer_class = self.csv_serializer_class or self.get_serializer_class()
+        names = list(serializer_class().fields)
+        context = self.get_serializer_context()
+
+        def row(item):
+            data = serializer_class(item, context=context).data
+            return [data[name] for name in names]
+
+        return queryset_csv_response(queryset, filename=self.csv_filename, header=names, row=row)
+
+    def handle_exception(self, exc):
+        # A 400 for a bad filter or a 401 reads as JSON, like every other error of the API.
+        if getattr(self.request, "accepted_renderer", None) is not None and isinstance(
+            self.request.accepted_renderer, CSVRenderer
+        ):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
