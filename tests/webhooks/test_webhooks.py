@@ -300,7 +300,7 @@ def test_redeliver_queues_a_failed_delivery_again(api, org, receiver, allow_loca
     delivery.refresh_from_db()
     assert delivery.state == "delivered"
     listed = api.get(f"/api/v1/webhooks/{endpoint.public_id}/deliveries/").json()
-    assert [d["state"] for d in listed] == ["delivered"]
+    assert [d["state"] for d in listed["results"]] == ["delivered"]
 
 
 @pytest.mark.django_db
