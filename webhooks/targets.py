@@ -30,6 +30,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # How much of a receiver's answer the delivery log keeps: enough for "404 no such hook", too little
 # to make a webhook a way to read pages off the receiving host.
 RESPONSE_EXCERPT = 200
+CONNECT_TRIES = 3
 
 # Every special-purpose block of IANA's registries that is not globally reachable, and the blocks
 # that carry an IPv4 address inside an IPv6 one. The narrowest block containing an address names
@@ -149,18 +150,15 @@ def _split(url: str, field: str):
         raise DomainError("has a port that is not a number from 0 to 65535", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DomainError("must be an http:// or https:// URL with a host", field=field)
-    if parts.username is not None or parts.password is not None:
-        raise DomainError("must not carry a user name or password", field=field)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
 
 
 def resolve(host: str, port: int) -> list[str]:
     """The addresses ``host`` has now (one lookup), or an IP literal as it is."""
-    try:
-        return [str(ipaddress.ip_address(host.split("%")[0]))]
-    except ValueError:
-        pass
+    literal = _literal(host)
+    if literal is not None:
+        return [str(literal)]
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, OSError):
@@ -173,17 +171,32 @@ def resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
-def _check(host: str, addresses: list[str], field: str) -> None:
+def _check_name(host: str, field: str) -> None:
     if _private_allowed():
         return
     lowered = host.lower().rstrip(".")
     if lowered == "localhost" or lowered.endswith(".localhost"):
         raise DomainError("must not point at this server: localhost is loopback", field=field)
+
+
+def _check_addresses(host: str, addresses: list[str], field: str) -> None:
+    if _private_allowed():
+        return
     for address in addresses:
-        reason = refusal(address)
-        if reason is not None:
-            shown = "" if address == host.strip("[]") else f"{host} resolves to "
-            raise DomainError(f"must be a public address: {shown}{reason}", field=field)
+        ip = ipaddress.ip_address(address)
+        what = _classify(ip)
+        if what is None:
+            continue
+        if address == host or ip == _literal(host):
+            raise DomainError(f"must be a public address: {ip} is {what}", field=field)
+        raise DomainError(f"must be a public address: {host} resolves to {ip}, which is {what}", field=field)
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return None
 
 
 def check_url(url: str, *, field: str = "url") -> None:
@@ -192,23 +205,26 @@ def check_url(url: str, *, field: str = "url") -> None:
     A name that does not resolve yet is accepted: the worker checks again before every send.
     """
     scheme, host, port, _ = _split(url, field)
-    _check(host, resolve(host, port), field)
+    _check_name(host, field)
+    _check_addresses(host, resolve(host, port), field)
 
 
 def resolve_target(url: str, *, field: str = "url") -> Target:
     """The check before each send: one lookup, every address checked, the checked ones kept."""
     scheme, host, port, path = _split(url, field)
+    _check_name(host, field)
     addresses = resolve(host, port)
     if not addresses:
         raise Unresolvable(f"cannot resolve host {host}", field=field)
-    _check(host, addresses, field)
+    _check_addresses(host, addresses, field)
     return Target(scheme=scheme, host=host, port=port, path=path, addresses=tuple(addresses))
 
 
 def _connect(target: Target, timeout: float) -> socket.socket:
     """A TCP connection to the first of the target's checked addresses that answers."""
     error: OSError | None = None
-    for address in target.addresses:
+    # A name may answer with many addresses that never reply: the worker waits on a few at most.
+    for address in target.addresses[:CONNECT_TRIES]:
         try:
             return socket.create_connection((address, target.port), timeout=timeout)
         except OSError as exc:
