@@ -686,7 +686,7 @@ def _refusal_key(organization: Organization, client: str) -> str:
 
 
 def _refusals():
-    # The rate limits' cache: shared between processes when CACHE_URL says so.
+    # The rate limits' cache: shared between processes (CACHE_URL, a database table by default).
     return caches[getattr(settings, "RATE_LIMIT_CACHE", "default")]
 
 

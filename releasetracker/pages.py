@@ -47,7 +47,7 @@ THROTTLED_MESSAGE = (
 
 
 def _cache():
-    # The same cache as the API's rate limits: shared between processes when CACHE_URL says so.
+    # The same cache as the API's rate limits: shared between processes (a database table by default).
     return caches[getattr(settings, "RATE_LIMIT_CACHE", "default")]
 
 
