@@ -366,8 +366,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
         request,
         form=form,
         days=days,
-        since=since,
-        until=until - timedelta(seconds=1),
+        # Dates, not instants: the window is whole UTC days whatever the page's time zone.
+        since=since.date(),
+        until=(until - timedelta(seconds=1)).date(),
         tiles=build_tiles(current, previous, environment=scope["environment"]),
         charts=build_charts(current, bucket),
         per_day=bucket == "day",

@@ -3,6 +3,7 @@
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.timezone import localtime
 
 from deployments.models import DeploymentStatus
 from deployments.selectors import environment_list, release_get, release_latest_deployments, release_timeline
@@ -45,6 +46,8 @@ def timeline(request: HttpRequest) -> HttpResponse:
     chips = release_latest_deployments(organization=org, release_ids=[release.pk for release in releases])
     for release in releases:
         release.chips = chips.get(release.pk, [])
+        # Grouped by the day it was created on in the organization's time zone.
+        release.local_day = localtime(release.created_at).date()
     context = page_context(
         request,
         form=form,

@@ -25,6 +25,7 @@ metrics_urls = ([path("", metric_views.metrics, name="dashboard")], "metrics")
 orgs_urls = (
     [
         path("", pages.org_home, name="home"),
+        path("settings/", pages.organization_settings, name="settings"),
         path("settings/tokens/", pages.tokens, name="tokens"),
         path("settings/tokens/<uuid:public_id>/revoke/", pages.token_revoke_view, name="token-revoke"),
         path("settings/tokens/<uuid:public_id>/regenerate/", pages.token_regenerate_view, name="token-regenerate"),

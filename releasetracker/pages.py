@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -30,8 +31,8 @@ from rest_framework.throttling import BaseThrottle
 
 from releasetracker import selectors
 from releasetracker.errors import DomainError
-from releasetracker.models import ApiToken, Membership, Organization
-from releasetracker.services import IssuedToken, token_issue, token_regenerate, token_revoke
+from releasetracker.models import ApiToken, Membership, Organization, timezone_names
+from releasetracker.services import IssuedToken, organization_update, token_issue, token_regenerate, token_revoke
 
 # Sign-in throttling -----------------------------------------------------------------------
 
@@ -173,7 +174,12 @@ def org_page(view):
             access = org_access(request, org_slug)
             request.org = access.organization
             request.org_access = access
-            return view(request, *args, **kwargs)
+            # Times and days on the organization's pages read in its time zone.
+            timezone.activate(ZoneInfo(access.organization.timezone))
+            try:
+                return view(request, *args, **kwargs)
+            finally:
+                timezone.deactivate()
         except Http404 as error:
             return page_not_found(request, error)
         except PermissionDenied as error:
@@ -188,7 +194,7 @@ def org_admin_page(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.org_access.is_admin:
-            raise PermissionDenied("Only the organization's admins can manage API tokens.")
+            raise PermissionDenied("Only the organization's admins can change its settings, tokens and webhooks.")
         return view(request, *args, **kwargs)
 
     return org_page(wrapper)
@@ -212,6 +218,41 @@ def home(request: HttpRequest) -> HttpResponse:
 @org_page
 def org_home(request: HttpRequest) -> HttpResponse:
     return redirect("releases:timeline", org_slug=request.org.slug)
+
+
+# Organization settings ---------------------------------------------------------------------------
+
+
+class OrganizationSettingsForm(forms.Form):
+    timezone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Pages show times and group days in this zone; hover a time for UTC. The API always answers in UTC.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [(name, name) for name in sorted(timezone_names())]
+
+
+@require_http_methods(["GET", "POST"])
+@org_admin_page
+def organization_settings(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        form = OrganizationSettingsForm(initial={"timezone": request.org.timezone})
+        return render(request, "settings/organization.html", page_context(request, form=form, nav="settings"))
+    form = OrganizationSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            organization_update(organization=request.org, timezone=form.cleaned_data["timezone"])
+        except DomainError as error:
+            form.add_error("timezone" if error.field == "timezone" else None, error.message)
+    if form.errors:
+        context = page_context(request, form=form, nav="settings")
+        return render(request, "settings/organization.html", context, status=400)
+    messages.success(request, f"Times on {request.org.name}'s pages are now shown in {request.org.timezone}.")
+    response = redirect(reverse("orgs:settings", kwargs={"org_slug": request.org.slug}))
+    response.status_code = 303
+    return response
 
 
 # API tokens ------------------------------------------------------------------------------------

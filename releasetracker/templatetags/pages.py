@@ -1,9 +1,14 @@
 """Template filters for the pages: durations, short shas, commit and workflow run links."""
 
 import re
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from releasetracker.page_helpers import humanize_seconds
 
@@ -56,3 +61,62 @@ def actions_run_url(run_id, repository) -> str:
     if not base and OWNER_REPO.match(repository.name):
         base = f"https://github.com/{quote(repository.name)}"
     return f"{base.rstrip('/')}/actions/runs/{run_id}" if base else ""
+
+
+# Times -------------------------------------------------------------------------------------------
+# Pages show times in the organization's time zone (activated by ``org_page``); each <time> keeps
+# the exact instant in its datetime attribute and shows UTC on hover.
+
+
+def _utc_title(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.simple_tag
+def when(value: datetime | None, fmt: str = "Y-m-d H:i") -> str:
+    """``<time>`` in the current time zone, with the UTC time as its title."""
+    if value is None:
+        return ""
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        value.astimezone(UTC).isoformat(),
+        _utc_title(value),
+        date_format(localtime(value), fmt),
+    )
+
+
+def ago_text(value: datetime, now: datetime) -> str:
+    """How long ago, in the largest unit: "just now", "5 min ago", "2 h ago", "3 d ago"."""
+    seconds = int((now - value).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    if seconds < 86400 * 60:
+        return f"{seconds // 86400} d ago"
+    return date_format(localtime(value), "Y-m-d")
+
+
+@register.simple_tag
+def ago(value: datetime | None) -> str:
+    """ "2 h ago" where recency matters; the local and UTC times on hover."""
+    if value is None:
+        return ""
+    local = date_format(localtime(value), "Y-m-d H:i T")
+    return format_html(
+        '<time datetime="{}" title="{} ({})">{}</time>',
+        value.astimezone(UTC).isoformat(),
+        local,
+        _utc_title(value),
+        ago_text(value, timezone.now()),
+    )
+
+
+@register.simple_tag
+def zone_name() -> str:
+    """The current time zone's name, for labels such as "Time (Europe/Paris)"."""
+    return timezone.get_current_timezone_name()

@@ -189,6 +189,7 @@ ROUTES: dict[str, Case] = {
     "orgs/<org_slug>/releases/<key>/": Case("page", ("GET",), {"org_slug": "slug", "key": "only_b_version"}),
     "orgs/<org_slug>/deployments/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/metrics/": Case("page", ("GET",), {"org_slug": "slug"}),
+    "orgs/<org_slug>/settings/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/<public_id>/revoke/": Case(
         "page", ("GET", "POST"), {"org_slug": "slug", "public_id": "token"}
