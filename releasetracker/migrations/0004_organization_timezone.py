@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("releasetracker", "0002_github_webhooks"),
+        ("releasetracker", "0003_rate_limit_cache_table"),
     ]
 
     operations = [
