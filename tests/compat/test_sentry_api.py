@@ -765,3 +765,26 @@ def test_a_sentry_release_and_production_deploy_count_in_the_dora_metrics(api, o
     assert metrics["deployment_frequency"]["count"] == 1
     assert metrics["lead_time"]["commits"] == 1
     assert metrics["lead_time"]["median_seconds"] == 7200
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "//evil.example"])
+def test_a_release_or_deploy_url_that_is_not_a_web_address_is_refused_as_the_native_api_refuses_it(api, org, url):
+    created = post(api, f"{ORG}/releases/", {"version": "1.0.0", "projects": ["web"], "url": url})
+    assert created.status_code == 400
+    assert created.json() == {
+        "detail": "url: must be an http or https URL, for example https://ci.example.com/builds/1"
+    }
+    assert not Release.objects.exists()
+
+    assert post(api, f"{ORG}/releases/", {"version": "1.0.0", "projects": ["web"]}).status_code == 201
+    assert put(api, f"{ORG}/releases/1.0.0/", {"url": url}).status_code == 400
+    assert post(api, f"{ORG}/releases/1.0.0/deploys/", {"environment": "production", "url": url}).status_code == 400
+    assert Release.objects.get().url == ""
+    assert not Deployment.objects.exists()
+
+
+def test_a_ci_host_without_a_dot_is_still_a_url_sentry_clients_may_send(api, org):
+    url = "http://jenkins:8080/job/web/42/"
+    response = post(api, f"{ORG}/releases/", {"version": "1.0.0", "projects": ["web"], "url": url})
+
+    assert (response.status_code, response.json()["url"]) == (201, url)
