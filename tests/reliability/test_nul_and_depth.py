@@ -196,3 +196,20 @@ def test_a_nul_in_a_sentry_body_is_a_400_and_stores_nothing(api, release, path, 
 
     assert response.status_code == 400
     assert (Release.objects.count(), Deployment.objects.count()) == (1, 0)
+
+
+def test_a_signed_form_encoded_github_hook_nested_too_deep_is_a_400(org, client):
+    org.github_webhook_secret = SECRET
+    org.save(update_fields=["github_webhook_secret"])
+    body = b"payload=" + DEEP.replace(b"[", b"%5B").replace(b"]", b"%5D")
+
+    response = client.post(
+        "/hooks/github/acme/",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_GITHUB_EVENT="deployment",
+        HTTP_X_GITHUB_DELIVERY="d-form",
+        HTTP_X_HUB_SIGNATURE_256=sign(body),
+    )
+
+    assert response.status_code == 400
