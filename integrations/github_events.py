@@ -64,6 +64,9 @@ def _str(data: dict, key: str, path: str, *, required: bool = True) -> str:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise invalid(path, "must be a non-empty string" if required else "must be a string")
+    if "\x00" in value:
+        # Named by its JSON path here: the service would name its own field (``version``).
+        raise invalid(path, "must not contain NUL characters")
     return value.strip()
 
 

@@ -32,7 +32,7 @@ def release_list(*, organization: Organization) -> QuerySet[Release]:
         .prefetch_related(
             Prefetch(
                 "projects",
-                queryset=Project.objects.only("name").order_by("name"),
+                queryset=Project.objects.only("name", "public_id").order_by("name"),
                 to_attr=Release.PROJECTS_LOADED,
             )
         )

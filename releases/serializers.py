@@ -10,10 +10,10 @@ from deployments.serializers import DeploymentSerializer
 from releases.models import Commit, Project, Release, ReleaseRef, Repository
 from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
 from releasetracker.api.fields import AwareDateTimeField
-from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
+from releasetracker.api.serializers import RejectUnknownFieldsMixin, StrictJSONTypesMixin, model_max_length
 
 
-class CommitObjectSerializer(serializers.Serializer):
+class CommitObjectSerializer(StrictJSONTypesMixin, serializers.Serializer):
     sha = serializers.CharField(
         max_length=model_max_length(Commit, "sha"), required=False, help_text="7 to 64 hex digits"
     )
@@ -75,7 +75,7 @@ class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
         return {"oneOf": [{"type": "string", "description": "a commit sha (7 to 64 hex digits)"}, component.ref]}
 
 
-class RefInputSerializer(serializers.Serializer):
+class RefInputSerializer(StrictJSONTypesMixin, serializers.Serializer):
     repository = serializers.CharField(max_length=model_max_length(Repository, "name"))
     commit = serializers.CharField(max_length=model_max_length(ReleaseRef, "commit"))
     previous_commit = serializers.CharField(

@@ -24,7 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
 from django.urls import Resolver404, resolve
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import Throttled, ValidationError
 
 from releasetracker.logging import request_id_var
 
@@ -224,6 +224,52 @@ class BodySizeLimitMiddleware:
 
 # Every path of an API: the native one (/api/v1/) and the vendor-compatible ones.
 API_PATH_PREFIXES = ("/api/", "/v1/", "/compat/", "/hooks/")
+
+
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def nul_in_url(request: HttpRequest) -> str | None:
+    """Where the URL carries a NUL character once decoded: ``path``, the query parameter's name,
+    or None when it carries none."""
+    if "\x00" in request.path_info:
+        return "path"
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return name.replace("\x00", "") or "query"
+    return None
+
+
+class NulRefusalMiddleware:
+    """Refuse a NUL character anywhere in the decoded URL (path or query) with a 400, on every route.
+
+    PostgreSQL cannot store or compare text holding NUL: a lookup by a version, a project or a
+    filter value carrying ``%00`` would raise inside the database driver (a 500). No name,
+    version or filter value of ours can contain one, so refusing it here, once, spares every
+    view and lookup. Vendor paths answer in their vendor's shape, pages with the 400 page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        field = nul_in_url(request)
+        if field is None:
+            return self.get_response(request)
+        vendor = vendor_refusal(request, ValidationError({field: [NUL_MESSAGE]}))
+        if vendor is not None:
+            return vendor
+        if wants_json(request):
+            return JsonResponse(
+                {"error": f"{field}: {NUL_MESSAGE}", "code": "validation_error", "fields": {field: [NUL_MESSAGE]}},
+                status=400,
+            )
+        raise BadRequest(f"{field}: {NUL_MESSAGE}")
+
+
 # The vendor-compatible endpoints are plain Django views, outside DRF's throttling.
 VENDOR_PATH_PREFIXES = ("/v1/signals/", "/api/releases/", "/api/0/", "/compat/", "/hooks/")
 

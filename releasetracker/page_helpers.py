@@ -19,17 +19,7 @@ class QueryFilterForm(forms.Form):
     def __init__(self, data, *args, **kwargs):
         # Only the fields this form knows; "page" and "per_page" are handled by ``paginate``.
         data = {key: value for key, value in data.items() if key in self.base_fields and value != ""}
-        # A NUL character can be neither shown in an error nor sent to PostgreSQL: the field is
-        # left out and its error says why (a choice field would say "  is not one of ...").
-        self.nul_fields = [key for key, value in data.items() if "\x00" in value]
-        data = {key: value for key, value in data.items() if key not in self.nul_fields}
         super().__init__(data, *args, **kwargs)
-
-    def full_clean(self):
-        super().full_clean()
-        for name in self.nul_fields:
-            if name in self.fields and name not in self._errors:
-                self.add_error(name, "contains a NUL character (\\x00), which no value can hold")
 
     def filters(self) -> dict:
         """The valid, non-empty filters (invalid ones are dropped: the page shows their errors)."""

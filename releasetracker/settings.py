@@ -115,6 +115,8 @@ MIDDLEWARE = [
     "operations.middleware.OperationsMiddleware",
     "releasetracker.middleware.BodySizeLimitMiddleware",
     "releasetracker.middleware.RateLimitMiddleware",
+    # A NUL in the URL is a 400 before any lookup sends it to the database (which refuses it).
+    "releasetracker.middleware.NulRefusalMiddleware",
     "releasetracker.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from deployments.models import Environment
 from releases.models import Project
-from releasetracker.api.serializers import model_max_length
+from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
 from webhooks.models import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookFormat
 
 
@@ -48,7 +48,7 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
         return endpoint.secret or None
 
 
-class WebhookEndpointWriteSerializer(serializers.Serializer):
+class WebhookEndpointWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     url = serializers.URLField(max_length=model_max_length(WebhookEndpoint, "url"))
     format = serializers.ChoiceField(
         choices=WebhookFormat.choices,

@@ -448,7 +448,7 @@ RELEASE = {
             "author_name": "Zoë",
             "author_email": "zoe@example.com",
             "timestamp": "2024-06-01T08:00:00.000005+05:30",
-            "pr_number": "7",
+            "pr_number": 7,
         },
         "f" * 40,
     ],
