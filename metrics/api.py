@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from metrics.exports import SERIES_HEADER, dora_series_rows
 from metrics.selectors import BUCKETS, MAX_WINDOW, dora_metrics
-from releasetracker.api.csv import CSVRenderer
+from releasetracker.api.csv import CSVRenderer, FormatParameterMixin
 from releasetracker.api.fields import AwareDateTimeField
 from releasetracker.api.schema import errors
 from releasetracker.exports import csv_response
@@ -131,7 +131,7 @@ DoraMetricsSchema = inline_serializer(
 )
 
 
-class DoraMetricsView(APIView):
+class DoraMetricsView(FormatParameterMixin, APIView):
     """The five DORA metrics of the token's organization, as defined in docs/metrics.md.
 
     ``?format=csv`` answers the series instead: one row per bucket, every metric side by side.

@@ -4,6 +4,8 @@ A list viewset mixes in ``CSVListMixin`` and names the serializer of one row (fl
 Errors stay JSON in the native shape, whatever format was asked for.
 """
 
+from django.http import Http404
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 from releasetracker.exports import queryset_csv_response
@@ -22,6 +24,18 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return JSONRenderer().render(data, "application/json", renderer_context)
+
+
+class FormatParameterMixin:
+    """``?format=`` names a format the endpoint has, else it is a 400 naming the parameter
+    (DRF answers a 404, as if the resource were missing)."""
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            formats = ", ".join(renderer.format for renderer in self.get_renderers())
+            raise ValidationError({"format": [f"must be one of: {formats}"]}) from None
 
 
 class CSVListMixin:

@@ -686,7 +686,10 @@ def test_a_json_accept_with_an_indent_gets_indented_json(api):
 
 def test_a_format_override_picks_a_renderer_the_api_has(api):
     assert api.get("/api/v1/releases/?format=json").status_code == 200
-    assert api.get("/api/v1/releases/?format=xml").status_code == 404
+    assert api.get("/api/v1/releases/?format=csv").status_code == 200
+    unknown = api.get("/api/v1/releases/?format=xml")
+    assert unknown.status_code == 400
+    assert unknown.json()["fields"] == {"format": ["must be one of: json, csv"]}
 
 
 # JSON parser -------------------------------------------------------------------------------

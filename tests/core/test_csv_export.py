@@ -67,10 +67,13 @@ def test_csv_needs_a_token_like_the_list(client, org):
     assert response.json()["code"] == "not_authenticated"
 
 
-def test_a_detail_is_not_offered_as_csv(read_api, org):
+def test_a_detail_is_not_offered_as_csv_and_an_unknown_format_is_a_400(read_api, org):
     deployment = DeploymentFactory(organization=org)
 
-    assert read_api.get(f"/api/v1/deployments/{deployment.public_id}/?format=csv").status_code == 404
+    detail = read_api.get(f"/api/v1/deployments/{deployment.public_id}/?format=csv")
+    assert detail.status_code == 400 and detail.json()["fields"] == {"format": ["must be one of: json"]}
+    metrics = read_api.get("/api/v1/metrics/dora/?format=xml")
+    assert metrics.status_code == 400 and metrics.json()["fields"] == {"format": ["must be one of: json, csv"]}
 
 
 def test_the_download_reads_a_fixed_number_of_queries(read_api, org, django_assert_max_num_queries):
