@@ -8,7 +8,9 @@ from django.shortcuts import render
 
 from deployments.models import Deployment, DeploymentStatus
 from deployments.selectors import deployment_list, environment_list
+from deployments.serializers import DeploymentRowSerializer
 from releases.selectors import project_list
+from releasetracker.exports import serializer_csv_response, wants_csv
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
 from releasetracker.pages import org_page, page_context
 
@@ -65,6 +67,10 @@ def deployments(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(occurred_at__gte=day_start(filters["since"]))
     if "until" in filters:
         queryset = queryset.filter(occurred_at__lt=day_end(filters["until"]))
+    if wants_csv(request) and not form.errors:
+        return serializer_csv_response(
+            queryset.order_by("-occurred_at", "-id"), DeploymentRowSerializer, filename="deployments.csv"
+        )
     page, per_page = paginate(request, queryset.order_by("-occurred_at", "-id"))
     live_by_env: dict[str, dict] = {}
     for deployment in now:
@@ -79,6 +85,7 @@ def deployments(request: HttpRequest) -> HttpResponse:
         page=page,
         per_page=per_page,
         page_query=query_without(request, "page"),
+        csv_query=query_without(request, "page", "per_page", "format"),
         nav="deployments",
     )
     return render(request, "deployments/list.html", context, status=400 if form.errors else 200)

@@ -9,10 +9,12 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from deployments.selectors import environment_list
+from metrics.exports import SERIES_HEADER, dora_series_rows
 from metrics.selectors import dora_metrics
 from releases.selectors import project_list
 from releasetracker.errors import DomainError
-from releasetracker.page_helpers import QueryFilterForm, humanize_seconds
+from releasetracker.exports import csv_response, wants_csv
+from releasetracker.page_helpers import QueryFilterForm, humanize_seconds, query_without
 from releasetracker.pages import org_page, page_context
 
 WINDOW_CHOICES = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 180 days")]
@@ -361,6 +363,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         scope = {"organization": org, "project": None, "environment": None}
         current = dora_metrics(since=since, until=until, bucket=bucket, **scope)
+    if wants_csv(request) and not form.errors:
+        return csv_response(filename="dora-metrics.csv", header=SERIES_HEADER, rows=dora_series_rows(current))
     previous = dora_metrics(since=since - timedelta(days=days), until=since, bucket="week", **scope)
     context = page_context(
         request,
@@ -372,6 +376,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         tiles=build_tiles(current, previous, environment=scope["environment"]),
         charts=build_charts(current, bucket),
         per_day=bucket == "day",
+        csv_query=query_without(request, "format"),
         nav="metrics",
     )
     return render(request, "metrics/dashboard.html", context, status=400 if form.errors else 200)

@@ -9,6 +9,8 @@ from deployments.models import DeploymentStatus
 from deployments.selectors import environment_list, release_get, release_latest_deployments, release_timeline
 from releases.models import Release
 from releases.selectors import project_list
+from releases.serializers import ReleaseSerializer
+from releasetracker.exports import serializer_csv_response, wants_csv
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
 from releasetracker.pages import org_page, page_context
 
@@ -41,6 +43,10 @@ def timeline(request: HttpRequest) -> HttpResponse:
         filters["since"] = day_start(filters["since"])
     if "until" in filters:
         filters["until"] = day_end(filters["until"])
+    if wants_csv(request) and not form.errors:
+        return serializer_csv_response(
+            release_timeline(organization=org, **filters), ReleaseSerializer, filename="releases.csv"
+        )
     page, per_page = paginate(request, release_timeline(organization=org, **filters))
     releases = list(page.object_list)
     chips = release_latest_deployments(organization=org, release_ids=[release.pk for release in releases])
@@ -56,6 +62,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
         per_page=per_page,
         releases=releases,
         page_query=query_without(request, "page"),
+        csv_query=query_without(request, "page", "per_page", "format"),
         nav="releases",
         base_url=request.build_absolute_uri("/"),
     )

@@ -61,6 +61,22 @@ def csv_response(
     return response
 
 
+def serializer_csv_response(queryset, serializer_class, *, filename: str, context: dict | None = None):
+    """Stream an ordered queryset as CSV, a column per field of ``serializer_class`` (flat fields)."""
+    names = list(serializer_class().fields)
+
+    def row(item) -> list:
+        data = serializer_class(item, context=context or {}).data
+        return [data[name] for name in names]
+
+    return queryset_csv_response(queryset, filename=filename, header=names, row=row)
+
+
+def wants_csv(request) -> bool:
+    """A page asked for its CSV download (``?format=csv``, the pages' "Download CSV" links)."""
+    return request.GET.get("format") == "csv"
+
+
 def queryset_csv_response(
     queryset, *, filename: str, header: Sequence[str], row: Callable, max_rows: int = CSV_MAX_ROWS
 ) -> StreamingHttpResponse:

@@ -8,7 +8,7 @@ from django.http import Http404
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
-from releasetracker.exports import queryset_csv_response
+from releasetracker.exports import serializer_csv_response
 
 
 class CSVRenderer(BaseRenderer):
@@ -55,15 +55,12 @@ class CSVListMixin:
             return super().list(request, *args, **kwargs)
         queryset = self.csv_queryset(self.filter_queryset(self.get_queryset()))
         queryset = queryset.order_by(*self.paginator.ordering)
-        serializer_class = self.csv_serializer_class or self.get_serializer_class()
-        names = list(serializer_class().fields)
-        context = self.get_serializer_context()
-
-        def row(item):
-            data = serializer_class(item, context=context).data
-            return [data[name] for name in names]
-
-        return queryset_csv_response(queryset, filename=self.csv_filename, header=names, row=row)
+        return serializer_csv_response(
+            queryset,
+            self.csv_serializer_class or self.get_serializer_class(),
+            filename=self.csv_filename,
+            context=self.get_serializer_context(),
+        )
 
     def handle_exception(self, exc):
         # A 400 for a bad filter or a 401 reads as JSON, like every other error of the API.
