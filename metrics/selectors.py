@@ -24,7 +24,7 @@ HOUR = 3600
 ELITE, HIGH, MEDIUM, LOW = "elite", "high", "medium", "low"
 
 
-# Bands: the 2023 DORA report's thresholds, as Apache DevLake encodes them ---------------------
+# Bands: the 2023 DORA report's thresholds (docs/metrics.md says how they differ from DevLake's) --
 
 
 def frequency_band(count: int, window: timedelta) -> str:
