@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "deployments",
     "metrics",
     "webhooks",
+    "incidents",
     "integrations",
     "demo",
     "operations",
