@@ -198,6 +198,7 @@ def dora_metrics(
             until=until,
             anchor=anchor,
             bucket_seconds=size,
+            production_ids=environment_ids if environment is None else _environment_ids(organization, None),
         )
         changes = queries.changes(scope)
         leads = queries.lead_times(scope)
@@ -291,4 +292,5 @@ def dora_metrics(
                 for start, row, _ in buckets
             ],
         },
+        "incidents": {"unattributed": int((changes.get(queries.TOTAL) or {}).get("unattributed") or 0)},
     }
