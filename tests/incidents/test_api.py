@@ -252,3 +252,25 @@ def test_the_list_pages_with_a_cursor(api, listed):
     second = api.get(first["next"]).json()
 
     assert [row["title"] for row in first["results"] + second["results"]] == ["c", "b", "a"]
+
+
+@pytest.mark.parametrize("field", ["title", "severity", "environment", "project", "commit_sha", "url", "external_id"])
+def test_a_nul_byte_in_any_string_is_a_400_naming_it(api, field):
+    assert_error(post(api, {"title": "x", field: "a\x00b"}), 400, "validation_error", field)
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"title": "x",', b"[" * 100_000 + b"]" * 100_000, b"[]", b"null"],
+    ids=["truncated", "deep", "list", "null"],
+)
+def test_a_body_that_is_not_a_json_object_is_a_400(api, raw):
+    response = api.generic("POST", URL, raw, content_type="application/json")
+
+    assert response.status_code == 400 and response.json()["error"].startswith("body")
+    assert not Incident.objects.exists()
+
+
+def test_a_nul_byte_in_the_id_is_a_404(api):
+    assert_error(api.get(f"{URL}%00/"), 404, "not_found")

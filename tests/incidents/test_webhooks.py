@@ -364,3 +364,21 @@ def test_a_body_that_is_not_a_json_object_is_a_400(client, org, secrets):
     response = client.post("/hooks/incidents/acme/", raw, "application/json", HTTP_X_SIGNATURE_256=signature)
 
     assert response.status_code == 400
+
+
+def test_a_nul_byte_or_a_deeply_nested_body_is_a_400(client, org, secrets):
+    body = pd_event("E1", "incident.triggered")
+    body["event"]["data"]["title"] = "Checkout\x00down"
+    assert pd_post(client, body).status_code == 400
+
+    raw = b"[" * 100_000 + b"]" * 100_000
+    signature = "sha256=" + hmac.new(GENERIC_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    response = client.post("/hooks/incidents/acme/", raw, "application/json", HTTP_X_SIGNATURE_256=signature)
+    assert response.status_code == 400
+    assert not Incident.objects.exists()
+
+
+def test_an_overlong_event_id_is_a_400(client, org, secrets):
+    response = generic_post(client, {"id": "1", "title": "x", "status": "open"}, event_id="e" * 201)
+
+    assert response.status_code == 400 and not Incident.objects.exists()
