@@ -8,6 +8,7 @@ from django.shortcuts import render
 
 from deployments.models import Deployment, DeploymentStatus
 from deployments.selectors import deployment_list, environment_list
+from incidents.selectors import incidents_of_deployments
 from releases.selectors import project_list
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
 from releasetracker.pages import org_page, page_context
@@ -66,6 +67,10 @@ def deployments(request: HttpRequest) -> HttpResponse:
     if "until" in filters:
         queryset = queryset.filter(occurred_at__lt=day_end(filters["until"]))
     page, per_page = paginate(request, queryset.order_by("-occurred_at", "-id"))
+    # The incidents linked to the deployments shown, in one query for the page.
+    linked = incidents_of_deployments(organization=org, deployment_ids=[d.pk for d in page.object_list])
+    for deployment in page.object_list:
+        deployment.linked_incidents = linked.get(deployment.pk, [])
     live_by_env: dict[str, dict] = {}
     for deployment in now:
         live_by_env.setdefault(deployment.environment.name, {"environment": deployment.environment, "deployments": []})[

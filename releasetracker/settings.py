@@ -304,6 +304,9 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventEnum": "webhooks.models.WebhookEvent",
         "WebhookSubscribableEventEnum": "webhooks.models.SUBSCRIBABLE_EVENTS",
         "WebhookFormatEnum": "webhooks.models.WebhookFormat",
+        "IncidentStatusEnum": "incidents.models.IncidentStatus",
+        "IncidentSourceEnum": "incidents.models.IncidentSource",
+        "SourceEnum": "releases.models.Source",
     },
 }
 

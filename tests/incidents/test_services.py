@@ -168,3 +168,15 @@ def test_settings_default_to_a_seven_day_window_and_secrets_are_made_once(org):
     assert row.attribution_window == timedelta(days=3) and row.pagerduty_secret == "pd"
     with pytest.raises(DomainError):
         incident_settings_update(organization=org, attribution_window=timedelta(days=91))
+
+
+def test_the_incident_secret_command_prints_the_secret_and_makes_it_once(org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    first, second = StringIO(), StringIO()
+    call_command("incident_secret", "acme", "opsgenie", stdout=first, stderr=StringIO())
+    call_command("incident_secret", "acme", "opsgenie", stdout=second, stderr=StringIO())
+
+    assert first.getvalue().strip() == second.getvalue().strip() == incident_secret(organization=org, source="opsgenie")
