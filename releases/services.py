@@ -5,6 +5,7 @@ these functions. Each takes the organization first, runs in one transaction and 
 ``DomainError`` (or a subclass) naming the field at fault.
 """
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
@@ -159,24 +160,28 @@ def _clean_commits(commits: Iterable[CommitInput], *, field_name: str = "commits
 # release or a push lists in full, and the metrics join commits and deployments by equality,
 # so every sha is settled to one stored form when it is written.
 
-# Fewer ranges per query than CHUNK: SQLite parses a chain of ORs into a tree it limits in depth.
-NEAR_CHUNK = 200
-
 
 def _near(organization: Organization, shas: Sequence[str]) -> dict[str, list[str]]:
     """The stored shas sharing the first 7 digits of any of ``shas``, grouped by those digits.
 
-    One range per sha, so the (organization, sha) index finds them; a prefix or an extension of
-    a sha shares its first 7 digits, so both are among them.
+    A prefix or an extension of a sha shares its first 7 digits, so both are among them. One
+    query whatever the number of shas: the digits go in as one array (JSON on SQLite), and each
+    is a range the (organization, sha) index finds; "g" sorts after every hex digit, so the range
+    holds exactly the shas starting with them.
     """
     heads = sorted({sha[:7] for sha in shas})
+    if connection.vendor == "postgresql":
+        source, head, value = "unnest(%s::text[]) AS v(head)", "v.head", heads
+    else:
+        source, head, value = "json_each(%s) AS v", "v.value", json.dumps(heads)
+    sql = (
+        f"SELECT c.sha FROM {Commit._meta.db_table} c JOIN {source}"  # noqa: S608
+        f" ON c.sha >= {head} AND c.sha < {head} || 'g' WHERE c.organization_id = %s"
+    )
     near: dict[str, list[str]] = {}
-    for start in range(0, len(heads), NEAR_CHUNK):
-        ranges = models.Q()
-        for head in heads[start : start + NEAR_CHUNK]:
-            # "g" sorts after every hex digit: the range holds exactly the shas starting with ``head``.
-            ranges |= models.Q(sha__gte=head, sha__lt=f"{head}g")
-        for sha in Commit.objects.for_organization(organization).filter(ranges).values_list("sha", flat=True):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value, organization.pk])
+        for (sha,) in cursor.fetchall():
             near.setdefault(sha[:7], []).append(sha)
     return near
 
