@@ -75,6 +75,9 @@ class Deployment(OrgOwned):
     is_hotfix = models.BooleanField(default=False)
     is_forced = models.BooleanField(default=False)
     is_rollback = models.BooleanField(default=False)
+    # Whether ``is_rollback`` was detected (DESIGN.md) rather than set by the client: a detected
+    # flag follows the status, so a rollback that later fails is no longer one.
+    rollback_detected = models.BooleanField(default=False, editable=False)
     tags = models.JSONField(default=list, blank=True)
     triggered_by = models.CharField(max_length=200, blank=True)
     external_id = models.CharField(max_length=200, blank=True)

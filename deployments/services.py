@@ -39,6 +39,7 @@ from releases.services import (
     MAX_COMMITS_PER_REQUEST,
     CommitInput,
     RefInput,
+    commit_shas_settle,
     project_get_or_create,
     release_add_commits,
     release_commits_complete,
@@ -230,6 +231,23 @@ def _remember_bare_sha(
     )
 
 
+@transaction.atomic
+def deployment_shas_complete(*, organization: Organization, short_sha: str, sha: str) -> int:
+    """Name the commit by its full ``sha`` on the deployments without a release that named it
+    ``short_sha``, once the commit stored abbreviated has its full sha (the one rule for shas).
+
+    The metrics and the rollback check compare these shas by equality. Deployments of a release
+    keep the sha they were sent: their commits are the release's. Per environment, so the
+    ``deployments_bare_sha`` index finds them.
+    """
+    environments = Environment.objects.for_organization(organization).values_list("id", flat=True)
+    return (
+        Deployment.objects.for_organization(organization)
+        .filter(environment_id__in=list(environments), release__isnull=True, commit_sha=short_sha)
+        .update(commit_sha=sha)
+    )
+
+
 # Rollback detection ------------------------------------------------------------------------
 
 
@@ -379,7 +397,9 @@ def deployment_record(
     )
     _apply_times(deployment, now=now)
 
-    # Then the rows it names.
+    # Then the rows it names. A sha abbreviating a known commit is that commit.
+    if sha:
+        sha = deployment.commit_sha = commit_shas_settle(organization=organization, shas=[sha])[sha]
     if isinstance(release, str):
         found = Release.objects.for_organization(organization).filter(version=release).first()
         if found is None:
@@ -406,7 +426,7 @@ def deployment_record(
             organization=organization, sha=sha, seen_at=now, repository=repository, url=deployment.repository_url
         )
     if not deployment.is_rollback:
-        deployment.is_rollback = _is_rollback(deployment)
+        deployment.is_rollback = deployment.rollback_detected = _is_rollback(deployment)
     if not external_id:
         deployment.save(force_insert=True)
     else:
@@ -475,9 +495,19 @@ def deployment_update(
         elif status == DeploymentStatus.IN_PROGRESS and deployment.started_at is None:
             deployment.started_at = at
         _apply_times(deployment, now=now)
-        if not deployment.is_rollback:
-            deployment.is_rollback = _is_rollback(deployment)
-        changed |= {"status", "finished_at", "started_at", "duration_seconds", "occurred_at", "is_rollback"}
+        if deployment.rollback_detected or not deployment.is_rollback:
+            # A detected flag is detected again: a rollback that fails is cleared; one the
+            # client declared stays.
+            deployment.is_rollback = deployment.rollback_detected = _is_rollback(deployment)
+        changed |= {
+            "status",
+            "finished_at",
+            "started_at",
+            "duration_seconds",
+            "occurred_at",
+            "is_rollback",
+            "rollback_detected",
+        }
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))
     if previous_status != deployment.status:

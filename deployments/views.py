@@ -9,6 +9,7 @@ from django.shortcuts import render
 from deployments.models import Deployment, DeploymentStatus
 from deployments.selectors import deployment_list, environment_list
 from deployments.serializers import DeploymentRowSerializer
+from incidents.selectors import incidents_of_deployments
 from releases.selectors import project_list
 from releasetracker.exports import serializer_csv_response, wants_csv
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
@@ -72,6 +73,10 @@ def deployments(request: HttpRequest) -> HttpResponse:
             queryset.order_by("-occurred_at", "-id"), DeploymentRowSerializer, filename="deployments.csv"
         )
     page, per_page = paginate(request, queryset.order_by("-occurred_at", "-id"))
+    # The incidents linked to the deployments shown, in one query for the page.
+    linked = incidents_of_deployments(organization=org, deployment_ids=[d.pk for d in page.object_list])
+    for deployment in page.object_list:
+        deployment.linked_incidents = linked.get(deployment.pk, [])
     live_by_env: dict[str, dict] = {}
     for deployment in now:
         live_by_env.setdefault(deployment.environment.name, {"environment": deployment.environment, "deployments": []})[

@@ -95,7 +95,9 @@ DoraMetricsSchema = inline_serializer(
             {
                 "median_seconds": serializers.FloatField(**_seconds),
                 "recovered": serializers.IntegerField(),
-                "unrecovered": serializers.IntegerField(help_text="failed changes not yet followed by a good one"),
+                "unrecovered": serializers.IntegerField(
+                    help_text="failed changes not yet followed by a good one, or with an attributed incident still open"
+                ),
                 "band": serializers.CharField(allow_null=True),
                 "series": inline_serializer(
                     "DoraRecoveryBucket",
@@ -124,6 +126,14 @@ DoraMetricsSchema = inline_serializer(
                         "rate": serializers.FloatField(allow_null=True),
                     },
                     many=True,
+                ),
+            },
+        ),
+        "incidents": inline_serializer(
+            "DoraIncidents",
+            {
+                "unattributed": serializers.IntegerField(
+                    help_text="incidents in scope started in the window that no deployment is blamed for"
                 ),
             },
         ),
@@ -233,6 +243,7 @@ class DoraMetricsView(FormatParameterMixin, APIView):
                             {"start": "2024-03-11T00:00:00Z", "rework": 1, "total": 3, "rate": 0.3333},
                         ],
                     },
+                    "incidents": {"unattributed": 0},
                 },
             )
         ],

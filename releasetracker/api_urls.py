@@ -13,6 +13,7 @@ router.include_format_suffixes = False
 
 # Apps add their viewsets here (kept in one place so the schema lists every route).
 from deployments.viewsets import register as register_deployments  # noqa: E402
+from incidents.viewsets import register as register_incidents  # noqa: E402
 from releases.viewsets import register as register_releases  # noqa: E402
 from webhooks.viewsets import register as register_webhooks  # noqa: E402
 
@@ -20,6 +21,7 @@ from webhooks.viewsets import register as register_webhooks  # noqa: E402
 register_deployments(router)
 register_releases(router)
 register_webhooks(router)
+register_incidents(router)
 
 # The router's routes sit directly in this list (not under path("", include(...))): one
 # resolver level less to walk, and one ResolverMatch less to build, for every API request.

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "deployments",
     "metrics",
     "webhooks",
+    "incidents",
     "integrations",
     "demo",
     "operations",
@@ -313,6 +314,9 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventEnum": "webhooks.models.WebhookEvent",
         "WebhookSubscribableEventEnum": "webhooks.models.SUBSCRIBABLE_EVENTS",
         "WebhookFormatEnum": "webhooks.models.WebhookFormat",
+        "IncidentStatusEnum": "incidents.models.IncidentStatus",
+        "IncidentSourceEnum": "incidents.models.IncidentSource",
+        "SourceEnum": "releases.models.Source",
     },
 }
 

@@ -31,6 +31,7 @@ def test_a_read_token_gets_the_worked_example_in_the_documented_shape(read_api, 
         "change_failure_rate",
         "recovery_time",
         "rework_rate",
+        "incidents",
     ]
     assert (body["since"], body["until"], body["project"], body["environment"]) == (
         "2024-03-04T00:00:00Z",

@@ -82,6 +82,8 @@ ROUTES: dict[str, Case] = {
     "api/v1/repositories/<id>/": api_detail("repository"),
     "api/v1/deployments/": Case("api"),
     "api/v1/deployments/<id>/": api_detail("deployment", ("GET", "PATCH")),
+    "api/v1/incidents/": Case("api", ("GET", "POST")),
+    "api/v1/incidents/<id>/": api_detail("incident", ("GET", "PATCH")),
     "api/v1/environments/": Case("api"),
     "api/v1/environments/<id>/": api_detail("environment", ("GET", "PATCH")),
     "api/v1/webhooks/": Case("api"),
@@ -183,11 +185,23 @@ ROUTES: dict[str, Case] = {
     "hooks/github/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
     "hooks/github/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
     "hooks/github/.*": Case("public", ("GET", "POST")),
+    # Incident hooks: authenticated by B's hook secrets; B's slug without them writes nothing.
+    "hooks/pagerduty/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/pagerduty/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/pagerduty/.*": Case("public", ("GET", "POST")),
+    "hooks/opsgenie/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/opsgenie/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/opsgenie/.*": Case("public", ("GET", "POST")),
+    "hooks/incidents/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/incidents/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/incidents/.*": Case("public", ("GET", "POST")),
     # Pages: B's slug is a 404; A's slug with B's object is a 404; A's lists show nothing of B.
     "orgs/<org_slug>/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/releases/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/releases/<key>/": Case("page", ("GET",), {"org_slug": "slug", "key": "only_b_version"}),
     "orgs/<org_slug>/deployments/": Case("page", ("GET",), {"org_slug": "slug"}),
+    "orgs/<org_slug>/incidents/": Case("page", ("GET",), {"org_slug": "slug"}),
+    "orgs/<org_slug>/settings/incidents/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/metrics/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
@@ -263,11 +277,13 @@ class World:
     webhook: object
     delivery: object
     token: ApiToken
+    incident: object
     shared_project: str = "web"
     shared_env: str = "production"
 
 
 def populate(org, *, marker: str, sha: str) -> World:
+    from incidents.services import incident_create, incident_settings_update
     from webhooks.models import WebhookDelivery, WebhookEndpoint
 
     now = timezone.now() - timedelta(hours=1)
@@ -292,6 +308,12 @@ def populate(org, *, marker: str, sha: str) -> World:
         organization=org, endpoint=webhook, event="deployment.created", payload={"marker": marker}
     )
     token, _ = issue_token(org, name=f"{marker} token", scopes=["read", "write"])
+    incident, _ = incident_create(
+        organization=org, title=f"{marker} outage", deployment=deployment, external_id=f"{marker}-inc", project="web"
+    )
+    incident_settings_update(
+        organization=org, pagerduty_secret=marker * 2, opsgenie_secret=marker * 3, generic_secret=marker * 4
+    )
     return World(
         slug=org.slug,
         release=release,
@@ -304,6 +326,7 @@ def populate(org, *, marker: str, sha: str) -> World:
         webhook=webhook,
         delivery=delivery,
         token=token,
+        incident=incident,
     )
 
 
@@ -321,6 +344,7 @@ def worlds():
 
 def b_state(b: World) -> str:
     """Everything of B's that a request from A could change."""
+    from incidents.models import Incident, IncidentEvent, IncidentSettings
     from webhooks.models import WebhookDelivery, WebhookEndpoint
 
     rows = {
@@ -331,6 +355,9 @@ def b_state(b: World) -> str:
         "tokens": list(ApiToken.objects.filter(organization__slug=b.slug).values().order_by("id")),
         "webhooks": list(WebhookEndpoint.objects.filter(organization__slug=b.slug).values().order_by("id")),
         "deliveries": list(WebhookDelivery.objects.filter(organization__slug=b.slug).values().order_by("id")),
+        "incidents": list(Incident.objects.filter(organization__slug=b.slug).values().order_by("id")),
+        "incident_settings": list(IncidentSettings.objects.filter(organization__slug=b.slug).values()),
+        "incident_events": list(IncidentEvent.objects.filter(organization__slug=b.slug).values()),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
@@ -358,7 +385,7 @@ def send(client: Client, method: str, path: str, **headers):
 def assert_no_leak(response, b: World, where: str) -> None:
     text = response.content.decode(errors="replace").lower()
     assert MARKER not in text, f"{where} shows B's data:\n{text[:800]}"
-    for obj in (b.release, b.deployment, b.commit, b.webhook, b.token):
+    for obj in (b.release, b.deployment, b.commit, b.webhook, b.token, b.incident):
         # An id A sent in the URL may be echoed in the error ("release not found: <id>").
         if str(obj.public_id) not in where:
             assert str(obj.public_id) not in text, f"{where} shows the id of B's {type(obj).__name__}"
