@@ -272,5 +272,8 @@ def test_a_body_that_is_not_a_json_object_is_a_400(api, raw):
     assert not Incident.objects.exists()
 
 
-def test_a_nul_byte_in_the_id_is_a_404(api):
-    assert_error(api.get(f"{URL}%00/"), 404, "not_found")
+def test_a_nul_byte_in_the_id_is_a_400_naming_the_path(api):
+    # Refused before any lookup, as everywhere (releasetracker.middleware.NulRefusalMiddleware).
+    response = api.get(f"{URL}%00/")
+    assert_error(response, 400, "validation_error")
+    assert "path" in response.json()["fields"]

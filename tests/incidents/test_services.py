@@ -98,7 +98,10 @@ def test_resolved_at_alone_resolves_and_reopening_clears_it(org):
     ("fields", "error"),
     [
         ({"title": ""}, "title: this field is required"),
-        ({"url": "javascript:alert(1)"}, "url: must be an http(s) URL"),
+        (
+            {"url": "javascript:alert(1)"},
+            "url: must be an http or https URL, for example https://ci.example.com/builds/1",
+        ),
         ({"commit_sha": "not-a-sha"}, "commit_sha: 'not-a-sha' is not a commit sha (7 to 64 hex digits)"),
         ({"status": "closed"}, "status: 'closed' is not one of: open, resolved"),
         ({"status": "open", "resolved_at": T0}, "resolved_at: must be empty while the status is open"),
