@@ -18,6 +18,8 @@ class IncidentSerializer(serializers.ModelSerializer):
     release = serializers.CharField(
         source="deployment.release.version", default=None, allow_null=True, help_text="the linked deployment's release"
     )
+    # A plain string in the schema: "" (no URL) is not a "uri".
+    url = serializers.CharField(read_only=True, help_text="an http(s) URL, or empty")
 
     class Meta:
         model = Incident

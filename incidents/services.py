@@ -325,31 +325,40 @@ def incident_report(
     title: str,
     started_at: datetime | None = None,
     resolved_at: datetime | None = None,
+    occurred_at: datetime | None = None,
     created_by: str = "",
     **fields,
 ) -> tuple[Incident, str]:
     """A paging tool's word on its incident ``external_id``: open (triggered) or resolved.
 
     The first report records the incident (``incident_create`` with ``fields``); a later one
-    resolves or reopens it, and changes nothing else. Returns ``(incident, what)``, ``what``
-    being "created", "resolved", "reopened" or "unchanged".
+    resolves or reopens it, and changes nothing else. Tools do not promise to deliver in order:
+    a report that the incident is open, dated (``occurred_at``) no later than its resolution,
+    is older news and changes nothing. Returns ``(incident, what)``, ``what`` being "created",
+    "resolved", "reopened" or "unchanged".
     """
     external_id = clean_model_text(Incident, "external_id", external_id, required=True)
     status = _clean_status(status)
+    occurred_at = clean_time(occurred_at, field="occurred_at")
     existing = incident_get_by_external_id(organization=organization, source=source, external_id=external_id)
     if existing is None:
-        incident, created = incident_create(
-            organization=organization,
-            title=title,
-            status=status,
-            started_at=started_at,
-            resolved_at=resolved_at if status == IncidentStatus.RESOLVED else None,
-            external_id=external_id,
-            source=source,
-            created_by=created_by,
-            **fields,
-        )
-        return incident, "created"
+        try:
+            incident, created = incident_create(
+                organization=organization,
+                title=title,
+                status=status,
+                started_at=started_at,
+                resolved_at=resolved_at if status == IncidentStatus.RESOLVED else None,
+                external_id=external_id,
+                source=source,
+                created_by=created_by,
+                **fields,
+            )
+        except Conflict:
+            created = False  # another report of the same incident was recorded at the same moment
+        if created:
+            return incident, "created"
+        existing = incident_get_by_external_id(organization=organization, source=source, external_id=external_id)
     if status == existing.status:
         return existing, "unchanged"
     if status == IncidentStatus.RESOLVED:
@@ -358,6 +367,8 @@ def incident_report(
             resolved_at = existing.started_at  # a source's clock a little behind ours
         incident_resolve(organization=organization, incident=existing, resolved_at=resolved_at)
         return existing, "resolved"
+    if occurred_at is not None and existing.resolved_at is not None and occurred_at <= existing.resolved_at:
+        return existing, "unchanged"
     incident_update(organization=organization, incident=existing, status=IncidentStatus.OPEN)
     return existing, "reopened"
 

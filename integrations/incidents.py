@@ -258,6 +258,7 @@ class PagerDutyHook(IncidentHook):
         "severity": "event.data.priority.summary",
         "started_at": "event.data.created_at",
         "resolved_at": "event.occurred_at",
+        "occurred_at": "event.occurred_at",
     }
     STATUSES = {"incident.triggered": IncidentStatus.OPEN, "incident.resolved": IncidentStatus.RESOLVED}
 
@@ -284,6 +285,7 @@ class PagerDutyHook(IncidentHook):
             "severity": severity or _str(data, "urgency", "event.data.urgency", required=False),
             "started_at": _time(data, "created_at", "event.data.created_at") or occurred_at,
             "resolved_at": occurred_at if status == IncidentStatus.RESOLVED else None,
+            "occurred_at": occurred_at,
         }
         return Event(event_id, event_type, report)
 
@@ -300,6 +302,7 @@ class OpsgenieHook(IncidentHook):
         "severity": "alert.priority",
         "started_at": "alert.createdAt",
         "resolved_at": "alert.updatedAt",
+        "occurred_at": "alert.createdAt",
     }
     STATUSES = {"Create": IncidentStatus.OPEN, "Close": IncidentStatus.RESOLVED}
 
@@ -320,6 +323,8 @@ class OpsgenieHook(IncidentHook):
             "started_at": _epoch_ms(alert, "createdAt", "alert.createdAt"),
             "resolved_at": _epoch_ms(alert, "updatedAt", "alert.updatedAt") if status == "resolved" else None,
         }
+        # A Create that arrives after its Close is older news (an alert does not reopen).
+        report["occurred_at"] = report["started_at"]
         return Event(event_id, action, report)
 
 
@@ -329,7 +334,7 @@ class GenericHook(IncidentHook):
     authentication_classes = [GenericSignature]
     source = IncidentSource.GENERIC
     created_by = "incident webhook"
-    field_names = {"external_id": "id"}
+    field_names = {"external_id": "id", "occurred_at": "started_at"}
     STATUSES = {
         "open": IncidentStatus.OPEN,
         "firing": IncidentStatus.OPEN,
@@ -352,6 +357,8 @@ class GenericHook(IncidentHook):
             "started_at": _time(payload, "started_at", "started_at"),
             "resolved_at": _time(payload, "resolved_at", "resolved_at") if status == "resolved" else None,
         }
+        # Firing again with the start it had before its resolution is a late delivery, not a new start.
+        report["occurred_at"] = report["started_at"]
         for name in self.TEXT:
             value = _str(payload, name, name, required=False)
             if value:

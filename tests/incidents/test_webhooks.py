@@ -382,3 +382,33 @@ def test_an_overlong_event_id_is_a_400(client, org, secrets):
     response = generic_post(client, {"id": "1", "title": "x", "status": "open"}, event_id="e" * 201)
 
     assert response.status_code == 400 and not Incident.objects.exists()
+
+
+def test_a_trigger_delivered_after_its_resolution_does_not_reopen_the_incident(client, org, secrets):
+    resolved = pd_event("E2", "incident.resolved", status="resolved", occurred_at="2026-10-12T10:00:00Z")
+    late_trigger = pd_event("E1", "incident.triggered", occurred_at="2026-10-12T09:00:01Z")
+
+    assert pd_post(client, resolved).status_code == 200
+    assert pd_post(client, late_trigger).json()["note"] == "incident unchanged"
+
+    incident = Incident.objects.get(organization=org)
+    assert incident.status == IncidentStatus.RESOLVED
+    assert incident.started_at.isoformat() == "2026-10-12T09:00:00+00:00"
+
+
+def test_a_trigger_after_the_resolution_reopens_the_incident(client, org, secrets):
+    pd_post(client, pd_event("E1", "incident.triggered", occurred_at="2026-10-12T09:00:01Z"))
+    pd_post(client, pd_event("E2", "incident.resolved", status="resolved", occurred_at="2026-10-12T10:00:00Z"))
+
+    again = pd_post(client, pd_event("E3", "incident.triggered", occurred_at="2026-10-12T11:00:00Z"))
+
+    assert again.json()["note"] == "incident reopened"
+    incident = Incident.objects.get(organization=org)
+    assert incident.status == IncidentStatus.OPEN and incident.resolved_at is None
+
+
+def test_an_opsgenie_create_delivered_after_its_close_changes_nothing(client, org, secrets):
+    og_post(client, og_event("Close"))
+
+    assert og_post(client, og_event("Create")).json()["note"] == "incident unchanged"
+    assert Incident.objects.get(organization=org).status == IncidentStatus.RESOLVED
