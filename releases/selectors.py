@@ -340,11 +340,13 @@ def release_pair_get(
 
 def release_previous(*, organization: Organization, release: Release) -> Release | None:
     """The release recorded just before ``release`` that shares one of its projects (any release
-    when it has none): what "compare with the previous release" compares with."""
-    earlier = release_list(organization=organization).filter(
-        Q(created_at__lt=release.created_at) | Q(created_at=release.created_at, pk__lt=release.pk)
+    when it has none), its version and id only: what "compare with the previous release" names."""
+    earlier = (
+        Release.objects.for_organization(organization)
+        .filter(Q(created_at__lt=release.created_at) | Q(created_at=release.created_at, pk__lt=release.pk))
+        .only("version", "public_id", "created_at")
     )
     project_ids = [p.pk for p in release.projects_by_name]
     if project_ids:
         earlier = earlier.filter(_of_projects(project_ids))
-    return earlier.first()
+    return earlier.order_by("-created_at", "-id").first()

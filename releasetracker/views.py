@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from releasetracker.api.schema import READ_ERRORS
+from releasetracker.api.schema import READ_ERRORS, errors
 
 
 @never_cache
@@ -74,7 +74,24 @@ class ApiIndexView(APIView):
     # (name, URL name) of each resource, set by the URL configuration that routes them.
     endpoints: list[tuple[str, str]] = []
 
-    @extend_schema(exclude=True)
+    @extend_schema(
+        operation_id="api_index",
+        summary="The API's index: its docs, schema and resources (no token needed)",
+        responses={
+            200: inline_serializer(
+                "ApiIndex",
+                {
+                    "name": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "docs": serializers.URLField(help_text="the interactive docs"),
+                    "schema": serializers.URLField(help_text="the OpenAPI 3 schema"),
+                    "authentication": serializers.CharField(),
+                    "endpoints": serializers.DictField(child=serializers.URLField(), help_text="name: URL"),
+                },
+            ),
+            **errors(429),
+        },
+    )
     def get(self, request):
         def url(name: str) -> str:
             return request.build_absolute_uri(reverse(name))
