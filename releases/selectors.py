@@ -170,42 +170,55 @@ def release_range(
     *, organization: Organization, base: Release, head: Release, project_ids: list[int] | None = None
 ) -> QuerySet[Release]:
     """The releases after ``base`` up to and including ``head``, of ``project_ids`` when given
-    (``head`` whatever its projects): a range of the (organization, created_at) index, then the
-    ties at either end."""
+    (``head`` only when it is of them: ``release_range_ids`` adds it whatever its projects): a
+    range of the (organization, created_at) index, then the ties at either end."""
     releases = (
         Release.objects.for_organization(organization)
         .filter(created_at__gte=base.created_at, created_at__lte=head.created_at)
         .exclude(created_at=base.created_at, pk__lte=base.pk)
         .exclude(created_at=head.created_at, pk__gt=head.pk)
     )
-    if project_ids:
-        releases = releases.filter(Q(pk=head.pk) | _of_projects(project_ids))
-    return releases
+    return releases.filter(_of_projects(project_ids)) if project_ids else releases
+
+
+def release_range_ids(
+    *, organization: Organization, base: Release, head: Release, project_ids: list[int] | None = None
+) -> QuerySet:
+    """The ids of ``release_range`` and of ``head`` whatever its projects (when it is after
+    ``base``), for ``__in``. A UNION rather than an OR: PostgreSQL answers an OR with a project's
+    releases hashed whole, every release of its history."""
+    in_range = release_range(organization=organization, base=base, head=head, project_ids=project_ids)
+    ids = in_range.order_by().values("pk")
+    if not project_ids:
+        return ids
+    head_in_range = release_range(organization=organization, base=base, head=head).filter(pk=head.pk)
+    return ids.union(head_in_range.order_by().values("pk"))
 
 
 def release_commits_between(
     *, organization: Organization, base: Release, head: Release, project_ids: list[int] | None = None
 ) -> QuerySet[Commit]:
     """The commits ``head`` brings over ``base``: those of the releases after ``base`` up to
-    ``head`` (``release_range``), each once, less those ``base`` or an earlier release (of
+    ``head`` (``release_range_ids``), each once, less those ``base`` or an earlier release (of
     ``project_ids``, when given) already listed. Unordered: callers count or order it."""
     shipped = ReleaseCommit.objects.for_organization(organization).filter(
-        release__in=release_range(organization=organization, base=base, head=head, project_ids=project_ids)
+        release_id__in=release_range_ids(organization=organization, base=base, head=head, project_ids=project_ids)
     )
     earlier = (
         ReleaseCommit.objects.for_organization(organization)
         .filter(commit_id=OuterRef("pk"), release__created_at__lte=base.created_at)
         .exclude(release__created_at=base.created_at, release_id__gt=base.pk)
     )
-    if project_ids:
-        earlier = earlier.filter(Q(release_id=base.pk) | _of_projects(project_ids, "release_id"))
     # Driven by the shipped rows' commit ids (a primary-key lookup each), never by the
     # organization's whole commit table.
-    return (
-        Commit.objects.for_organization(organization)
-        .filter(pk__in=shipped.values("commit_id"))
-        .exclude(Exists(earlier))
-    )
+    commits = Commit.objects.for_organization(organization).filter(pk__in=shipped.values("commit_id"))
+    if project_ids:
+        earlier = earlier.filter(_of_projects(project_ids, "release_id"))
+        # The base's own commits, whatever its projects: a separate test, since an OR inside
+        # ``earlier`` would make the planner read every earlier release's commits.
+        in_base = ReleaseCommit.objects.for_organization(organization).filter(release=base, commit_id=OuterRef("pk"))
+        commits = commits.exclude(Exists(in_base))
+    return commits.exclude(Exists(earlier))
 
 
 @dataclass(frozen=True)
@@ -293,19 +306,24 @@ def release_compare(
         if ahead_by
         else []
     )
-    in_range = release_range(organization=organization, base=base, head=head, project_ids=project_ids)
+    range_ids = release_range_ids(organization=organization, base=base, head=head, project_ids=project_ids)
     came_in: dict[int, list[Release]] = defaultdict(list)
     if listed:
         for link in (
             ReleaseCommit.objects.for_organization(organization)
-            .filter(commit_id__in=[c.pk for c in listed], release__in=in_range)
+            .filter(commit_id__in=[c.pk for c in listed], release_id__in=range_ids)
             .select_related("release")
             .only("commit_id", "release__version", "release__public_id", "release__created_at")
             .order_by("release__created_at", "release_id")
         ):
             came_in[link.commit_id].append(link.release)
+    in_range = release_range(organization=organization, base=base, head=head, project_ids=project_ids)
     release_count = in_range.count()
     nearest = list(in_range.defer("create_payload").order_by("-created_at", "-id")[:COMPARE_RELEASE_LIMIT])
+    if project_ids and not {p.pk for p in head.projects_by_name} & set(project_ids):
+        # The head counts whatever its projects (the range holds only the projects' releases).
+        release_count += 1
+        nearest = [head, *nearest[: COMPARE_RELEASE_LIMIT - 1]]
     return ReleaseComparison(
         base=base,
         head=head,

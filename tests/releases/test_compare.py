@@ -3,10 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from deployments.services import deployment_record
 from releases.services import CommitInput, release_create
+from tests.deployments.test_commits_shipped import rows_read_in_all
 from tests.releases.compare_scenario import T0, build, sha
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +54,21 @@ def test_a_commit_already_in_base_or_earlier_is_not_brought_again(read_api, hist
     # 1.3.0 lists commit 1 again (shipped in 1.0.0) and 4 came in 1.1.0, the base.
     assert shas(body) == [sha(6), sha(5)]
     assert body["ahead_by"] == 2
+
+
+def test_a_base_without_projects_still_counts_as_shipped(read_api, org):
+    release_create(organization=org, version="0.9.0", commits=[CommitInput(sha=sha(7))], created_at=T0)
+    release_create(
+        organization=org,
+        version="0.9.1",
+        projects=["web"],
+        commits=[CommitInput(sha=sha(7)), CommitInput(sha=sha(8))],
+        created_at=T0 + timedelta(hours=1),
+    )
+
+    body = compare(read_api, base="0.9.0", head="0.9.1").json()
+
+    assert (shas(body), body["projects"]) == ([sha(8)], ["web"])
 
 
 def test_a_head_older_than_its_base_is_behind_and_brings_nothing(read_api, history):
@@ -241,3 +259,45 @@ def test_the_api_root_is_an_index_linking_the_docs_and_every_resource(db):
     )
     for url in body["endpoints"].values():
         assert APIClient().get(url).status_code == 401  # each one is real, and guarded
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans checked here are PostgreSQL's")
+def test_it_reads_what_the_compare_lists_never_the_history(org):
+    from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject
+    from releases.selectors import release_compare, release_list
+    from tests.plans import explain_analyze
+
+    releases, per_release = 2000, 4
+    project = Project.objects.create(organization=org, name="web")
+    old = Release.objects.bulk_create(
+        Release(organization=org, version=f"0.{n}", created_at=T0 + timedelta(minutes=n)) for n in range(releases)
+    )
+    ReleaseProject.objects.bulk_create(ReleaseProject(organization=org, release=r, project=project) for r in old)
+    # Every release is also of 4 other projects: tables of a few hundred rows are cheapest read
+    # whole, and the planner rightly does so; at these sizes it must not.
+    others = Project.objects.bulk_create(Project(organization=org, name=f"other-{i}") for i in range(4))
+    ReleaseProject.objects.bulk_create(
+        ReleaseProject(organization=org, release=r, project=other) for r in old for other in others
+    )
+    commits = Commit.objects.bulk_create(
+        Commit(organization=org, sha=f"{n:040x}", timestamp=T0 + timedelta(seconds=n))
+        for n in range(releases * per_release)
+    )
+    ReleaseCommit.objects.bulk_create(
+        ReleaseCommit(organization=org, release=old[n // per_release], commit=commit, position=n % per_release)
+        for n, commit in enumerate(commits)
+    )
+    with connection.cursor() as cursor:
+        for table in ("releases_commit", "releases_releasecommit", "releases_release", "releases_releaseproject"):
+            cursor.execute(f"ANALYZE {table}")
+    base, head = release_list(organization=org).filter(version__in=["0.1997", "0.1999"]).order_by("created_at")
+
+    with CaptureQueriesContext(connection) as ctx:
+        comparison = release_compare(organization=org, base=base, head=head, project=project)
+
+    assert comparison.ahead_by == 2 * per_release and comparison.release_count == 2
+    assert len(ctx.captured_queries) == 5
+    # In proportion to the 8 commits compared, never to the 2,000 releases and 8,000 commits of the history.
+    for query in ctx.captured_queries:
+        read = rows_read_in_all(explain_analyze(query["sql"], None))
+        assert read <= 10 * comparison.ahead_by, (read, query["sql"])
