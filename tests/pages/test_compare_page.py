@@ -1,9 +1,11 @@
 """The compare page: the form, what the head brings over the base, and the links to it."""
 
 import re
+from datetime import timedelta
 
 import pytest
 
+from deployments.services import deployment_record
 from releases.services import CommitInput, release_create
 from tests.pages.conftest import T0
 from tests.releases.compare_scenario import build, sha
@@ -95,16 +97,26 @@ def test_the_pages_link_the_api_docs(alice_client, history):
 def test_the_query_count_does_not_grow_with_commits_or_releases(
     alice_client, org, django_assert_max_num_queries, count
 ):
-    from datetime import timedelta
-
     for i in range(count):
-        release_create(
+        release, _ = release_create(
             organization=org,
             version=f"3.{i}.0",
             projects=["web"],
             commits=[CommitInput(sha=f"{i:04x}{j:036x}", author_name=f"A{j}", pr_number=j) for j in range(count)],
             created_at=T0 + timedelta(hours=i),
         )
+        deployment_record(
+            organization=org,
+            environment="production" if i == 0 else "staging",
+            release=release,
+            project="web",
+            finished_at=T0 + timedelta(hours=i, minutes=5),
+        )
     with django_assert_max_num_queries(14):
-        response = alice_client.get("/orgs/acme/compare/", {"base": "3.0.0", "head": f"3.{count - 1}.0"})
-    assert response.context["comparison"].ahead_by == (count - 1) * count
+        by_version = alice_client.get("/orgs/acme/compare/", {"base": "3.0.0", "head": f"3.{count - 1}.0"})
+    with django_assert_max_num_queries(18):
+        by_environment = alice_client.get(
+            "/orgs/acme/compare/", {"base_environment": "production", "head_environment": "staging"}
+        )
+    assert by_version.context["comparison"].ahead_by == (count - 1) * count
+    assert by_environment.context["comparison"].ahead_by == (count - 1) * count
