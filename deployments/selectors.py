@@ -6,12 +6,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
-from releases.models import Commit, Release, ReleaseCommit, ReleaseProject, ReleaseRef
-from releases.selectors import commit_list, release_list
+from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseRef
+from releases.selectors import (
+    COMPARE_COMMIT_LIMIT,
+    ReleaseComparison,
+    commit_list,
+    project_get,
+    release_commits_between,
+    release_compare,
+    release_list,
+    release_pair_get,
+)
+from releasetracker.errors import DomainError, NotFound
 from releasetracker.models import Organization
 
 
@@ -343,32 +353,13 @@ def deployment_commits_since_previous(
 
     base = previous.release if previous is not None else None
     if base is None:
-        shipped = ReleaseCommit.objects.filter(release=head)
+        commits = commits.filter(pk__in=ReleaseCommit.objects.filter(release=head).values("commit_id"))
     elif base.pk == head.pk:
         return CommitsShipped(previous=previous, commits=[], total=0)
     else:
-        # The releases after the base, up to this one, in (created_at, id) order: a range of the
-        # (organization, created_at) index, then the ties at either end.
-        since_base = (
-            Release.objects.for_organization(organization)
-            .filter(created_at__gte=base.created_at, created_at__lte=head.created_at)
-            .exclude(created_at=base.created_at, pk__lte=base.pk)
-            .exclude(created_at=head.created_at, pk__gt=head.pk)
-        )
-        # A commit an earlier release already listed was shipped before.
-        earlier = ReleaseCommit.objects.filter(
-            commit_id=OuterRef("pk"), release__created_at__lte=base.created_at
-        ).exclude(release__created_at=base.created_at, release_id__gt=base.pk)
-        if deployment.project_id is not None:
-            # Of the project's releases only (this one whatever its projects).
-            of_project = ReleaseProject.objects.filter(project_id=deployment.project_id)
-            since_base = since_base.filter(Q(pk=head.pk) | Exists(of_project.filter(release_id=OuterRef("pk"))))
-            earlier = earlier.filter(Exists(of_project.filter(release_id=OuterRef("release_id"))))
-        shipped = ReleaseCommit.objects.filter(release__in=since_base)
-        commits = commits.exclude(Exists(earlier))
-    # Driven by the shipped rows' commit ids (a primary-key lookup each), never by the
-    # organization's whole commit table.
-    commits = commits.filter(pk__in=shipped.values("commit_id"))
+        # The compare of the two releases, within the deployment's project.
+        project_ids = [deployment.project_id] if deployment.project_id is not None else None
+        commits = release_commits_between(organization=organization, base=base, head=head, project_ids=project_ids)
     total = commits.count()
     listed = list(commits.order_by(F("timestamp").desc(nulls_last=True), "-id")[:limit]) if total else []
     return CommitsShipped(previous=previous, commits=listed, total=total)
@@ -386,4 +377,105 @@ def deployment_get_by_public_id(*, organization: Organization, public_id) -> Dep
         .select_related("environment", "release", "project")
         .filter(public_id=key)
         .first()
+    )
+
+
+# What is live, and the compare of what is live where -------------------------------------------
+
+
+def environment_live_release(
+    *, organization: Organization, project: Project | None, environment: Environment
+) -> Release | None:
+    """The release live in ``environment``: that of the latest successful deployment there (of
+    ``project`` when given, else of any project), as ``release_list`` reads it. None when nothing
+    was deployed there successfully, or when what is live is a bare sha (no release)."""
+    live = Deployment.objects.for_organization(organization).filter(
+        environment=environment, status=DeploymentStatus.SUCCESS
+    )
+    if project is not None:
+        live = live.filter(project=project)
+    release_id = live.order_by("-occurred_at", "-id").values("release_id")[:1]
+    return release_list(organization=organization).filter(pk=Subquery(release_id)).first()
+
+
+def _environments_project(*, organization: Organization, environments: list[Environment]) -> None:
+    """Refuse, naming ``project``, a compare by environment without a project when those
+    environments had successful deployments of more than one project."""
+    names = list(
+        Deployment.objects.for_organization(organization)
+        .filter(environment__in=environments, status=DeploymentStatus.SUCCESS)
+        .order_by("project__name")
+        .values_list("project__name", flat=True)
+        .distinct()[:4]
+    )
+    if len(names) > 1:
+        shown = ", ".join(name or "(no project)" for name in names[:3]) + (", ..." if len(names) > 3 else "")
+        where = " and ".join(env.name for env in environments)
+        raise DomainError(f"{where} run several projects ({shown}): name one", field="project")
+
+
+def release_compare_by_name(
+    *,
+    organization: Organization,
+    base: str = "",
+    head: str = "",
+    base_environment: str = "",
+    head_environment: str = "",
+    project: str = "",
+    limit: int = COMPARE_COMMIT_LIMIT,
+) -> ReleaseComparison:
+    """``release_compare`` of the releases named by version (``base``, ``head``) or by the
+    environment they are live in (``base_environment``, ``head_environment``), each side one or
+    the other, within ``project`` when named.
+
+    Another organization's version, environment or project is unknown: a 404 naming the
+    parameter, as is an environment where no release is live. A constant number of queries.
+    """
+    for side, version, environment in (("base", base, base_environment), ("head", head, head_environment)):
+        if bool(version) == bool(environment):
+            raise DomainError(f"name either {side} (a version) or {side}_environment", field=side)
+    named_project = None
+    if project:
+        named_project = project_get(organization=organization, name=project)
+        if named_project is None:
+            raise NotFound(f"no project {project!r}", field="project")
+
+    environments: dict[str, Environment] = {}
+    wanted = {
+        field: name
+        for field, name in (("base_environment", base_environment), ("head_environment", head_environment))
+        if name
+    }
+    if wanted:
+        known = {env.name: env for env in environment_list(organization=organization).filter(name__in=wanted.values())}
+        for field, name in wanted.items():
+            if name not in known:
+                raise NotFound(f"no environment {name!r}", field=field)
+            environments[field] = known[name]
+        if named_project is None:
+            _environments_project(
+                organization=organization, environments=list({e.pk: e for e in environments.values()}.values())
+            )
+
+    releases = (
+        release_pair_get(
+            organization=organization,
+            versions={field: version for field, version in (("base", base), ("head", head)) if version},
+            project=named_project,
+        )
+        if base or head
+        else {}
+    )
+    for side in ("base", "head"):
+        field = f"{side}_environment"
+        if field in environments:
+            live = environment_live_release(
+                organization=organization, project=named_project, environment=environments[field]
+            )
+            if live is None:
+                of = f" of project {named_project.name}" if named_project is not None else ""
+                raise NotFound(f"no release{of} is live in {environments[field].name}", field=field)
+            releases[side] = live
+    return release_compare(
+        organization=organization, base=releases["base"], head=releases["head"], project=named_project, limit=limit
     )

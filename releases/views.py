@@ -6,11 +6,19 @@ from django.shortcuts import render
 from django.utils.timezone import localtime
 
 from deployments.models import DeploymentStatus
-from deployments.selectors import environment_list, release_get, release_latest_deployments, release_timeline
+from deployments.selectors import (
+    environment_list,
+    release_compare_by_name,
+    release_get,
+    release_latest_deployments,
+    release_timeline,
+)
 from incidents.selectors import incidents_of_deployments
 from releases.models import Release
-from releases.selectors import project_list
+from releases.selectors import COMPARE_COMMIT_LIMIT, project_list, release_list, release_previous
 from releases.serializers import ReleaseSerializer
+from releasetracker.api.serializers import model_max_length
+from releasetracker.errors import DomainError
 from releasetracker.exports import serializer_csv_response, wants_csv
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
 from releasetracker.pages import org_page, page_context
@@ -109,6 +117,7 @@ def release_detail(request: HttpRequest, key: str) -> HttpResponse:
         raise Http404("No such release")
     refs = release.ref_list
     groups = _environment_groups(release, organization=request.org)
+    projects = release.projects_by_name
     context = page_context(
         request,
         release=release,
@@ -118,6 +127,61 @@ def release_detail(request: HttpRequest, key: str) -> HttpResponse:
         refs=refs,
         # Where its build and deploy workflows run (their runs link there): its one repository.
         run_repository=refs[0].repository if len(refs) == 1 else None,
+        previous=release_previous(organization=request.org, release=release),
+        production=environment_list(organization=request.org).filter(is_production=True).first(),
+        # The compare links name the release's project when it has one (else the compare finds it).
+        single_project=projects[0].name if len(projects) == 1 else "",
         nav="releases",
     )
     return render(request, "releases/detail.html", context)
+
+
+# Compare ------------------------------------------------------------------------------------------
+
+# The versions the compare form offers to complete (the newest ones; any version can be typed).
+SUGGESTED_VERSIONS = 50
+
+
+class CompareForm(QueryFilterForm):
+    """Each side is a version or the environment whose live release it is."""
+
+    base = forms.CharField(required=False, max_length=model_max_length(Release, "version"), label="Base version")
+    base_environment = forms.ChoiceField(required=False, label="or what is live in")
+    head = forms.CharField(required=False, max_length=model_max_length(Release, "version"), label="Head version")
+    head_environment = forms.ChoiceField(required=False, label="or what is live in")
+    project = forms.ChoiceField(required=False)
+
+    def __init__(self, data, *, projects: list[str], environments: list[str]):
+        super().__init__(data)
+        for name in ("base_environment", "head_environment"):
+            self.fields[name].choices = [("", "—"), *((env, env) for env in environments)]
+        self.fields["project"].choices = [("", "Their shared project"), *((name, name) for name in projects)]
+        for name in ("base", "head"):
+            self.fields[name].widget.attrs.update({"list": "versions", "autocomplete": "off", "spellcheck": "false"})
+
+
+@org_page
+def compare(request: HttpRequest) -> HttpResponse:
+    """What the head brings over the base (``release_compare_by_name``), with the form to choose them."""
+    org = request.org
+    projects = list(project_list(organization=org).values_list("name", flat=True))
+    environments = list(environment_list(organization=org).values_list("name", flat=True))
+    form = CompareForm(request.GET, projects=projects, environments=environments)
+    comparison = None
+    status = 200
+    if form.is_bound and form.data and form.is_valid():
+        try:
+            comparison = release_compare_by_name(organization=org, **form.cleaned_data, limit=COMPARE_COMMIT_LIMIT)
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+            status = error.status
+    elif form.errors:
+        status = 400
+    context = page_context(
+        request,
+        form=form,
+        comparison=comparison,
+        versions=list(release_list(organization=org).values_list("version", flat=True)[:SUGGESTED_VERSIONS]),
+        nav="compare",
+    )
+    return render(request, "releases/compare.html", context, status=status)

@@ -63,6 +63,19 @@ def actions_run_url(run_id, repository) -> str:
     return f"{base.rstrip('/')}/actions/runs/{run_id}" if base else ""
 
 
+@register.filter
+def pull_request_url(commit) -> str:
+    """The commit's pull request on its host when the repository's URL is known: GitLab's merge
+    request path on a GitLab host, else the /pull/<n> path GitHub and Gitea share."""
+    number = getattr(commit, "pr_number", None)
+    repository = getattr(commit, "repository", None)
+    base = http_url(repository.url) if repository is not None and number else ""
+    if not base:
+        return ""
+    path = "-/merge_requests" if "gitlab" in base.split("/")[2].lower() else "pull"
+    return f"{base.rstrip('/')}/{path}/{number}"
+
+
 # Times -------------------------------------------------------------------------------------------
 # Pages show times in the organization's time zone (activated by ``org_page``); each <time> keeps
 # the exact instant in its datetime attribute and shows UTC on hover.

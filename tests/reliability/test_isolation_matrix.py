@@ -52,6 +52,9 @@ class Case:
     methods: tuple[str, ...] = ("GET",)
     kwargs: dict = field(default_factory=dict)
     refused: tuple[int, ...] = (403, 404)
+    # A query string whose <name> placeholders are filled like the route's kwargs (routes that
+    # name their objects in the query, like the compare).
+    query: str = ""
 
 
 def api_detail(obj: str, methods=("GET",), **extra) -> Case:
@@ -64,6 +67,7 @@ ROUTES: dict[str, Case] = {
     # No tenant data.
     "healthz": Case("public"),
     "api/v1/schema/": Case("public"),
+    "api/v1/": Case("public"),
     "api/v1/docs/": Case("public"),
     "accounts/login/": Case("public"),
     "accounts/logout/": Case("public", ("POST",)),
@@ -71,6 +75,10 @@ ROUTES: dict[str, Case] = {
     # Native API: lists are A's; B's ids are 404 whatever the method.
     "api/v1/organization/": Case("api"),
     "api/v1/metrics/dora/": Case("api"),
+    # B's version is unknown to A; by environment, A's own live releases are compared.
+    "api/v1/compare/": Case(
+        "api", kwargs={"head": "unmarked_version"}, refused=(404,), query="?base=1.0.0&head=<head>"
+    ),
     "api/v1/releases/": Case("api"),
     "api/v1/releases/<id>/": api_detail("release", ("GET", "PATCH")),
     "api/v1/releases/<id>/commits/": api_detail("release", ("POST",)),
@@ -204,6 +212,9 @@ ROUTES: dict[str, Case] = {
     "orgs/<org_slug>/settings/incidents/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/metrics/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
+    "orgs/<org_slug>/compare/": Case(
+        "page", ("GET",), {"org_slug": "slug", "head": "unmarked_version"}, query="?base=1.0.0&head=<head>"
+    ),
     "orgs/<org_slug>/settings/tokens/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/<public_id>/revoke/": Case(
         "page", ("GET", "POST"), {"org_slug": "slug", "public_id": "token"}
@@ -269,6 +280,9 @@ class World:
     slug: str
     release: Release
     only_b_version: str
+    # Another release of its organization's only, whose version holds no marker: forms and
+    # errors show a version the request itself sent.
+    unmarked_version: str
     commit: Commit
     project: Project
     repository: Repository
@@ -292,6 +306,7 @@ def populate(org, *, marker: str, sha: str) -> World:
         organization=org, version="1.0.0", name=f"{marker} one", projects=["web"], commits=commits
     )
     only, _ = release_create(organization=org, version=f"{marker}-2.0", projects=["web"])
+    unmarked, _ = release_create(organization=org, version=f"{org.slug}-3.0", projects=["web"])
     deployment, _ = deployment_record(
         organization=org,
         environment="production",
@@ -318,6 +333,7 @@ def populate(org, *, marker: str, sha: str) -> World:
         slug=org.slug,
         release=release,
         only_b_version=only.version,
+        unmarked_version=unmarked.version,
         commit=Commit.objects.get(organization=org, sha=sha),
         project=Project.objects.get(organization=org, name="web"),
         repository=Repository.objects.get(organization=org, name=f"{marker}/repo"),
@@ -368,7 +384,7 @@ def value_of(world: World, name: str) -> str:
 
 
 def build_path(route: str, values: dict[str, str]) -> str:
-    path = "/" + route
+    path = "/" + route + ROUTES[route].query
     for name, value in values.items():
         path = path.replace(f"<{name}>", value)
     assert "<" not in path, f"no value for a parameter of {route}"
