@@ -71,7 +71,7 @@ def test_release_page_query_count_does_not_grow_with_commits_or_deployments(
     for i in range(count):
         deploy(org, release, "production" if i % 2 else "staging", at=T0)
     make_release(org, "5.9.0", at=T0 - timedelta(hours=1))  # a previous release to compare with
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(12):
         response = alice_client.get("/orgs/acme/releases/6.0.0/")
     assert len(response.context["commits"]) == count
 
