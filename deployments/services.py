@@ -406,7 +406,7 @@ def deployment_record(
             organization=organization, sha=sha, seen_at=now, repository=repository, url=deployment.repository_url
         )
     if not deployment.is_rollback:
-        deployment.is_rollback = _is_rollback(deployment)
+        deployment.is_rollback = deployment.rollback_detected = _is_rollback(deployment)
     if not external_id:
         deployment.save(force_insert=True)
     else:
@@ -476,8 +476,16 @@ def deployment_update(
             deployment.started_at = at
         _apply_times(deployment, now=now)
         if not deployment.is_rollback:
-            deployment.is_rollback = _is_rollback(deployment)
-        changed |= {"status", "finished_at", "started_at", "duration_seconds", "occurred_at", "is_rollback"}
+            deployment.is_rollback = deployment.rollback_detected = _is_rollback(deployment)
+        changed |= {
+            "status",
+            "finished_at",
+            "started_at",
+            "duration_seconds",
+            "occurred_at",
+            "is_rollback",
+            "rollback_detected",
+        }
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))
     if previous_status != deployment.status:
