@@ -46,6 +46,7 @@ PAGES = {
     "timeline": "/orgs/{org}/releases/",
     "release": "/orgs/{org}/releases/{version}/",
     "metrics": "/orgs/{org}/metrics/",
+    "environments": "/orgs/{org}/environments/",
 }
 
 

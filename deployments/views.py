@@ -7,7 +7,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from deployments.models import Deployment, DeploymentStatus
-from deployments.selectors import deployment_list, environment_list
+from deployments.selectors import (
+    deployment_list,
+    environment_list,
+    environment_live_environments,
+    environment_live_matrix,
+    environment_live_projects,
+)
 from releases.selectors import project_list
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
 from releasetracker.pages import org_page, page_context
@@ -82,3 +88,50 @@ def deployments(request: HttpRequest) -> HttpResponse:
         nav="deployments",
     )
     return render(request, "deployments/list.html", context, status=400 if form.errors else 200)
+
+
+class LiveFilterForm(QueryFilterForm):
+    project = forms.ChoiceField(required=False)
+    environment = forms.ChoiceField(required=False)
+
+    def __init__(self, data, *, projects: list[str], environments: list[str]):
+        super().__init__(data)
+        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
+        self.fields["environment"].choices = [("", "All environments"), *((name, name) for name in environments)]
+
+
+@org_page
+def environments(request: HttpRequest) -> HttpResponse:
+    """What is live where: projects × environments, each cell the live release and how far behind."""
+    org = request.org
+    all_environments = list(environment_live_environments(organization=org))
+    projects = environment_live_projects(organization=org, environments=all_environments)
+    names = list(project_list(organization=org).values_list("name", flat=True))
+    form = LiveFilterForm(request.GET, projects=names, environments=[env.name for env in all_environments])
+    filters = form.filters()
+    shown = [env for env in all_environments if filters.get("environment", env.name) == env.name]
+    if "project" in filters:
+        projects = projects.filter(name=filters["project"])
+    page, per_page = paginate(request, projects, default=50)
+    unassigned = "project" not in filters and any(env.live_unassigned for env in all_environments)
+    rows = environment_live_matrix(
+        organization=org,
+        projects=list(page.object_list),
+        environments=all_environments,
+        include_unassigned=unassigned and not page.has_next(),
+    )
+    wanted = {env.pk for env in shown}
+    for row in rows:
+        row.cells[:] = [cell for cell in row.cells if cell.environment.pk in wanted]
+    context = page_context(
+        request,
+        form=form,
+        filtered=bool(filters),
+        environments=shown,
+        rows=rows,
+        page=page,
+        per_page=per_page,
+        page_query=query_without(request, "page"),
+        nav="environments",
+    )
+    return render(request, "deployments/environments.html", context, status=400 if form.errors else 200)

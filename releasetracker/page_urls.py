@@ -21,6 +21,7 @@ releases_urls = (
     "releases",
 )
 deployments_urls = ([path("", deployment_views.deployments, name="list")], "deployments")
+environments_urls = ([path("", deployment_views.environments, name="live")], "environments")
 metrics_urls = ([path("", metric_views.metrics, name="dashboard")], "metrics")
 orgs_urls = (
     [
@@ -48,6 +49,7 @@ urlpatterns = [
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("orgs/<slug:org_slug>/releases/", include(releases_urls)),
     path("orgs/<slug:org_slug>/deployments/", include(deployments_urls)),
+    path("orgs/<slug:org_slug>/environments/", include(environments_urls)),
     path("orgs/<slug:org_slug>/metrics/", include(metrics_urls)),
     path("orgs/<slug:org_slug>/", include(orgs_urls)),
 ]

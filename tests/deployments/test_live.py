@@ -12,8 +12,7 @@ pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)
 
 
-@pytest.fixture
-def matrix(org, other_org):
+def live_scenario(org, other_org):
     """Two projects × three environments.
 
     web: 1.0 … 4.0; 4.0 is live in dev; staging has 3.0 live (its later 4.0 failed); production
@@ -32,6 +31,11 @@ def matrix(org, other_org):
     for environment in ("production", "staging", "dev"):
         deploy(other_org, theirs, environment, at=T0 + 21 * H, project="web")
     return {"web": web, "api": api}
+
+
+@pytest.fixture
+def matrix(org, other_org):
+    return live_scenario(org, other_org)
 
 
 def cells(response) -> dict[tuple[str, str], tuple]:

@@ -84,6 +84,7 @@ ROUTES: dict[str, Case] = {
     "api/v1/deployments/<id>/": api_detail("deployment", ("GET", "PATCH")),
     "api/v1/environments/": Case("api"),
     "api/v1/environments/<id>/": api_detail("environment", ("GET", "PATCH")),
+    "api/v1/environments/live/": Case("api"),
     "api/v1/webhooks/": Case("api"),
     "api/v1/webhooks/<id>/": api_detail("webhook", ("GET", "PATCH", "DELETE")),
     "api/v1/webhooks/<id>/deliveries/": api_detail("webhook"),
@@ -189,6 +190,7 @@ ROUTES: dict[str, Case] = {
     "orgs/<org_slug>/releases/<key>/": Case("page", ("GET",), {"org_slug": "slug", "key": "only_b_version"}),
     "orgs/<org_slug>/deployments/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/metrics/": Case("page", ("GET",), {"org_slug": "slug"}),
+    "orgs/<org_slug>/environments/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/<public_id>/revoke/": Case(
         "page", ("POST",), {"org_slug": "slug", "public_id": "token"}
