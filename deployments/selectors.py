@@ -97,7 +97,9 @@ def release_latest_deployments(*, organization: Organization, release_ids: list[
         Deployment.objects.for_organization(organization)
         .filter(release_id__in=release_ids)
         .select_related("environment")
-        .only("release_id", "status", "occurred_at", "is_rollback", "is_hotfix", "environment__name")
+        .only(
+            "release_id", "status", "occurred_at", "is_rollback", "rollback_detected", "is_hotfix", "environment__name"
+        )
         .annotate(
             rank=Window(
                 RowNumber(),

@@ -8,7 +8,9 @@ from django.shortcuts import render
 
 from deployments.models import Deployment, DeploymentStatus
 from deployments.selectors import (
+    deployment_failed_change_ids,
     deployment_list,
+    deployment_recoveries,
     environment_list,
     environment_live_environments,
     environment_live_matrix,
@@ -20,10 +22,17 @@ from releasetracker.pages import org_page, page_context
 
 
 class DeploymentFilterForm(DateRangeMixin, QueryFilterForm):
-    field_order = ["environment", "project", "status", "since", "until"]
+    field_order = ["environment", "is_production", "project", "status", "failed_change", "since", "until"]
     environment = forms.ChoiceField(required=False)
+    # The metrics count production environments by default: their links land here with it.
+    is_production = forms.ChoiceField(
+        required=False, label="Kind", choices=[("", "Any environment"), ("1", "Production environments")]
+    )
     project = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DeploymentStatus.choices])
+    failed_change = forms.ChoiceField(
+        required=False, label="Failed change", choices=[("", "Any"), ("1", "Failed changes only")]
+    )
 
     def __init__(self, data, *, projects: list[str], environments: list[str]):
         super().__init__(data)
@@ -52,6 +61,14 @@ def live_now(queryset) -> list[Deployment]:
     return list(ranked.prefetch_related(None))
 
 
+def with_recoveries(org, rows: list[Deployment]) -> list[Deployment]:
+    """``rows``, each failed change with ``recovery`` (what restored it and when) for the template."""
+    recoveries = deployment_recoveries(organization=org, deployments=rows)
+    for deployment in rows:
+        deployment.recovery = recoveries.get(deployment.pk)
+    return rows
+
+
 @org_page
 def deployments(request: HttpRequest) -> HttpResponse:
     org = request.org
@@ -64,14 +81,21 @@ def deployments(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(environment__name=filters["environment"])
     if "project" in filters:
         queryset = queryset.filter(project__name=filters["project"])
+    if "is_production" in filters:
+        queryset = queryset.filter(environment__is_production=True)
     now = live_now(queryset)
     if "status" in filters:
         queryset = queryset.filter(status=filters["status"])
-    if "since" in filters:
-        queryset = queryset.filter(occurred_at__gte=day_start(filters["since"]))
-    if "until" in filters:
-        queryset = queryset.filter(occurred_at__lt=day_end(filters["until"]))
+    since = day_start(filters["since"]) if "since" in filters else None
+    until = day_end(filters["until"]) if "until" in filters else None
+    if since is not None:
+        queryset = queryset.filter(occurred_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(occurred_at__lt=until)
+    if "failed_change" in filters:
+        queryset = queryset.filter(pk__in=deployment_failed_change_ids(organization=org, since=since, until=until))
     page, per_page = paginate(request, queryset.order_by("-occurred_at", "-id"))
+    page.object_list = with_recoveries(org, list(page.object_list))
     live_by_env: dict[str, dict] = {}
     for deployment in now:
         live_by_env.setdefault(deployment.environment.name, {"environment": deployment.environment, "deployments": []})[

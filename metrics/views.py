@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from deployments.selectors import environment_list
@@ -47,6 +49,8 @@ class Tile:
     # "better", "worse" or "same": the colour of the change, whose direction depends on the metric.
     trend: str = "same"
     explain: str = ""
+    # The deployments view filtered to what is behind the number (set by the view).
+    href: str = ""
 
 
 def _rate(value: float | None) -> str:
@@ -172,6 +176,8 @@ class Bar:
     height: float
     label: str
     empty: bool = False
+    start: datetime | None = None
+    href: str = ""
 
 
 @dataclass
@@ -268,6 +274,7 @@ def build_chart(key: str, title: str, series: list[dict], value_key: str, kind: 
                 height=round(height, 1),
                 label=f"{when}: {shown}",
                 empty=value is None,
+                start=start,
             )
         )
         if start and index % label_every == 0:
@@ -298,6 +305,45 @@ def build_charts(current: dict) -> list[Chart]:
     ]
 
 
+# What each number counts, as the deployments view's filters: the tiles and the bars link there.
+TILE_FILTERS = {
+    "deployment_frequency": {"status": "success"},
+    # The commits' lead times end at the successful deployments that first shipped them.
+    "lead_time": {"status": "success"},
+    "change_failure_rate": {"failed_change": "1"},
+    "recovery_time": {"failed_change": "1"},
+    # The view has no rework filter: the successful deployments the rate is taken over.
+    "rework_rate": {"status": "success"},
+}
+CHART_FILTERS = {
+    "deployments": TILE_FILTERS["deployment_frequency"],
+    "lead_time": TILE_FILTERS["lead_time"],
+    "failure_rate": TILE_FILTERS["change_failure_rate"],
+    "recovery_time": TILE_FILTERS["recovery_time"],
+}
+BUCKET = timedelta(days=7)
+
+
+def deployments_link(org, scope: dict, since: datetime, until: datetime, extra: dict) -> str:
+    """The deployments view filtered to ``scope``'s environment (or every production one) and
+    project, the whole UTC days of ``[since, until)``, and ``extra``."""
+    query = {"environment": scope["environment"]} if scope.get("environment") else {"is_production": "1"}
+    if scope.get("project"):
+        query["project"] = scope["project"]
+    query |= {"since": since.date().isoformat(), "until": (until - timedelta(seconds=1)).date().isoformat(), **extra}
+    return f"{reverse('deployments:list', kwargs={'org_slug': org.slug})}?{urlencode(query)}"
+
+
+def link_numbers(org, scope: dict, since: datetime, until: datetime, tiles: list[Tile], charts: list[Chart]) -> None:
+    for tile in tiles:
+        tile.href = deployments_link(org, scope, since, until, TILE_FILTERS[tile.key])
+    for chart in charts:
+        for bar in chart.bars:
+            if bar.start is not None and not bar.empty:
+                start, end = max(bar.start, since), min(bar.start + BUCKET, until)
+                bar.href = deployments_link(org, scope, start, end, CHART_FILTERS[chart.key])
+
+
 def window_bounds(days: int, *, now: datetime | None = None) -> tuple[datetime, datetime]:
     """Whole UTC days ending with today: [since, until) with until = the next midnight."""
     now = now or timezone.now()
@@ -323,14 +369,16 @@ def metrics(request: HttpRequest) -> HttpResponse:
         scope = {"organization": org, "project": None, "environment": None}
         current = dora_metrics(since=since, until=until, bucket="week", **scope)
     previous = dora_metrics(since=since - timedelta(days=days), until=since, bucket="week", **scope)
+    tiles, charts = build_tiles(current, previous), build_charts(current)
+    link_numbers(org, scope, since, until, tiles, charts)
     context = page_context(
         request,
         form=form,
         days=days,
         since=since,
         until=until - timedelta(seconds=1),
-        tiles=build_tiles(current, previous),
-        charts=build_charts(current),
+        tiles=tiles,
+        charts=charts,
         nav="metrics",
     )
     return render(request, "metrics/dashboard.html", context, status=400 if form.errors else 200)

@@ -5,7 +5,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from deployments.models import DeploymentStatus
-from deployments.selectors import environment_list, release_get, release_latest_deployments, release_timeline
+from deployments.selectors import (
+    deployment_recoveries,
+    environment_list,
+    release_get,
+    release_latest_deployments,
+    release_timeline,
+)
 from releases.models import Release
 from releases.selectors import project_list
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
@@ -62,7 +68,10 @@ def timeline(request: HttpRequest) -> HttpResponse:
 def _environment_groups(release: Release) -> list[dict]:
     """The release's deployments grouped by environment (production first), newest first in each."""
     groups: dict[int, dict] = {}
-    for deployment in release.deployments_newest_first:
+    deployments = release.deployments_newest_first
+    recoveries = deployment_recoveries(organization=release.organization, deployments=deployments)
+    for deployment in deployments:
+        deployment.recovery = recoveries.get(deployment.pk)
         group = groups.setdefault(deployment.environment_id, {"environment": deployment.environment, "deployments": []})
         history = deployment.history
         for change, following in zip(history, [*history[1:], None], strict=True):
