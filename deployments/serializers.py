@@ -64,6 +64,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "is_hotfix",
             "is_forced",
             "is_rollback",
+            "rollback_detected",
             "tags",
             "triggered_by",
             "external_id",

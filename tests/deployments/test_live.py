@@ -3,9 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from deployments.models import DeploymentStatus
+from deployments.models import Deployment, DeploymentStatus, Environment
+from releases.models import Project
 from tests.pages.conftest import T0, deploy, make_release
+from tests.plans import explain_analyze
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +154,46 @@ def test_the_query_count_does_not_grow_with_the_matrix(org, read_api, matrix, dj
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = read_api.get("/api/v1/environments/live/")
     assert len(response.json()["results"]) == 5 + 6 * 4
+
+
+def _deployment_rows_read(plan: dict) -> int:
+    """Rows every scan of the deployments table returned or filtered out, over all its loops."""
+    total = 0
+    if plan.get("Relation Name") == "deployments_deployment":
+        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+    return total + sum(_deployment_rows_read(child) for child in plan.get("Plans", []))
+
+
+def test_finding_what_is_live_reads_a_row_per_cell_however_long_the_history(org, read_api):
+    if connection.vendor != "postgresql":
+        pytest.skip("the plans checked here are PostgreSQL's")
+    busy = make_release(org, "busy-1", at=T0, projects=("busy",))
+    quiet = make_release(org, "quiet-1", at=T0, projects=("quiet",))
+    deploy(org, quiet, "production", at=T0, project="quiet")
+    deploy(org, busy, "production", at=T0 + H, project="busy")
+    production = Environment.objects.get(organization=org, name="production")
+    busy_project = Project.objects.get(organization=org, name="busy")
+    # Thousands of later deployments of another project, failures among them, to the same environment.
+    Deployment.objects.bulk_create(
+        Deployment(
+            organization=org,
+            environment=production,
+            release=busy,
+            project=busy_project,
+            status="failure" if n % 3 else "success",
+            occurred_at=T0 + (n + 2) * H,
+        )
+        for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE deployments_deployment")
+    read_api.get("/api/v1/environments/live/")  # the token's first use is recorded outside the capture
+
+    with CaptureQueriesContext(connection) as queries:
+        response = read_api.get("/api/v1/environments/live/?project=quiet")
+
+    assert [c["release"] for c in response.json()["results"]] == ["quiet-1"]
+    reads = [q["sql"] for q in queries.captured_queries if '"deployments_deployment"' in q["sql"]]
+    assert reads
+    for sql in reads:
+        assert _deployment_rows_read(explain_analyze(sql, None)) <= 4, sql
