@@ -1,4 +1,4 @@
-"""Regenerate docs/screenshots/*.png: the four main pages with demo data, in Debian's Chromium.
+"""Regenerate docs/screenshots/*.png: the main pages with demo data, in Debian's Chromium.
 
     .venv/bin/python scripts/screenshots.py        (or: make screenshots)
 
@@ -87,6 +87,7 @@ def main() -> None:
                     ("timeline", "/orgs/demo/releases/?per_page=10"),
                     ("deployments", "/orgs/demo/deployments/?per_page=10"),
                     ("metrics", "/orgs/demo/metrics/?days=90"),
+                    ("environments", "/orgs/demo/environments/"),
                 ]
                 for name, path in shots:
                     page.goto(base + path)
@@ -102,6 +103,8 @@ def main() -> None:
                 phone.context.add_cookies(page.context.cookies())
                 phone.goto(f"{base}/orgs/demo/releases/?per_page=10")
                 phone.screenshot(path=OUT / "timeline-phone.png")
+                phone.goto(f"{base}/orgs/demo/environments/")
+                phone.screenshot(path=OUT / "environments-phone.png", full_page=True)
                 browser.close()
         finally:
             server.terminate()
