@@ -65,11 +65,11 @@ def timeline(request: HttpRequest) -> HttpResponse:
     return render(request, "releases/timeline.html", context, status=400 if form.errors else 200)
 
 
-def _environment_groups(release: Release) -> list[dict]:
+def _environment_groups(org, release: Release) -> list[dict]:
     """The release's deployments grouped by environment (production first), newest first in each."""
     groups: dict[int, dict] = {}
     deployments = release.deployments_newest_first
-    recoveries = deployment_recoveries(organization=release.organization, deployments=deployments)
+    recoveries = deployment_recoveries(organization=org, deployments=deployments)
     for deployment in deployments:
         deployment.recovery = recoveries.get(deployment.pk)
         group = groups.setdefault(deployment.environment_id, {"environment": deployment.environment, "deployments": []})
@@ -92,7 +92,7 @@ def release_detail(request: HttpRequest, key: str) -> HttpResponse:
         request,
         release=release,
         commits=commits,
-        environment_groups=_environment_groups(release),
+        environment_groups=_environment_groups(request.org, release),
         refs=refs,
         # Where its build and deploy workflows run (their runs link there): its one repository.
         run_repository=refs[0].repository if len(refs) == 1 else None,

@@ -66,6 +66,6 @@ def test_release_page_query_count_does_not_grow_with_commits_or_deployments(
     for i in range(count):
         # Failures among them: each failed change is shown with what restored it.
         deploy(org, release, "production" if i % 2 else "staging", at=T0, status="failure" if i % 4 == 1 else "success")
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(11):
         response = alice_client.get("/orgs/acme/releases/6.0.0/")
     assert len(response.context["commits"]) == count
