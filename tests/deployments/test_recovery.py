@@ -1,13 +1,18 @@
 """Failure to recovery: the failed changes a page shows and what restored them agree with the metrics."""
 
+from datetime import timedelta
 from statistics import median
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from deployments.models import Deployment
+from deployments.models import Deployment, Environment
 from deployments.selectors import deployment_failed_change_ids, deployment_recoveries
 from metrics.selectors import dora_metrics
+from releases.models import Project
 from tests.metrics.scenario import SINCE, UNTIL, at, build_worked_example, deploy, release
+from tests.plans import explain_analyze
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +91,43 @@ def test_it_costs_two_queries_whatever_the_page(org, django_assert_max_num_queri
     rows = production(org)
     with django_assert_max_num_queries(2):
         deployment_recoveries(organization=org, deployments=rows)
+
+
+def _deployment_rows_read(plan: dict) -> int:
+    total = 0
+    if plan.get("Relation Name") == "deployments_deployment":
+        total += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)) * plan.get("Actual Loops", 1)
+    return total + sum(_deployment_rows_read(child) for child in plan.get("Plans", []))
+
+
+def test_a_page_of_recent_deployments_reads_only_what_came_after_it(org):
+    if connection.vendor != "postgresql":
+        pytest.skip("the plans checked here are PostgreSQL's")
+    old = release(org, "0.1.0", {1: at(-400)})
+    project = Project.objects.get(organization=org, name="api")
+    production = Environment.objects.create(organization=org, name="production", is_production=True)
+    # A long history before the page: none of it can change what the page's rows are.
+    Deployment.objects.bulk_create(
+        Deployment(
+            organization=org,
+            environment=production,
+            release=old,
+            project=project,
+            status="failure" if n % 4 == 0 else "success",
+            occurred_at=at(-300) + timedelta(minutes=n),
+        )
+        for n in range(3000)
+    )
+    release(org, "1.0.0", {2: at(0)})
+    for hour, status in enumerate(["success", "failure", "success", "success", "failure"]):
+        deploy(org, "1.0.0", at(1, hour), status=status)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE deployments_deployment")
+    page = list(Deployment.objects.filter(organization=org).order_by("-occurred_at", "-id")[:5])
+
+    with CaptureQueriesContext(connection) as queries:
+        recoveries = deployment_recoveries(organization=org, deployments=page)
+
+    assert sorted(r.seconds for r in recoveries.values() if r.seconds) == [3600.0]
+    sql = queries.captured_queries[0]["sql"]
+    assert _deployment_rows_read(explain_analyze(sql, None)) <= 30, sql
