@@ -1,7 +1,7 @@
 """The deployments page: what is live in each environment now, then the history, filterable."""
 
 from django import forms
-from django.db.models import F, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -22,7 +22,7 @@ from releasetracker.pages import org_page, page_context
 
 
 class DeploymentFilterForm(DateRangeMixin, QueryFilterForm):
-    field_order = ["environment", "is_production", "project", "status", "failed_change", "since", "until"]
+    field_order = ["environment", "is_production", "project", "status", "failed_change", "rework", "since", "until"]
     environment = forms.ChoiceField(required=False)
     # The metrics count production environments by default: their links land here with it.
     is_production = forms.ChoiceField(
@@ -33,6 +33,8 @@ class DeploymentFilterForm(DateRangeMixin, QueryFilterForm):
     failed_change = forms.ChoiceField(
         required=False, label="Failed change", choices=[("", "Any"), ("1", "Failed changes only")]
     )
+    # The metrics' rework: successful deployments flagged is_fix or is_hotfix.
+    rework = forms.ChoiceField(required=False, label="Rework", choices=[("", "Any"), ("1", "Fixes and hotfixes")])
 
     def __init__(self, data, *, projects: list[str], environments: list[str]):
         super().__init__(data)
@@ -94,6 +96,8 @@ def deployments(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(occurred_at__lt=until)
     if "failed_change" in filters:
         queryset = queryset.filter(pk__in=deployment_failed_change_ids(organization=org, since=since, until=until))
+    if "rework" in filters:
+        queryset = queryset.filter(Q(is_fix=True) | Q(is_hotfix=True), status=DeploymentStatus.SUCCESS)
     page, per_page = paginate(request, queryset.order_by("-occurred_at", "-id"))
     page.object_list = with_recoveries(org, list(page.object_list))
     live_by_env: dict[str, dict] = {}

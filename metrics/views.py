@@ -312,8 +312,7 @@ TILE_FILTERS = {
     "lead_time": {"status": "success"},
     "change_failure_rate": {"failed_change": "1"},
     "recovery_time": {"failed_change": "1"},
-    # The view has no rework filter: the successful deployments the rate is taken over.
-    "rework_rate": {"status": "success"},
+    "rework_rate": {"rework": "1"},
 }
 CHART_FILTERS = {
     "deployments": TILE_FILTERS["deployment_frequency"],

@@ -63,7 +63,13 @@ def test_the_failed_change_filter_lists_the_failed_changes_of_the_window(alice_c
     assert [d.release.version for d in response.context["page"].object_list] == ["1.4.0", "1.3.0", "1.2.0", "1.1.0"]
 
 
-@pytest.mark.parametrize("query", ["failed_change=yes", "is_production=true", "failed_change=%00"])
+def test_the_rework_filter_lists_the_successful_fixes_and_hotfixes(alice_client, example):
+    response = alice_client.get(f"/orgs/acme/deployments/?rework=1&{WINDOW}")
+
+    assert [d.release.version for d in response.context["page"].object_list] == ["1.3.2", "1.2.1"]
+
+
+@pytest.mark.parametrize("query", ["failed_change=yes", "is_production=true", "failed_change=%00", "rework=2"])
 def test_a_bad_value_of_the_new_filters_is_a_400(alice_client, example, query):
     assert alice_client.get(f"/orgs/acme/deployments/?{query}").status_code == 400
 
