@@ -547,11 +547,10 @@ def _tagged_failure_sql(alias: str) -> str:
     )
 
 
-def _recovery_ctes(scoped_select: str) -> str:
-    """``scoped`` (the rows of ``scoped_select``, which names deployments ``d``) through to
+def _recovery_ctes(source: str) -> str:
+    """``scoped`` (the deployments ``d`` of the FROM clause ``source``) through to
     ``numbered``: each row with ``failed_change`` (0/1) and ``good_no``, the number of successes
     that are not failed changes at or before it in its environment and project."""
-    table = Deployment._meta.db_table
     return f"""
     scoped AS (
         SELECT d.id, d.occurred_at, d.status, d.environment_id, COALESCE(d.project_id, 0) AS project_key,
@@ -560,7 +559,7 @@ def _recovery_ctes(scoped_select: str) -> str:
                    PARTITION BY d.environment_id, COALESCE(d.project_id, 0)
                    ORDER BY d.occurred_at, d.id ROWS UNBOUNDED PRECEDING
                ) AS success_no
-        FROM {table} d {scoped_select}
+        FROM {source}
     ),
     remediated AS (
         SELECT DISTINCT environment_id, project_key,
@@ -590,27 +589,32 @@ def deployment_recoveries(*, organization: Organization, deployments: Sequence[D
     """The failed changes among ``deployments`` (a page), by id, each with what recovered it.
 
     Two queries whatever the page's size: the definitions over each (environment, project) of the
-    page from its earliest row there on (the ``deployments_org_env_time`` index), and the
-    recovering deployments with their release and environment.
+    page from its earliest row there on (ranges of the ``deployments_org_env_time`` index), and
+    the recovering deployments with their release and environment.
     """
     if not deployments:
         return {}
     table = Deployment._meta.db_table
     ids = [d.pk for d in deployments]
+    since: dict[tuple[int, int | None], datetime] = {}
+    for d in deployments:
+        key = (d.environment_id, d.project_id)
+        since[key] = min(since.get(key, d.occurred_at), d.occurred_at)
+    # One index range per (environment, project) from the page's earliest row there, with the
+    # time as a value the planner can weigh (as a column of another row it guesses a third of
+    # the table, and reads all of it).
+    parts, params = [], []
+    adapt = connection.ops.adapt_datetimefield_value
+    for (environment_id, project_id), start in since.items():
+        project = "d.project_id IS NULL" if project_id is None else "d.project_id = %s"
+        parts.append(
+            f"SELECT * FROM {table} d WHERE d.organization_id = %s AND d.environment_id = %s"  # noqa: S608
+            f" AND {project} AND d.occurred_at >= %s"
+        )
+        params += [organization.pk, environment_id, *([] if project_id is None else [project_id]), adapt(start)]
     marks = ", ".join(["%s"] * len(ids))
     sql = f"""
-    WITH page AS (
-        SELECT environment_id, COALESCE(project_id, 0) AS project_key, MIN(occurred_at) AS since
-        FROM {table} WHERE organization_id = %s AND id IN ({marks})
-        GROUP BY environment_id, COALESCE(project_id, 0)
-    ),
-    {
-        _recovery_ctes(
-            "JOIN page p ON d.environment_id = p.environment_id"
-            " AND COALESCE(d.project_id, 0) = p.project_key AND d.occurred_at >= p.since"
-            " WHERE d.organization_id = %s"
-        )
-    }
+    WITH {_recovery_ctes(f"({' UNION ALL '.join(parts)}) d")}
     SELECT n.id, g.id
     FROM numbered n
     LEFT JOIN numbered g
@@ -619,7 +623,7 @@ def deployment_recoveries(*, organization: Organization, deployments: Sequence[D
     WHERE n.failed_change = 1 AND n.id IN ({marks})
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [organization.pk, *ids, organization.pk, *ids])
+        cursor.execute(sql, [*params, *ids])
         pairs = cursor.fetchall()
     recovering = {
         d.pk: d
@@ -643,7 +647,7 @@ def deployment_failed_change_ids(
     subquery for ``pk__in`` (the deployments view's ``failed_change`` filter). The rows after
     ``until`` that make a deployment a failed change are read, as the metrics do."""
     adapt = connection.ops.adapt_datetimefield_value
-    where, params = "WHERE d.organization_id = %s", [organization.pk]
+    where, params = f"{Deployment._meta.db_table} d WHERE d.organization_id = %s", [organization.pk]
     if since is not None:
         where += " AND d.occurred_at >= %s"
         params.append(adapt(since))
