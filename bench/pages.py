@@ -48,6 +48,7 @@ PAGES = {
     "metrics": "/orgs/{org}/metrics/",
     # From the first recent release to the last: every recent release's commits.
     "compare": "/orgs/{org}/compare/?base=r000000&head={last}",
+    "environments": "/orgs/{org}/environments/",
 }
 # How many recent releases (r000000, r000001, ...) each organization has.
 RECENT_COUNT = {"1k": RECENT, "100k": RECENT, "rows10": 10, "rows100": 100}

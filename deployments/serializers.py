@@ -64,6 +64,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "is_hotfix",
             "is_forced",
             "is_rollback",
+            "rollback_detected",
             "tags",
             "triggered_by",
             "external_id",
@@ -158,3 +159,47 @@ class DeploymentUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
     repository_url = serializers.URLField(
         max_length=model_max_length(Deployment, "repository_url"), required=False, allow_blank=True
     )
+
+
+class LiveQuerySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """``GET /api/v1/environments/live/``'s query string."""
+
+    project = serializers.CharField(required=False, max_length=model_max_length(Project, "name"))
+    environment = serializers.CharField(required=False, max_length=model_max_length(Environment, "name"))
+    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
+
+
+class LiveEnvironmentSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    is_production = serializers.BooleanField()
+
+
+class LiveCellSerializer(serializers.Serializer):
+    """One project's live deployment in one environment."""
+
+    project = serializers.CharField(source="project.name", default=None, allow_null=True)
+    environment = serializers.CharField(source="environment.name")
+    is_production = serializers.BooleanField(source="environment.is_production")
+    deployment = serializers.UUIDField(source="deployment.public_id", help_text="the live deployment's id")
+    release = serializers.CharField(source="deployment.release.version", default=None, allow_null=True)
+    commit_sha = serializers.CharField(source="deployment.commit_sha", help_text="empty when not reported")
+    deployed_at = serializers.DateTimeField(source="deployment.occurred_at")
+    deployed_by = serializers.SerializerMethodField(help_text="triggered_by, else the token or user that recorded it")
+    behind = serializers.IntegerField(
+        allow_null=True,
+        help_text="the project's releases newer than this one up to the newest live in any environment "
+        "(null for a bare sha or no project)",
+    )
+    stale = serializers.BooleanField(help_text="behind > 0")
+
+    def get_deployed_by(self, cell) -> str:
+        return cell.deployment.triggered_by or cell.deployment.created_by
+
+
+class LivePageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="matrix rows: projects, plus one for deployments of no project")
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    environments = LiveEnvironmentSerializer(many=True, help_text="the matrix's columns, in order")
+    results = LiveCellSerializer(many=True, help_text="the live cells of this page's projects")

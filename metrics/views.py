@@ -2,10 +2,12 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from deployments.selectors import environment_list
@@ -53,6 +55,8 @@ class Tile:
     # "better", "worse" or "same": the colour of the change, whose direction depends on the metric.
     trend: str = "same"
     explain: str = ""
+    # The deployments view filtered to what is behind the number (set by the view).
+    href: str = ""
 
 
 def _rate(value: float | None) -> str:
@@ -190,6 +194,8 @@ class Bar:
     height: float
     label: str
     empty: bool = False
+    start: datetime | None = None
+    href: str = ""
 
 
 @dataclass
@@ -286,6 +292,7 @@ def build_chart(key: str, title: str, series: list[dict], value_key: str, kind: 
                 height=round(height, 1),
                 label=f"{when}: {shown}",
                 empty=value is None,
+                start=start,
             )
         )
         if start and index % label_every == 0:
@@ -338,6 +345,47 @@ def build_charts(current: dict, bucket: str = "week") -> list[Chart]:
     ]
 
 
+# What each number counts, as the deployments view's filters: the tiles and the bars link there.
+TILE_FILTERS = {
+    "deployment_frequency": {"status": "success"},
+    # The commits' lead times end at the successful deployments that first shipped them.
+    "lead_time": {"status": "success"},
+    "change_failure_rate": {"failed_change": "1"},
+    "recovery_time": {"failed_change": "1"},
+    "rework_rate": {"rework": "1"},
+}
+CHART_FILTERS = {
+    "deployments": TILE_FILTERS["deployment_frequency"],
+    "lead_time": TILE_FILTERS["lead_time"],
+    "failure_rate": TILE_FILTERS["change_failure_rate"],
+    "recovery_time": TILE_FILTERS["recovery_time"],
+}
+BUCKET = timedelta(days=7)
+
+
+def deployments_link(org, scope: dict, since: datetime, until: datetime, extra: dict) -> str:
+    """The deployments view filtered to ``scope``'s environment (or every production one) and
+    project, the whole UTC days of ``[since, until)``, and ``extra``."""
+    query = {"environment": scope["environment"]} if scope.get("environment") else {"is_production": "1"}
+    if scope.get("project"):
+        query["project"] = scope["project"]
+    query |= {"since": since.date().isoformat(), "until": (until - timedelta(seconds=1)).date().isoformat(), **extra}
+    return f"{reverse('deployments:list', kwargs={'org_slug': org.slug})}?{urlencode(query)}"
+
+
+def link_numbers(
+    org, scope: dict, since: datetime, until: datetime, tiles: list[Tile], charts: list[Chart], *, bucket: str = "week"
+) -> None:
+    span = timedelta(days=1) if bucket == "day" else BUCKET
+    for tile in tiles:
+        tile.href = deployments_link(org, scope, since, until, TILE_FILTERS[tile.key])
+    for chart in charts:
+        for bar in chart.bars:
+            if bar.start is not None and not bar.empty:
+                start, end = max(bar.start, since), min(bar.start + span, until)
+                bar.href = deployments_link(org, scope, start, end, CHART_FILTERS[chart.key])
+
+
 def window_bounds(days: int, *, now: datetime | None = None) -> tuple[datetime, datetime]:
     """Whole UTC days ending with today: [since, until) with until = the next midnight."""
     now = now or timezone.now()
@@ -366,6 +414,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if wants_csv(request) and not form.errors:
         return csv_response(filename="dora-metrics.csv", header=SERIES_HEADER, rows=dora_series_rows(current))
     previous = dora_metrics(since=since - timedelta(days=days), until=since, bucket="week", **scope)
+    tiles = build_tiles(current, previous, environment=scope["environment"])
+    charts = build_charts(current, bucket)
+    link_numbers(org, scope, since, until, tiles, charts, bucket=bucket)
     context = page_context(
         request,
         form=form,
@@ -373,8 +424,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         # Dates, not instants: the window is whole UTC days whatever the page's time zone.
         since=since.date(),
         until=(until - timedelta(seconds=1)).date(),
-        tiles=build_tiles(current, previous, environment=scope["environment"]),
-        charts=build_charts(current, bucket),
+        tiles=tiles,
+        charts=charts,
         per_day=bucket == "day",
         csv_query=query_without(request, "format"),
         nav="metrics",

@@ -7,6 +7,7 @@ from django.utils.timezone import localtime
 
 from deployments.models import DeploymentStatus
 from deployments.selectors import (
+    deployment_recoveries,
     environment_list,
     release_compare_by_name,
     release_get,
@@ -80,12 +81,15 @@ def timeline(request: HttpRequest) -> HttpResponse:
 
 def _environment_groups(release: Release, *, organization) -> list[dict]:
     """The release's deployments grouped by environment (production first), newest first in each,
-    each with the incidents linked to it (one query for all)."""
+    each with the incidents linked to it and, for a failed change, what restored it (a query each
+    for all)."""
     groups: dict[int, dict] = {}
     deployments = release.deployments_newest_first
     linked = incidents_of_deployments(organization=organization, deployment_ids=[d.pk for d in deployments])
+    recoveries = deployment_recoveries(organization=organization, deployments=deployments)
     for deployment in deployments:
         deployment.linked_incidents = linked.get(deployment.pk, [])
+        deployment.recovery = recoveries.get(deployment.pk)
         group = groups.setdefault(deployment.environment_id, {"environment": deployment.environment, "deployments": []})
         history = deployment.history
         for change, following in zip(history, [*history[1:], None], strict=True):

@@ -23,6 +23,7 @@ releases_urls = (
 )
 deployments_urls = ([path("", deployment_views.deployments, name="list")], "deployments")
 incidents_urls = ([path("", incident_views.incidents, name="list")], "incidents")
+environments_urls = ([path("", deployment_views.environments, name="live")], "environments")
 metrics_urls = ([path("", metric_views.metrics, name="dashboard")], "metrics")
 compare_urls = ([path("", release_views.compare, name="compare")], "compare")
 orgs_urls = (
@@ -54,6 +55,7 @@ urlpatterns = [
     path("orgs/<slug:org_slug>/releases/", include(releases_urls)),
     path("orgs/<slug:org_slug>/deployments/", include(deployments_urls)),
     path("orgs/<slug:org_slug>/incidents/", include(incidents_urls)),
+    path("orgs/<slug:org_slug>/environments/", include(environments_urls)),
     path("orgs/<slug:org_slug>/metrics/", include(metrics_urls)),
     path("orgs/<slug:org_slug>/compare/", include(compare_urls)),
     path("orgs/<slug:org_slug>/", include(orgs_urls)),

@@ -87,6 +87,7 @@ def main() -> None:
                     ("timeline", "/orgs/demo/releases/?per_page=10"),
                     ("deployments", "/orgs/demo/deployments/?per_page=10"),
                     ("metrics", "/orgs/demo/metrics/?days=90"),
+                    ("environments", "/orgs/demo/environments/"),
                 ]
                 for name, path in shots:
                     page.goto(base + path)
@@ -108,6 +109,8 @@ def main() -> None:
                 phone.screenshot(path=OUT / "timeline-phone.png")
                 phone.goto(base + compare + "#summary")
                 phone.screenshot(path=OUT / "compare-phone.png")
+                phone.goto(f"{base}/orgs/demo/environments/")
+                phone.screenshot(path=OUT / "environments-phone.png", full_page=True)
                 browser.close()
         finally:
             server.terminate()

@@ -2,9 +2,10 @@
 
 import re
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -61,6 +62,19 @@ def actions_run_url(run_id, repository) -> str:
     if not base and OWNER_REPO.match(repository.name):
         base = f"https://github.com/{quote(repository.name)}"
     return f"{base.rstrip('/')}/actions/runs/{run_id}" if base else ""
+
+
+@register.simple_tag
+def deployment_url(org, deployment) -> str:
+    """Where a deployment is shown: on its release's page, else (a bare sha) in the deployments view
+    filtered to its environment and day; either way at its row's anchor."""
+    anchor = f"#deployment-{deployment.public_id}"
+    if deployment.release_id:
+        return reverse("releases:detail", kwargs={"org_slug": org.slug, "key": deployment.release.public_id}) + anchor
+    # The deployments view reads its dates as days of the page's time zone.
+    day = localtime(deployment.occurred_at).date().isoformat()
+    query = urlencode({"environment": deployment.environment.name, "since": day, "until": day})
+    return reverse("deployments:list", kwargs={"org_slug": org.slug}) + f"?{query}{anchor}"
 
 
 @register.filter

@@ -94,6 +94,7 @@ ROUTES: dict[str, Case] = {
     "api/v1/incidents/<id>/": api_detail("incident", ("GET", "PATCH")),
     "api/v1/environments/": Case("api"),
     "api/v1/environments/<id>/": api_detail("environment", ("GET", "PATCH")),
+    "api/v1/environments/live/": Case("api"),
     "api/v1/webhooks/": Case("api"),
     "api/v1/webhooks/<id>/": api_detail("webhook", ("GET", "PATCH", "DELETE")),
     "api/v1/webhooks/<id>/deliveries/": api_detail("webhook"),
@@ -215,6 +216,7 @@ ROUTES: dict[str, Case] = {
     "orgs/<org_slug>/compare/": Case(
         "page", ("GET",), {"org_slug": "slug", "head": "unmarked_version"}, query="?base=1.0.0&head=<head>"
     ),
+    "orgs/<org_slug>/environments/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/<public_id>/revoke/": Case(
         "page", ("GET", "POST"), {"org_slug": "slug", "public_id": "token"}
