@@ -38,6 +38,8 @@ class Organization(TimeStamped):
     timezone = models.CharField(
         max_length=64,
         default="UTC",
+        # Also the database's default, so a row written by code that predates the field is valid.
+        db_default="UTC",
         validators=[validate_timezone],
         help_text="An IANA time zone such as Europe/Paris: the pages show times and days in it.",
     )

@@ -14,6 +14,7 @@ class Migration(migrations.Migration):
             model_name="organization",
             name="timezone",
             field=models.CharField(
+                db_default="UTC",
                 default="UTC",
                 help_text="An IANA time zone such as Europe/Paris: the pages show times and days in it.",
                 max_length=64,

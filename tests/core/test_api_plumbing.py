@@ -104,6 +104,7 @@ def expected_deployment(deployment: Deployment) -> dict:
         "is_hotfix": deployment.is_hotfix,
         "is_forced": deployment.is_forced,
         "is_rollback": deployment.is_rollback,
+        "rollback_detected": deployment.rollback_detected,
         "tags": deployment.tags,
         "triggered_by": deployment.triggered_by,
         "external_id": deployment.external_id,

@@ -113,9 +113,9 @@ def test_the_pages_query_counts_do_not_grow_with_incidents(alice_client, org, dj
         )
     with django_assert_max_num_queries(8):
         assert alice_client.get("/orgs/acme/incidents/").status_code == 200
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         assert alice_client.get("/orgs/acme/releases/9.0.0/").status_code == 200
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(13):
         assert alice_client.get("/orgs/acme/deployments/").status_code == 200
 
 
