@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from deployments.serializers import DeploymentSerializer
 from releases.models import Commit, Project, Release, ReleaseRef, Repository
-from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
-from releasetracker.api.fields import AwareDateTimeField
+from releases.services import MAX_COMMITS_PER_REQUEST, MAX_PROJECTS, MAX_REFS, CommitInput, RefInput
+from releasetracker.api.fields import AwareDateTimeField, CappedListField
 from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
 
 
@@ -91,15 +91,17 @@ class RefInputSerializer(serializers.Serializer):
 
 class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = serializers.CharField(max_length=model_max_length(Release, "version"))
-    projects = serializers.ListField(
-        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    projects = CappedListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")),
+        required=False,
+        max_length=MAX_PROJECTS,
     )
-    commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
+    commits = CappedListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
     name = serializers.CharField(max_length=model_max_length(Release, "name"), required=False, allow_blank=True)
     ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
     url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False, allow_null=True)
-    refs = RefInputSerializer(many=True, required=False)
+    refs = RefInputSerializer(many=True, required=False, max_length=MAX_REFS)
     trigger_build_workflow = serializers.BooleanField(
         required=False,
         default=False,
@@ -117,14 +119,16 @@ class ReleaseUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
     ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False)
-    projects = serializers.ListField(
-        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    projects = CappedListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")),
+        required=False,
+        max_length=MAX_PROJECTS,
     )
 
 
 class AddCommitsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    commits = serializers.ListField(child=CommitInputField(), max_length=MAX_COMMITS_PER_REQUEST, allow_empty=False)
-    refs = RefInputSerializer(many=True, required=False)
+    commits = CappedListField(child=CommitInputField(), max_length=MAX_COMMITS_PER_REQUEST, allow_empty=False)
+    refs = RefInputSerializer(many=True, required=False, max_length=MAX_REFS)
 
 
 class AddCommitsResultSerializer(serializers.Serializer):
