@@ -72,7 +72,16 @@ class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         component = auto_schema.resolve_serializer(CommitObjectSerializer, direction)
-        return {"oneOf": [{"type": "string", "description": "a commit sha (7 to 64 hex digits)"}, component.ref]}
+        return {
+            "oneOf": [
+                {
+                    "type": "string",
+                    "description": "a commit sha (7 to 64 hex digits)",
+                    "pattern": r"^\s*[0-9a-fA-F]{7,64}\s*$",
+                },
+                component.ref,
+            ]
+        }
 
 
 class RefInputSerializer(serializers.Serializer):
