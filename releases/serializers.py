@@ -12,6 +12,21 @@ from releases.services import MAX_COMMITS_PER_REQUEST, MAX_PROJECTS, MAX_REFS, C
 from releasetracker.api.fields import AwareDateTimeField, CappedListField
 from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
 
+# The services refuse anything else (releasetracker.validation.clean_sha strips, then matches).
+SHA_PATTERN = r"^\s*[0-9a-fA-F]{7,64}\s*$"
+
+
+@extend_schema_field({"type": "string", "pattern": SHA_PATTERN, "description": "7 to 64 hex digits"})
+class ShaField(serializers.CharField):
+    """A commit sha: the schema says what the service accepts."""
+
+
+@extend_schema_field(
+    {"type": "string", "nullable": True, "pattern": r"^(\s*[0-9a-fA-F]{7,64}\s*)?$", "description": "empty or a sha"}
+)
+class OptionalShaField(serializers.CharField):
+    """A commit sha, or nothing."""
+
 
 class CommitObjectSerializer(serializers.Serializer):
     sha = serializers.CharField(
@@ -77,7 +92,7 @@ class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
                 {
                     "type": "string",
                     "description": "a commit sha (7 to 64 hex digits)",
-                    "pattern": r"^\s*[0-9a-fA-F]{7,64}\s*$",
+                    "pattern": SHA_PATTERN,
                 },
                 component.ref,
             ]
@@ -86,8 +101,8 @@ class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
 
 class RefInputSerializer(serializers.Serializer):
     repository = serializers.CharField(max_length=model_max_length(Repository, "name"))
-    commit = serializers.CharField(max_length=model_max_length(ReleaseRef, "commit"))
-    previous_commit = serializers.CharField(
+    commit = ShaField(max_length=model_max_length(ReleaseRef, "commit"))
+    previous_commit = OptionalShaField(
         max_length=model_max_length(ReleaseRef, "previous_commit"), required=False, allow_blank=True, allow_null=True
     )
 

@@ -81,3 +81,16 @@ def test_a_redelivery_of_a_malformed_delivery_id_is_a_json_404(api, org):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["code"] == "not_found"
+
+
+def test_a_refs_commit_must_look_like_a_sha_in_the_schema_too(schema, api):
+    ref = schema["components"]["schemas"]["RefInputRequest"]["properties"]
+    assert ref["commit"]["pattern"] == r"^\s*[0-9a-fA-F]{7,64}\s*$"
+    assert ref["previous_commit"]["nullable"] is True
+
+    response = api.post(
+        "/api/v1/releases/", {"version": "1.0", "refs": [{"repository": "r", "commit": "0"}]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "refs.0.commit" in response.json()["error"]
