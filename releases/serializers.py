@@ -163,7 +163,7 @@ class AddCommitsResultSerializer(serializers.Serializer):
 
 class CommitSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    repository = serializers.CharField(source="repository.name", default=None, read_only=True)
+    repository = serializers.CharField(source="repository.name", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = Commit

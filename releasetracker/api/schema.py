@@ -56,6 +56,11 @@ class RejectUnknownFieldsExtension(OpenApiSerializerExtension):
         schema = auto_schema._map_basic_serializer(self.target, direction)
         if direction == "request":
             schema["additionalProperties"] = False
+        else:
+            # A pattern is what this endpoint accepts; stored values may come from another entry
+            # point with looser rules (a repository named by a Sentry ref), so answers carry none.
+            for prop in schema.get("properties", {}).values():
+                prop.pop("pattern", None)
         for name, field in self.target.fields.items():
             # drf-spectacular leaves out a nested list's max_length; the body's limits are in the schema.
             if isinstance(field, serializers.ListSerializer) and field.max_length is not None:

@@ -43,5 +43,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for row in sorted(rows, key=lambda row: -row["seconds"]):
         terminalreporter.write_line(
             f"{row['seconds'] * 1000:9.1f} ms  {row['status']}  {row['count']:>9} items  "
-            f"{row['size'] / 1024:8.0f} KiB  {row['case']}"
+            f"{row['size'] / 1024:8.0f} KiB  {row['case']}, {row.get('factor', '')}"
         )

@@ -310,6 +310,7 @@ def test_a_list_over_its_cap_is_a_4xx_naming_it_and_stores_nothing(prepared, cas
     record_server_time(
         request,
         case=f"{case.entry} {case.field} ({case.kind})",
+        factor=factor if isinstance(factor, str) else f"{factor}x cap",
         count=count,
         status=response.status_code,
         size=len(body),

@@ -94,3 +94,23 @@ def test_a_refs_commit_must_look_like_a_sha_in_the_schema_too(schema, api):
 
     assert response.status_code == 400
     assert "refs.0.commit" in response.json()["error"]
+
+
+def test_a_commit_without_a_repository_answers_null_where_the_schema_allows_it(schema, api, org):
+    assert schema["components"]["schemas"]["Commit"]["properties"]["repository"]["nullable"] is True
+    api.post("/api/v1/releases/", {"version": "1.0", "commits": ["abcdef0"]}, format="json")
+
+    commit = api.get("/api/v1/commits/").json()["results"][0]
+
+    assert commit["repository"] is None
+
+
+def test_a_repository_named_by_a_ref_is_answered_without_the_create_pattern(schema, api):
+    assert "pattern" in request_schema(schema, "/api/v1/repositories/", "post")["properties"]["name"]
+    assert "pattern" not in schema["components"]["schemas"]["Repository"]["properties"]["name"]
+    refs = [{"repository": "mono", "commit": "abcdef0"}]
+    api.post("/api/v1/releases/", {"version": "1.0", "refs": refs}, format="json")
+
+    names = [row["name"] for row in api.get("/api/v1/repositories/").json()["results"]]
+
+    assert names == ["mono"]
