@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
+from deployments.services import MAX_TAGS
 from releases.models import Project, Release
 from releasetracker.api.fields import AwareDateTimeField, TagsField
 from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
@@ -121,7 +122,7 @@ class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
     is_hotfix = serializers.BooleanField(required=False, default=False)
     is_forced = serializers.BooleanField(required=False, default=False)
     is_rollback = serializers.BooleanField(required=False, default=False)
-    tags = TagsField(required=False)
+    tags = TagsField(required=False, max_length=MAX_TAGS)
     triggered_by = serializers.CharField(
         max_length=model_max_length(Deployment, "triggered_by"), required=False, allow_blank=True
     )

@@ -219,7 +219,7 @@ class EnvironmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organ
     @extend_schema(
         summary="Rename an environment or change whether it counts as production",
         request=EnvironmentUpdateSerializer,
-        responses={200: EnvironmentSerializer, **errors(400, 401, 403, 404, 429)},
+        responses={200: EnvironmentSerializer, **errors(400, 401, 403, 404, 409, 429)},
     )
     def partial_update(self, request, id=None):
         env = self.get_object()

@@ -17,7 +17,7 @@ from deployments.models import DeploymentStatus
 from deployments.services import HISTORY_ADDED, RECORDED, UNCHANGED, deployment_status_report
 from integrations.base import invalid
 from releases.models import Source
-from releases.services import CommitInput, release_publish, repository_commits_record
+from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, release_publish, repository_commits_record
 from releasetracker.models import Organization
 
 CREATED_BY = "GitHub webhook"
@@ -204,6 +204,8 @@ def push(organization: Organization, payload: dict) -> Result:
     commits = payload.get("commits")
     if not isinstance(commits, list):
         raise invalid("commits", "must be a list")
+    if len(commits) > MAX_COMMITS_PER_REQUEST:
+        raise invalid("commits", f"at most {MAX_COMMITS_PER_REQUEST} per push")
     full_name = _str(repository, "full_name", "repository.full_name")
     inputs = []
     for index, commit in enumerate(commits):

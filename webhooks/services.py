@@ -64,11 +64,17 @@ def clean_format(format) -> str:
     return format
 
 
+# Each event once: a longer list repeats one, and is refused before its items are looked at.
+MAX_EVENTS = len(SUBSCRIBABLE_EVENTS)
+
+
 def clean_events(events, *, format: str = WebhookFormat.JSON) -> list[str]:
     """The events an endpoint of ``format`` subscribes to: any for JSON, those a chat message exists for otherwise."""
     allowed = [value for value, _ in SUBSCRIBABLE_EVENTS] if format == WebhookFormat.JSON else list(CHAT_EVENTS)
     if not isinstance(events, (list, tuple)) or not events:
         raise DomainError(f"choose one or more of: {', '.join(allowed)}", field="events")
+    if len(events) > MAX_EVENTS:
+        raise DomainError(f"at most {MAX_EVENTS} events, each once", field="events")
     bad = [e for e in events if e not in allowed]
     if bad:
         if format != WebhookFormat.JSON and bad[0] in WebhookEvent.values:

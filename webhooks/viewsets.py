@@ -96,7 +96,7 @@ class WebhookEndpointViewSet(
         request=None,
         responses={202: WebhookDeliverySerializer, **DETAIL_ERRORS},
     )
-    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/.]+)/redeliver")
+    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/]+)/redeliver")
     def redeliver(self, request, id=None, delivery_id=None):
         endpoint = self.get_object()
         try:
