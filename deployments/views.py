@@ -8,9 +8,7 @@ from django.shortcuts import render
 
 from deployments.models import Deployment, DeploymentStatus
 from deployments.selectors import (
-    deployment_failed_change_ids,
     deployment_list,
-    deployment_recoveries,
     environment_list,
     environment_live_environments,
     environment_live_matrix,
@@ -18,6 +16,7 @@ from deployments.selectors import (
 )
 from deployments.serializers import DeploymentRowSerializer
 from incidents.selectors import incidents_of_deployments
+from metrics.selectors import deployment_recoveries, failed_change_ids
 from releases.selectors import project_list
 from releasetracker.exports import serializer_csv_response, wants_csv
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
@@ -98,7 +97,7 @@ def deployments(request: HttpRequest) -> HttpResponse:
     if until is not None:
         queryset = queryset.filter(occurred_at__lt=until)
     if "failed_change" in filters:
-        queryset = queryset.filter(pk__in=deployment_failed_change_ids(organization=org, since=since, until=until))
+        queryset = queryset.filter(pk__in=failed_change_ids(organization=org, since=since, until=until))
     if "rework" in filters:
         queryset = queryset.filter(Q(is_fix=True) | Q(is_hotfix=True), status=DeploymentStatus.SUCCESS)
     if wants_csv(request) and not form.errors:

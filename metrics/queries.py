@@ -25,7 +25,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from deployments.models import Deployment
+from deployments.models import Deployment, Environment
 from incidents.models import DEFAULT_ATTRIBUTION_WINDOW, Incident, IncidentSettings
 from releases.models import Commit, ReleaseCommit
 
@@ -33,6 +33,7 @@ DEPLOYMENT = Deployment._meta.db_table
 COMMIT = Commit._meta.db_table
 RELEASE_COMMIT = ReleaseCommit._meta.db_table
 INCIDENT = Incident._meta.db_table
+ENVIRONMENT = Environment._meta.db_table
 INCIDENT_SETTINGS = IncidentSettings._meta.db_table
 
 # The row that carries the whole window's aggregates next to the per-bucket rows.
@@ -205,9 +206,19 @@ def _attribution_window() -> str:
     )
 
 
-def _attribution_ctes(scope: Scope, params: dict) -> str:
+def _production_in(production_ids: Sequence[int] | None, params: dict) -> str:
+    """``IN (...)`` of the organization's production environments: the ids given, else a subquery
+    (the pages' selectors, which must not spend a query on them)."""
+    if production_ids is None:
+        return f"IN (SELECT pe.id FROM {ENVIRONMENT} pe WHERE pe.organization_id = %(org)s AND pe.is_production)"  # noqa: S608
+    return _ids_in("prod", production_ids, params)
+
+
+def _attribution_ctes(params: dict, production_ids: Sequence[int] | None, *, since: bool = True) -> str:
     """CTEs ``unlinked`` and ``attributed_unlinked``: each incident that names no deployment and
-    started from ``since`` on, with the deployment it is attributed to (NULL: unattributed).
+    started from ``since`` on (any time with ``since=False``), with the deployment it is
+    attributed to (NULL: unattributed). An incident is attributed to an earlier deployment, so
+    those that started before the deployments read cannot change them.
 
     DESIGN.md's rules after the named deployment: the latest successful production deployment
     that shipped the incident's commit (through its release's commits, or as its own sha: a
@@ -217,7 +228,7 @@ def _attribution_ctes(scope: Scope, params: dict) -> str:
     subquery through an index, run once per incident.
     """
     params["default_window"] = DEFAULT_ATTRIBUTION_WINDOW.total_seconds()
-    production = _ids_in("prod", scope.production_ids, params)
+    production = _production_in(production_ids, params)
     sha_range = "{column} >= u.commit_sha AND {column} < u.commit_sha || 'g'"
     by_release = _latest_success(
         f"c.organization_id = %(org)s AND {sha_range.format(column='c.sha')} AND d.environment_id {production}",
@@ -239,7 +250,7 @@ def _attribution_ctes(scope: Scope, params: dict) -> str:
                CASE WHEN u.commit_sha <> '' THEN {by_sha} END AS by_sha,
                {by_environment} AS by_environment
         FROM {INCIDENT} u
-        WHERE u.organization_id = %(org)s AND u.deployment_id IS NULL AND u.started_at >= %(since)s
+        WHERE u.organization_id = %(org)s AND u.deployment_id IS NULL{" AND u.started_at >= %(since)s" if since else ""}
     ),
     by_commit AS (
         -- The later of the two deployments that shipped the commit.
@@ -262,18 +273,19 @@ def _attribution_ctes(scope: Scope, params: dict) -> str:
     )"""  # noqa: S608
 
 
-def changes_sql(scope: Scope) -> tuple[str, dict]:
-    """Deployment frequency, change failure rate, recovery time and rework rate, per bucket and in total.
+def failed_change_ctes(source: str, params: dict, production_ids: Sequence[int] | None, *, since: bool = True) -> str:
+    """The CTEs ``scoped`` through ``flagged``: the deployments ``d`` of the FROM clause
+    ``source``, each with ``failed_change`` (0/1) and, when incidents are attributed to it,
+    ``has_incidents``, ``incident_start``, ``incident_end`` and ``incidents_open``.
 
-    Rows from ``since`` onwards are read with no upper bound: whether a deployment in the window
-    is a failed change (a hotfix or rollback may come after ``until``) and when it was recovered
-    can only be known from what came after it. Rows before ``since`` are not needed: a
-    deployment's failed-change status depends only on later deployments.
+    The one definition of a failed change (DESIGN.md, docs/metrics.md): the metrics count it and
+    the pages list it (``metrics.selectors.failed_change_ids`` and ``deployment_recoveries``).
+    It depends only on what came after a deployment, so ``source`` may start anywhere; with
+    ``since`` the incidents read are those from ``%(since)s`` on, the earliest row of ``source``
+    or before. ``params`` needs ``org`` (and ``since``).
     """
-    params = _params(scope)
-    project_filter = " AND project_id = %(project)s" if scope.project_id is not None else ""
-    sql = f"""
-    WITH scoped AS (
+    return f"""
+    scoped AS (
         SELECT d.id, d.occurred_at, d.status, d.environment_id, COALESCE(d.project_id, 0) AS project_key,
                d.is_fix, d.is_hotfix, d.is_rollback, {_tagged_failure("d")} AS tagged_failure,
                -- Successes so far in this environment and project: numbers each success, and gives
@@ -282,9 +294,8 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
                    PARTITION BY d.environment_id, COALESCE(d.project_id, 0)
                    ORDER BY d.occurred_at, d.id ROWS UNBOUNDED PRECEDING
                ) AS success_no
-        FROM {DEPLOYMENT} d
-        WHERE {_scope_sql("d", scope, params)} AND d.occurred_at >= %(since)s
-    ),{_attribution_ctes(scope, params)},
+        FROM {source}
+    ),{_attribution_ctes(params, production_ids, since=since)},
     attributed AS (
         -- Incidents that name one of these deployments, and those attributed to one.
         SELECT i.deployment_id, i.started_at, i.resolved_at
@@ -319,7 +330,22 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
           ON s.status = 'success' AND r.environment_id = s.environment_id
          AND r.project_key = s.project_key AND r.success_no = s.success_no
         LEFT JOIN incidents_of o ON o.deployment_id = s.id
-    ),
+    )"""  # noqa: S608
+
+
+def changes_sql(scope: Scope) -> tuple[str, dict]:
+    """Deployment frequency, change failure rate, recovery time and rework rate, per bucket and in total.
+
+    Rows from ``since`` onwards are read with no upper bound: whether a deployment in the window
+    is a failed change (a hotfix or rollback may come after ``until``) and when it was recovered
+    can only be known from what came after it. Rows before ``since`` are not needed: a
+    deployment's failed-change status depends only on later deployments.
+    """
+    params = _params(scope)
+    project_filter = " AND project_id = %(project)s" if scope.project_id is not None else ""
+    source = f"{DEPLOYMENT} d WHERE {_scope_sql('d', scope, params)} AND d.occurred_at >= %(since)s"
+    sql = f"""
+    WITH {failed_change_ctes(source, params, scope.production_ids)},
     recovery AS (
         -- The earliest later success that is not itself a failed change. Read newest first so
         -- the frame only grows (PostgreSQL then aggregates it in one pass).
@@ -446,3 +472,75 @@ def changes(scope: Scope) -> dict[int, dict]:
 
 def lead_times(scope: Scope) -> dict[int, dict]:
     return _fetch(*lead_time_sql(scope))
+
+
+# The pages' view of the same definitions ---------------------------------------------------------
+
+
+def failed_change_ids_sql(organization_id: int, since: datetime | None, until: datetime | None) -> tuple[str, dict]:
+    """The ids of the organization's failed changes in ``[since, until)`` (either end open), in
+    every environment: the deployments the metrics count as ``failed``. Rows after ``until`` are
+    read, as the metrics do (a later hotfix or rollback makes a deployment a failed change)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    params: dict = {"org": organization_id}
+    source = f"{DEPLOYMENT} d WHERE d.organization_id = %(org)s"
+    if since is not None:
+        params["since"] = adapt(since)
+        source += " AND d.occurred_at >= %(since)s"
+    before = ""
+    if until is not None:
+        params["until"] = adapt(until)
+        before = " AND occurred_at < %(until)s"
+    ctes = failed_change_ctes(source, params, None, since=since is not None)
+    return f"WITH {ctes} SELECT id FROM flagged WHERE failed_change = 1{before}", params  # noqa: S608
+
+
+def recoveries_sql(
+    organization_id: int, starts: dict[tuple[int, int | None], datetime], ids: Sequence[int]
+) -> tuple[str, dict]:
+    """For the failed changes among ``ids``: the id of the deployment that recovered it (the next
+    success in its environment and project that is not a failed change), ``has_incidents`` (1
+    when incidents are attributed to it) and ``incident_seconds``, from the first one's start to
+    the last one's end (NULL while one is open): the metrics' recovery time of an incident.
+
+    ``starts`` gives each (environment, project) of the rows its earliest time: one range of the
+    ``deployments_org_env_time`` index each, with the time as a value the planner can weigh (as a
+    column of another row it guesses a third of the table, and reads all of it).
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    params: dict = {"org": organization_id, "since": adapt(min(starts.values()))}
+    parts = []
+    for index, ((environment_id, project_id), start) in enumerate(starts.items()):
+        params[f"env{index}"], params[f"from{index}"] = environment_id, adapt(start)
+        project = "d.project_id IS NULL"
+        if project_id is not None:
+            params[f"project{index}"] = project_id
+            project = f"d.project_id = %(project{index})s"
+        parts.append(
+            f"SELECT * FROM {DEPLOYMENT} d WHERE d.organization_id = %(org)s AND d.environment_id = %(env{index})s"  # noqa: S608
+            f" AND {project} AND d.occurred_at >= %(from{index})s"
+        )
+    sql = f"""
+    WITH {failed_change_ctes(f"({' UNION ALL '.join(parts)}) d", params, None)},
+    numbered AS (
+        -- The successes that are not failed changes at or before each row: the next one recovers it.
+        SELECT f.*, SUM(CASE WHEN f.status = 'success' AND f.failed_change = 0 THEN 1 ELSE 0 END) OVER (
+                   PARTITION BY f.environment_id, f.project_key
+                   ORDER BY f.occurred_at, f.id ROWS UNBOUNDED PRECEDING
+               ) AS good_no
+        FROM flagged f
+    )
+    SELECT n.id, g.id AS recovered_by, CASE WHEN n.has_incidents THEN 1 ELSE 0 END AS has_incidents,
+           CASE WHEN n.has_incidents AND n.incidents_open = 0
+                THEN {_seconds("n.incident_end", "n.incident_start")} END AS incident_seconds
+    FROM numbered n
+    LEFT JOIN numbered g
+      ON g.environment_id = n.environment_id AND g.project_key = n.project_key
+     AND g.status = 'success' AND g.failed_change = 0 AND g.good_no = n.good_no + 1
+    WHERE n.failed_change = 1 AND n.id {_ids_in("page", ids, params)}
+    """  # noqa: S608
+    return sql, params
+
+
+def recoveries(organization_id: int, starts: dict, ids: Sequence[int]) -> list[dict]:
+    return list(_fetch(*recoveries_sql(organization_id, starts, ids)).values())

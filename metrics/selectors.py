@@ -5,10 +5,15 @@ call it and show what it returns (the API's JSON shape). The SQL lives in ``metr
 this module resolves the scope, checks the window, and turns aggregates into values and bands.
 """
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
-from deployments.models import Environment
+from django.db.models.expressions import RawSQL
+
+from deployments.models import Deployment, Environment
 from metrics import queries
 from releases.models import Project
 from releasetracker.errors import DomainError
@@ -294,3 +299,80 @@ def dora_metrics(
         },
         "incidents": {"unattributed": int((changes.get(queries.TOTAL) or {}).get("unattributed") or 0)},
     }
+
+
+# Failed changes and recoveries on the pages ------------------------------------------------------
+# The deployments view's ``failed_change`` filter and the "restored by" of the deployments view and
+# the release page use the metrics' own SQL (``queries.failed_change_ctes``), incidents included,
+# so a tile's number and the list it links to agree.
+
+
+def _positional(sql: str, params: dict) -> tuple[str, list]:
+    """``sql`` with its named placeholders as ``%s`` and the values in their order: what a
+    subquery inside an ORM query takes."""
+    values = []
+
+    def take(match: re.Match) -> str:
+        values.append(params[match.group(1)])
+        return "%s"
+
+    return re.sub(r"%\((\w+)\)s", take, sql), values
+
+
+def failed_change_ids(
+    *, organization: Organization, since: datetime | None = None, until: datetime | None = None
+) -> RawSQL:
+    """The ids of the organization's failed changes in ``[since, until)`` (either end open), in
+    every environment, as a subquery for ``pk__in``: no query of its own."""
+    if organization is None:
+        raise ValueError("failed_change_ids needs an organization")
+    sql, values = _positional(*queries.failed_change_ids_sql(organization.pk, since, until))
+    # Only fixed fragments are formatted in; every value is a parameter.
+    return RawSQL(sql, values)  # noqa: S611
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a failed change's page row shows: the deployment that recovered it (None: not yet, or
+    recovered by its incidents' resolution), the seconds to recovery (None: not yet), and whether
+    incidents are attributed to it (then the recovery runs from the first one's start to the last
+    one's end, as the metrics measure it)."""
+
+    recovered_by: Deployment | None
+    seconds: float | None
+    by_incidents: bool = False
+
+
+def deployment_recoveries(*, organization: Organization, deployments: Sequence[Deployment]) -> dict[int, Recovery]:
+    """The failed changes among ``deployments`` (a page), by id, each with what recovered it.
+
+    Two queries whatever the page's size: the definitions over each (environment, project) of the
+    page from its earliest row there on, and the recovering deployments with their release and
+    environment.
+    """
+    if organization is None:
+        raise ValueError("deployment_recoveries needs an organization")
+    if not deployments:
+        return {}
+    starts: dict[tuple[int, int | None], datetime] = {}
+    for d in deployments:
+        key = (d.environment_id, d.project_id)
+        starts[key] = min(starts.get(key, d.occurred_at), d.occurred_at)
+    rows = queries.recoveries(organization.pk, starts, [d.pk for d in deployments])
+    wanted = {row["recovered_by"] for row in rows if row["recovered_by"] and not row["has_incidents"]}
+    recovering = {
+        d.pk: d
+        for d in Deployment.objects.for_organization(organization)
+        .filter(pk__in=wanted)
+        .select_related("environment", "release", "project")
+    }
+    by_id = {d.pk: d for d in deployments}
+    found = {}
+    for row in rows:
+        if row["has_incidents"]:
+            found[row["id"]] = Recovery(recovered_by=None, seconds=row["incident_seconds"], by_incidents=True)
+            continue
+        later = recovering.get(row["recovered_by"])
+        seconds = (later.occurred_at - by_id[row["id"]].occurred_at).total_seconds() if later else None
+        found[row["id"]] = Recovery(recovered_by=later, seconds=seconds)
+    return found

@@ -7,7 +7,6 @@ from django.utils.timezone import localtime
 
 from deployments.models import DeploymentStatus
 from deployments.selectors import (
-    deployment_recoveries,
     environment_list,
     release_compare_by_name,
     release_get,
@@ -15,6 +14,7 @@ from deployments.selectors import (
     release_timeline,
 )
 from incidents.selectors import incidents_of_deployments
+from metrics.selectors import deployment_recoveries
 from releases.models import Release
 from releases.selectors import COMPARE_COMMIT_LIMIT, project_list, release_list, release_previous
 from releases.serializers import ReleaseSerializer

@@ -2,12 +2,14 @@
 restore; automatic rollbacks say so; the metrics' tiles and bars link to the deployments behind them."""
 
 import re
+from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from deployments.models import Deployment
+from incidents.services import incident_create
 from tests.metrics.scenario import build_worked_example
 from tests.pages.test_metrics_page import recent  # noqa: F401 (a fixture)
 
@@ -101,3 +103,47 @@ def test_each_chart_bar_links_to_the_deployments_of_its_week(alice_client, recen
         listed += len(alice_client.get(bar.href).context["page"].object_list)
     assert listed == 3
     assert 'class="chart__link"' in response.content.decode()
+
+
+@pytest.fixture
+def blamed(org, recent):  # noqa: F811
+    """``recent`` plus an incident attributed (through its environment) to 8.2.0, a successful
+    production deployment, from 1 hour after it for 3 hours."""
+    shipped = Deployment.objects.get(organization=org, environment__name="production", release__version="8.2.0")
+    incident_create(
+        organization=org,
+        title="Checkout down",
+        environment="production",
+        started_at=shipped.occurred_at + timedelta(hours=1),
+        resolved_at=shipped.occurred_at + timedelta(hours=4),
+    )
+    return shipped
+
+
+def test_a_deployment_blamed_for_an_incident_is_listed_behind_the_failure_tile_and_counted_there(alice_client, blamed):
+    response = alice_client.get("/orgs/acme/metrics/")
+    failure = next(t for t in response.context["tiles"] if t.key == "change_failure_rate")
+    failed = int(re.match(r"(\d+) failed", failure.detail).group(1))
+
+    listed = alice_client.get(failure.href).context["page"].object_list
+
+    assert failed == 2
+    assert sorted(d.release.version for d in listed) == ["8.1.0", "8.2.0"]
+    assert len(listed) == failed
+
+
+def test_a_deployment_blamed_for_an_incident_is_restored_when_its_incident_is(alice_client, blamed):
+    body = alice_client.get("/orgs/acme/releases/8.2.0/").content.decode()
+
+    assert "✕ failed change · restored after 3 h (its incidents" in text(row_of(body, blamed))
+    listed = alice_client.get("/orgs/acme/deployments/?failed_change=1&environment=production").content.decode()
+    assert "restored after 3 h (its incidents" in text(row_of(listed, blamed))
+
+
+def test_a_deployment_blamed_for_an_open_incident_is_not_restored_yet(alice_client, org, recent):  # noqa: F811
+    shipped = Deployment.objects.get(organization=org, environment__name="production", release__version="8.2.0")
+    incident_create(organization=org, title="Checkout down", deployment=shipped, started_at=shipped.occurred_at)
+
+    body = alice_client.get("/orgs/acme/releases/8.2.0/").content.decode()
+
+    assert "✕ failed change · incident open" in text(row_of(body, shipped))

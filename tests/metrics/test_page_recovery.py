@@ -8,10 +8,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from deployments.models import Deployment, Environment
-from deployments.selectors import deployment_failed_change_ids, deployment_recoveries
-from metrics.selectors import dora_metrics
+from metrics.selectors import deployment_recoveries, dora_metrics, failed_change_ids
 from releases.models import Project
 from tests.metrics.scenario import SINCE, UNTIL, at, build_worked_example, deploy, release
+from tests.metrics.test_incidents import at as october
+from tests.metrics.test_incidents import deploy as deploy_on
+from tests.metrics.test_incidents import incident
 from tests.plans import explain_analyze
 
 pytestmark = pytest.mark.django_db
@@ -65,12 +67,12 @@ def test_a_page_that_starts_mid_history_gets_the_same_answer(org):
 def test_the_failed_change_filter_selects_the_same_deployments(org, other_org):
     build_worked_example(org, other_org)
     ids = Deployment.objects.filter(
-        pk__in=deployment_failed_change_ids(organization=org, since=SINCE, until=UNTIL), environment__name="production"
+        pk__in=failed_change_ids(organization=org, since=SINCE, until=UNTIL), environment__name="production"
     ).values_list("release__version", flat=True)
 
     assert sorted(ids) == ["1.1.0", "1.2.0", "1.3.0", "1.4.0"]
     assert not Deployment.objects.filter(
-        pk__in=deployment_failed_change_ids(organization=other_org), release__version="1.3.0"
+        pk__in=failed_change_ids(organization=other_org), release__version="1.3.0"
     ).exists()
 
 
@@ -131,3 +133,26 @@ def test_a_page_of_recent_deployments_reads_only_what_came_after_it(org):
     assert sorted(r.seconds for r in recoveries.values() if r.seconds) == [3600.0]
     sql = queries.captured_queries[0]["sql"]
     assert _deployment_rows_read(explain_analyze(sql, None)) <= 30, sql
+
+
+def test_incidents_make_the_same_failed_changes_and_restore_times_on_the_page_as_in_the_metrics(org):
+    deploy_on(org, 2)
+    d2 = deploy_on(org, 5)
+    deploy_on(org, 10)
+    deploy_on(org, 20)
+    incident(org, october(6), 2, deployment=d2)  # linked to D2
+    incident(org, october(12), 4)  # attributed to D3
+    incident(org, october(21), None)  # still open: D4
+    incident(org, october(28), 1)  # after the attribution window: nobody's
+    since, until = october(1), october(31)
+    rows = production(org)
+
+    recoveries = deployment_recoveries(organization=org, deployments=rows)
+    listed = Deployment.objects.filter(pk__in=failed_change_ids(organization=org, since=since, until=until))
+
+    metrics = dora_metrics(organization=org, since=since, until=until)
+    assert sorted(recoveries) == sorted(d.pk for d in listed) == [d.pk for d in rows[1:]]
+    assert len(recoveries) == metrics["change_failure_rate"]["failed"]
+    assert [r.seconds for r in recoveries.values() if r.seconds] == [2 * 3600.0, 4 * 3600.0]
+    assert all(r.by_incidents and r.recovered_by is None for r in recoveries.values())
+    assert median(r.seconds for r in recoveries.values() if r.seconds) == metrics["recovery_time"]["median_seconds"]
