@@ -17,6 +17,7 @@ from django.core.cache import caches
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from deployments.first_deployments import first_deployments_add_deployment, first_deployments_remove_deployment
 from deployments.models import (
     FINAL_STATUSES,
     PRODUCTION_NAMES,
@@ -422,6 +423,7 @@ def deployment_record(
         organization=organization, deployment=deployment, status=status, at=_status_time(deployment, now)
     )
     setattr(deployment, Deployment.HISTORY_LOADED, [change])
+    first_deployments_add_deployment(deployment)
     events.publish(
         events.DEPLOYMENT_CREATED, organization=organization, deployment=deployment, requested=request_workflow
     )
@@ -481,6 +483,10 @@ def deployment_update(
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))
     if previous_status != deployment.status:
+        # Its commits' first deployments: a success that ended gives its rows up, a new one may take them.
+        if previous_status == DeploymentStatus.SUCCESS:
+            first_deployments_remove_deployment(deployment)
+        first_deployments_add_deployment(deployment)
         events.publish(
             events.DEPLOYMENT_STATUS_CHANGED,
             organization=organization,
