@@ -1,0 +1,165 @@
+"""Each commit's first successful deployment, kept on the write path, equals the one computed from scratch.
+
+Random writes through the services (fixed seed): releases, deployments of releases and of bare
+shas, status changes both ways, commits appended to deployed releases, commits pushed with the
+sha an earlier deployment named. After them the kept rows must be what
+``first_deployments_fill`` computes from the deployments, and lead time (which reads the rows)
+must be what a plain Python reading of the definition (docs/metrics.md) gives.
+"""
+
+import contextlib
+import hashlib
+import random
+import statistics
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from deployments.first_deployments import first_deployments_fill
+from deployments.models import FINAL_STATUSES, Deployment, DeploymentStatus, Environment, FirstDeployment
+from deployments.services import deployment_record, deployment_update
+from metrics import queries
+from releases.models import Commit, Project, Release, ReleaseCommit
+from releases.services import CommitInput, commits_record, release_add_commits, release_create
+from releasetracker.errors import DomainError
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2024, 3, 1, tzinfo=UTC)
+SINCE = datetime(2024, 3, 11, tzinfo=UTC)
+UNTIL = datetime(2024, 3, 25, tzinfo=UTC)
+ENVIRONMENTS = ["production", "prod", "staging"]
+STATUSES = [DeploymentStatus.SUCCESS] * 3 + [DeploymentStatus.FAILURE, DeploymentStatus.IN_PROGRESS]
+
+
+def sha(number: int) -> str:
+    return hashlib.sha256(str(number).encode()).hexdigest()[:40]
+
+
+def _rows(org) -> set[tuple]:
+    return set(
+        FirstDeployment.objects.filter(organization=org).values_list(
+            "commit_id", "environment_id", "project_key", "deployment_id", "occurred_at"
+        )
+    )
+
+
+def _random_writes(org, rng: random.Random, steps: int) -> None:
+    releases, deployments = [], []
+
+    def when() -> datetime:
+        # Whole hours over four weeks: some deployments share a time, as in real batches.
+        return START + timedelta(hours=rng.randrange(24 * 28))
+
+    def times(status: str) -> dict:
+        return {"finished_at" if status in FINAL_STATUSES else "started_at": when()}
+
+    def commits(count: int) -> list[CommitInput]:
+        numbers = rng.sample(range(40), count)
+        return [CommitInput(sha=sha(n), timestamp=START - timedelta(hours=n)) for n in numbers]
+
+    for step in range(steps):
+        action = rng.choice(["release", "deploy", "deploy", "deploy_sha", "status", "status", "append", "push"])
+        if action == "release" or not releases:
+            version = f"1.{step}"
+            project = rng.choice([["api"], ["web"], [], ["api", "web"]])
+            release_create(organization=org, version=version, projects=project, commits=commits(rng.randint(1, 4)))
+            releases.append(version)
+        elif action == "deploy":
+            deployment, _ = deployment_record(
+                organization=org,
+                environment=rng.choice(ENVIRONMENTS),
+                release=rng.choice(releases),
+                project=rng.choice([None, "api", "web"]),
+                status=(status := rng.choice(STATUSES)),
+                **times(status),
+            )
+            deployments.append(deployment)
+        elif action == "deploy_sha":
+            # A known commit's full sha, an abbreviation of one (no commit has it exactly: it
+            # counts only once a push brings that exact sha), or a sha never seen.
+            number = rng.randrange(60)
+            named = rng.choice([sha(number), sha(number)[:8]])
+            deployment, _ = deployment_record(
+                organization=org,
+                environment=rng.choice(ENVIRONMENTS),
+                commit_sha=named,
+                status=(status := rng.choice(STATUSES)),
+                **times(status),
+            )
+            deployments.append(deployment)
+        elif action == "status" and deployments:
+            deployment = rng.choice(deployments)
+            status = rng.choice([DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE, DeploymentStatus.CANCELED])
+            # A finish before its start is refused, and changes nothing.
+            with contextlib.suppress(DomainError):
+                deployment_update(organization=org, deployment=deployment, status=status, at=when())
+        elif action == "append":
+            release = Release.objects.get(organization=org, version=rng.choice(releases))
+            release_add_commits(organization=org, release=release, commits=commits(rng.randint(1, 3)))
+        elif action == "push":
+            number = rng.randrange(60)
+            commits_record(organization=org, commits=[CommitInput(sha=sha(number)[:8], timestamp=START)])
+
+
+def _lead_time_by_definition(org, environments: list[Environment], project: Project | None) -> tuple[int, float]:
+    """Commits first deployed (successfully, in scope) inside the window, and their median lead time."""
+    first: dict[int, datetime] = {}
+    scoped = Deployment.objects.filter(organization=org, environment__in=environments, status="success")
+    if project is not None:
+        scoped = scoped.filter(project=project)
+    for deployment in scoped:
+        if deployment.release_id:
+            commit_ids = ReleaseCommit.objects.filter(release_id=deployment.release_id).values_list(
+                "commit_id", flat=True
+            )
+        else:
+            commit_ids = Commit.objects.filter(organization=org, sha=deployment.commit_sha).values_list("id", flat=True)
+        for commit_id in commit_ids:
+            if commit_id not in first or deployment.occurred_at < first[commit_id]:
+                first[commit_id] = deployment.occurred_at
+    seconds = []
+    for commit_id, deployed_at in first.items():
+        if SINCE <= deployed_at < UNTIL:
+            commit = Commit.objects.get(pk=commit_id)
+            value = (deployed_at - (commit.timestamp or commit.created_at)).total_seconds()
+            if value > 0:
+                seconds.append(value)
+    return len(seconds), (statistics.median(seconds) if seconds else None)
+
+
+@pytest.mark.parametrize("seed", [7, 2024])
+def test_the_kept_first_deployments_equal_a_computation_from_scratch_after_random_writes(org, other_org, seed):
+    rng = random.Random(seed)
+    _random_writes(org, rng, steps=160)
+    _random_writes(other_org, rng, steps=20)
+    kept = _rows(org)
+
+    first_deployments_fill()
+
+    assert kept, "the random writes deployed something"
+    assert _rows(org) == kept
+
+
+@pytest.mark.parametrize("seed", [7, 2024])
+def test_lead_time_after_random_writes_is_what_the_definition_gives(org, seed):
+    _random_writes(org, random.Random(seed), steps=160)
+    production = list(Environment.objects.filter(organization=org, name__in=["production", "prod"]))
+    scopes = [(production, None), (production[:1], None)]
+    scopes += [(production, project) for project in Project.objects.filter(organization=org)]
+
+    for environments, project in scopes:
+        scope = queries.Scope(
+            organization_id=org.pk,
+            environment_ids=[e.pk for e in environments],
+            project_id=project.pk if project else None,
+            since=SINCE,
+            until=UNTIL,
+            anchor=SINCE,
+            bucket_seconds=7 * 86400,
+        )
+        total = queries.lead_times(scope).get(queries.TOTAL, {"commits": 0, "lead_median": None})
+        commits, median = _lead_time_by_definition(org, environments, project)
+
+        assert total["commits"] == commits
+        assert total["lead_median"] == pytest.approx(median)
