@@ -9,11 +9,13 @@ must be what a plain Python reading of the definition (docs/metrics.md) gives.
 
 import contextlib
 import hashlib
+import importlib
 import random
 import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from deployments.first_deployments import first_deployments_fill
 from deployments.models import FINAL_STATUSES, Deployment, DeploymentStatus, Environment, FirstDeployment
@@ -163,3 +165,16 @@ def test_lead_time_after_random_writes_is_what_the_definition_gives(org, seed):
 
         assert total["commits"] == commits
         assert total["lead_median"] == pytest.approx(median)
+
+
+def test_the_migration_fills_the_same_rows_for_deployments_recorded_before_it(org):
+    _random_writes(org, random.Random(11), steps=120)
+    kept = _rows(org)
+    FirstDeployment.objects.all().delete()
+
+    fill = importlib.import_module("deployments.migrations.0007_first_deployments").FILL
+    with connection.cursor() as cursor:
+        cursor.execute(fill)
+
+    assert kept
+    assert _rows(org) == kept
