@@ -56,8 +56,12 @@ def _sources(release_filter: str, bare_filter: str) -> str:
         WHERE d.release_id IS NULL AND d.status = '{DeploymentStatus.SUCCESS}' AND {bare_filter}"""  # noqa: S608
 
 
-def _upsert_earliest(release_filter: str, bare_filter: str, params: dict) -> None:
-    """Store the earliest of the filtered sources per row, unless the stored row is earlier already."""
+def _upsert_earliest(release_filter: str, bare_filter: str, params: dict, *, empty: bool = False) -> None:
+    """Store the earliest of the filtered sources per row, unless the stored row is earlier already.
+
+    ``empty``: no row of these sources is stored, so a plain insert does (the benchmark's bulk
+    load drops the unique constraint the conflict clause needs).
+    """
     params = {**params, "now": connection.ops.adapt_datetimefield_value(timezone.now())}
     sql = f"""
     INSERT INTO {FIRST} (organization_id, commit_id, environment_id, project_key, deployment_id, occurred_at,
@@ -70,6 +74,9 @@ def _upsert_earliest(release_filter: str, bare_filter: str, params: dict) -> Non
         FROM ({_sources(release_filter, bare_filter)}) s
     ) ranked
     WHERE n = 1
+    """  # noqa: S608
+    if not empty:
+        sql += f"""
     ON CONFLICT (commit_id, environment_id, project_key) DO UPDATE
     SET deployment_id = excluded.deployment_id, occurred_at = excluded.occurred_at, updated_at = excluded.updated_at
     WHERE excluded.occurred_at < {FIRST}.occurred_at
@@ -154,4 +161,4 @@ def first_deployments_fill(*, organization_id: int | None = None) -> None:
         params["org"] = organization_id
         scope = "d.organization_id = %(org)s"
     rows.delete()
-    _upsert_earliest(scope, scope, params)
+    _upsert_earliest(scope, scope, params, empty=True)
