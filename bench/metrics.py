@@ -117,7 +117,7 @@ def _seed_history(first: int, last: int, releases: int) -> None:
     params = {"first": first, "last": last, "releases": releases, "start": START, "spacing": spacing, **defaults}
     release_id = f"((o.n - 1) * {releases} + r)"
     # In bigint: r * 104729 overflows an integer past about 20,000 releases per organization.
-    hash_ = "mod(o.n::bigint * 7919 + r::bigint * 104729, 100)"
+    hash_ = "mod(o.n::bigint * 7919 + r::bigint * 104729, 100)::int"
     release_time = "(%(start)s::timestamptz + make_interval(secs => r * %(spacing)s))"
     statements = [
         f"""
