@@ -162,3 +162,17 @@ def first_deployments_fill(*, organization_id: int | None = None) -> None:
         scope = "d.organization_id = %(org)s"
     rows.delete()
     _upsert_earliest(scope, scope, params, empty=True)
+
+
+def first_deployments_recompute_commits(*, organization_id: int, commit_ids: Sequence[int]) -> None:
+    """Recompute every row of these commits (all environments and projects) from the deployments.
+
+    For the rare changes that can move a first deployment anywhere: an admin deleting a release,
+    a project, a deployment or a release's commit link.
+    """
+    for chunk in _chunks(commit_ids):
+        FirstDeployment.objects.filter(organization_id=organization_id, commit_id__in=chunk).delete()
+        params = {"org": organization_id}
+        release_filter = f"d.organization_id = %(org)s AND {_in('rc.commit_id', chunk, params)}"
+        bare_filter = f"d.organization_id = %(org)s AND {_in('c.id', chunk, params)}"
+        _upsert_earliest(release_filter, bare_filter, params)

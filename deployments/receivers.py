@@ -5,7 +5,15 @@ bare sha names; those are written by the releases app, which cannot call this on
 runs inside the writing service's transaction.
 """
 
-from deployments.first_deployments import first_deployments_add_commits, first_deployments_add_release_commits
+from django.db.models import QuerySet
+
+from deployments.first_deployments import (
+    first_deployments_add_commits,
+    first_deployments_add_release_commits,
+    first_deployments_recompute_commits,
+)
+from deployments.models import Deployment, FirstDeployment
+from releases.models import Commit, Project, Release, ReleaseCommit
 from releasetracker import events
 
 
@@ -20,6 +28,50 @@ def release_commits_added(sender, *, organization, release, commits, **kwargs) -
             organization_id=organization.pk, release_id=release.pk, commit_ids=[c.pk for c in commits]
         )
 
+
+# Deletions (the admin's; no service deletes these rows) -----------------------------------------
+# The commits whose first deployments a deletion can move are read before it and recomputed
+# after it. Only for a deletion of the model itself: a cascade from a release or commit is covered
+# by that one's own, and an organization's deletion takes its rows with it.
+AFFECTED = "_first_deployments_affected"
+
+
+def _affected_commits(instance) -> list[int]:
+    org = instance.organization_id
+    if isinstance(instance, Deployment):
+        rows = FirstDeployment.objects.filter(organization_id=org, deployment_id=instance.pk)
+        return list(rows.values_list("commit_id", flat=True))
+    if isinstance(instance, Project):
+        rows = FirstDeployment.objects.filter(organization_id=org, project_key=instance.pk)
+        return list(rows.values_list("commit_id", flat=True).distinct())
+    if isinstance(instance, ReleaseCommit):
+        return [instance.commit_id]
+    # A release: its commits, and those its deployments name by sha, which they fall back to.
+    listed = ReleaseCommit.objects.filter(organization_id=org, release_id=instance.pk).values_list(
+        "commit_id", flat=True
+    )
+    shas = Deployment.objects.filter(organization_id=org, release_id=instance.pk).values_list("commit_sha", flat=True)
+    by_sha = Commit.objects.filter(organization_id=org, sha__in=shas).values_list("id", flat=True)
+    return [*listed, *by_sha]
+
+
+def _deleted_itself(sender, origin) -> bool:
+    model = origin.model if isinstance(origin, QuerySet) else type(origin)
+    return model is sender
+
+
+def before_delete(sender, instance, origin=None, **kwargs) -> None:
+    if _deleted_itself(sender, origin):
+        instance.__dict__[AFFECTED] = _affected_commits(instance)
+
+
+def after_delete(sender, instance, **kwargs) -> None:
+    commit_ids = instance.__dict__.pop(AFFECTED, None)
+    if commit_ids:
+        first_deployments_recompute_commits(organization_id=instance.organization_id, commit_ids=commit_ids)
+
+
+DELETED_MODELS = (Deployment, Release, Project, ReleaseCommit)
 
 RECEIVERS = {
     events.COMMITS_STORED: commits_stored,

@@ -178,3 +178,52 @@ def test_the_migration_fills_the_same_rows_for_deployments_recorded_before_it(or
 
     assert kept
     assert _rows(org) == kept
+
+
+def _deployed_again(row: FirstDeployment) -> bool:
+    """Whether another success deployed the row's release to the same place (its deletion then moves the row)."""
+    first = row.deployment
+    return (
+        first.release_id is not None
+        and Deployment.objects.filter(
+            release_id=first.release_id,
+            environment_id=first.environment_id,
+            project_id=first.project_id,
+            status="success",
+        )
+        .exclude(pk=first.pk)
+        .exists()
+    )
+
+
+def _first_rows(org):
+    return FirstDeployment.objects.filter(organization=org).select_related("deployment").order_by("occurred_at", "id")
+
+
+# What the admin's delete does: Model.delete, cascades and SET_NULL included.
+DELETIONS = {
+    "deployment": lambda org: next(r for r in _first_rows(org) if _deployed_again(r)).deployment.delete(),
+    "release": lambda org: next(r for r in _first_rows(org) if _deployed_again(r)).deployment.release.delete(),
+    "release commit": lambda org: ReleaseCommit.objects.get(
+        release=next(r for r in _first_rows(org) if _deployed_again(r)).deployment.release_id,
+        commit=next(r for r in _first_rows(org) if _deployed_again(r)).commit_id,
+    ).delete(),
+    "project": lambda org: Project.objects.get(organization=org, name="api").delete(),
+}
+
+
+@pytest.mark.parametrize("deletion", list(DELETIONS))
+def test_the_kept_first_deployments_stay_exact_when_the_admin_deletes_rows_they_depend_on(org, other_org, deletion):
+    rng = random.Random(5)
+    _random_writes(org, rng, steps=120)
+    _random_writes(other_org, rng, steps=20)
+    before = _rows(org)
+
+    DELETIONS[deletion](org)
+    kept = _rows(org)
+    other = _rows(other_org)
+    first_deployments_fill()
+
+    assert kept != before, "the deletion moved some first deployment"
+    assert _rows(org) == kept
+    assert _rows(other_org) == other
