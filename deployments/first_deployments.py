@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from django.db import connection
 from django.utils import timezone
 
-from deployments.models import Deployment, DeploymentStatus, FirstDeployment
+from deployments.models import Deployment, DeploymentStatus, Environment, FirstDeployment
 from releases.models import Commit, ReleaseCommit
 
 FIRST = FirstDeployment._meta.db_table
@@ -86,12 +86,29 @@ def _upsert_earliest(release_filter: str, bare_filter: str, params: dict, *, emp
         cursor.execute(sql, params)
 
 
-def _in(column: str, ids: Sequence[int], params: dict) -> str:
+def _in(column: str, ids: Sequence[int], params: dict, *, prefix: str = "id") -> str:
     names = []
     for index, value in enumerate(ids):
-        params[f"id{index}"] = value
-        names.append(f"%(id{index})s")
+        params[f"{prefix}{index}"] = value
+        names.append(f"%({prefix}{index})s")
     return f"{column} IN ({', '.join(names)})"
+
+
+def _bare_by_commit(organization_id: int, commit_ids: Sequence[int], params: dict) -> str | None:
+    """The filter of the deployments without a release that name these commits' shas.
+
+    It names the organization's environments, so the lookup goes through the whole
+    ``(organization, environment, commit_sha)`` index rather than every bare deployment of the
+    organization. ``None`` when the organization has no environment (so no deployment).
+    """
+    environment_ids = list(Environment.objects.filter(organization_id=organization_id).values_list("id", flat=True))
+    if not environment_ids:
+        return None
+    params["org"] = organization_id
+    return (
+        f"d.organization_id = %(org)s AND {_in('d.environment_id', environment_ids, params, prefix='env')}"
+        f" AND {_in('c.id', commit_ids, params)}"
+    )
 
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
@@ -146,9 +163,10 @@ def first_deployments_add_release_commits(*, organization_id: int, release_id: i
 def first_deployments_add_commits(*, organization_id: int, commit_ids: Sequence[int]) -> None:
     """Commits stored: a successful deployment without a release may have named one's sha before it existed."""
     for chunk in _chunks(commit_ids):
-        params = {"org": organization_id}
-        bare_filter = f"d.organization_id = %(org)s AND {_in('c.id', chunk, params)}"
-        _upsert_earliest(NEVER, bare_filter, params)
+        params: dict = {}
+        bare_filter = _bare_by_commit(organization_id, chunk, params)
+        if bare_filter is not None:
+            _upsert_earliest(NEVER, bare_filter, params)
 
 
 def first_deployments_fill(*, organization_id: int | None = None) -> None:
@@ -172,7 +190,8 @@ def first_deployments_recompute_commits(*, organization_id: int, commit_ids: Seq
     """
     for chunk in _chunks(commit_ids):
         FirstDeployment.objects.filter(organization_id=organization_id, commit_id__in=chunk).delete()
-        params = {"org": organization_id}
-        release_filter = f"d.organization_id = %(org)s AND {_in('rc.commit_id', chunk, params)}"
-        bare_filter = f"d.organization_id = %(org)s AND {_in('c.id', chunk, params)}"
-        _upsert_earliest(release_filter, bare_filter, params)
+        params: dict = {}
+        bare_filter = _bare_by_commit(organization_id, chunk, params)
+        if bare_filter is not None:
+            release_filter = f"d.organization_id = %(org)s AND {_in('rc.commit_id', chunk, params)}"
+            _upsert_earliest(release_filter, bare_filter, params)
