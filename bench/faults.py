@@ -6,12 +6,13 @@ Starts everything it disturbs itself and nothing else: a throwaway PostgreSQL cl
 in a temporary directory, its own free port on 127.0.0.1, run as the ``postgres`` OS user when
 this script runs as root) and its own gunicorn (``gunicorn.conf.py``, its own free port). While
 threads send ``POST /api/v1/deployments/`` with unique external ids, it SIGKILLs one gunicorn
-worker (a pid read from the master's children) while that worker is inside a write (a transaction
-of the script holds the deployments table, so every worker's insert waits; the kill comes once
-PostgreSQL shows every worker waiting) and stops then starts PostgreSQL (``pg_ctl -m
-fast`` on its own data directory), polling ``/healthz`` during the outage. Then it checks:
+worker while that worker is inside a write (a transaction of the script holds the deployments
+table, so every worker's insert waits; once PostgreSQL shows every worker waiting, the victim is
+the worker owning the database connection of one waiting insert, and that insert's external id
+names the request it serves) and stops then starts PostgreSQL (``pg_ctl -m fast`` on its own
+data directory), polling ``/healthz`` during the outage. Then it checks:
 
-- the kill cut at least one write in flight (its client saw the connection drop);
+- the write the killed worker was serving got a connection error (the kill cut it in flight);
 - every write answered 201 is in the database (answered, then lost = 0);
 - every other answer is a 5xx or a connection error, and no write is partial (every stored
   deployment has its status history row);
@@ -31,6 +32,7 @@ import http.client
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -47,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SECRET_KEY = "faults-only-secret-key-not-for-production-0123456789-abcdefghijkl"
 DB_NAME = "rt_faults"
+EXTERNAL_ID = re.compile(r"faults-\d{5}")
 
 
 def log(message: str) -> None:
@@ -139,11 +142,16 @@ class Cluster:
 
     def waiting_on_locks(self) -> int:
         """Sessions of the product's database waiting for a lock (a write stopped mid-transaction)."""
-        rows = self.query(
-            "SELECT count(*) FROM pg_stat_activity"
+        return len(self.waiting_statements())
+
+    def waiting_statements(self) -> list[tuple[int, str]]:
+        """``(client port, statement)`` of each session waiting for a lock. Django binds parameters on
+        the client, so a statement shows its values (the write's external id)."""
+        return self.query(
+            "SELECT client_port, query FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            " ORDER BY backend_start"
         )
-        return rows[0][0]
 
 
 # The product ---------------------------------------------------------------------------------
@@ -179,6 +187,29 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def socket_owner(local_port: int, remote_port: int, pids: list[int]) -> int | None:
+    """Which of ``pids`` holds the TCP connection from ``local_port`` to ``remote_port`` (on this host)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if int(local.rsplit(":", 1)[1], 16) == local_port and int(remote.rsplit(":", 1)[1], 16) == remote_port:
+                inodes.add(f"socket:[{inode}]")
+    for pid in pids:
+        for fd in glob.glob(f"/proc/{pid}/fd/*"):
+            try:
+                if os.readlink(fd) in inodes:
+                    return pid
+            except OSError:
+                continue
+    return None
 
 
 def child_pids(pid: int) -> list[int]:
@@ -321,6 +352,7 @@ def run(args: argparse.Namespace) -> int:
     cluster: Cluster | None = None
     server: Gunicorn | None = None
     failures: list[str] = []
+    victim_write: str | None = None
     try:
         cluster = Cluster(workdir)
         log(f"initdb in {workdir} ({cluster.bindir})")
@@ -345,8 +377,10 @@ def run(args: argparse.Namespace) -> int:
 
         # 1. Kill one worker while it is serving a write. A transaction of this script holds the
         # deployments table in EXCLUSIVE mode (reads go on, inserts wait), so every worker that
-        # takes a write stops inside it, mid-transaction; once the database shows every worker
-        # waiting on that lock, one of them is SIGKILLed, then the lock is released.
+        # takes a write stops inside it, mid-transaction. Once the database shows every worker
+        # waiting on that lock, the victim is the worker that owns the connection of one waiting
+        # write (its client port, matched to the worker's sockets in /proc), and the write is the
+        # one whose external id the waiting statement shows. Then the lock is released.
         wait_for(lambda: load.sent() >= args.max_requests // 8, timeout=60, what="the first writes")
         blocker = cluster.connect()
         blocker.execute("BEGIN")
@@ -357,10 +391,19 @@ def run(args: argparse.Namespace) -> int:
             timeout=30,
             what="every gunicorn worker to be waiting inside a write",
         )
-        in_flight = cluster.waiting_on_locks()
-        victim = child_pids(server.process.pid)[0]
+        waiting = cluster.waiting_statements()
+        workers_now = child_pids(server.process.pid)
+        victim, victim_write = None, None
+        for client_port, statement in waiting:
+            owner = socket_owner(client_port, cluster.port, workers_now)
+            match = EXTERNAL_ID.search(statement)
+            if owner is not None and match:
+                victim, victim_write = owner, match.group(0)
+                break
+        if victim is None:
+            raise RuntimeError(f"no waiting write could be matched to a gunicorn worker: {waiting!r}")
         os.kill(victim, signal.SIGKILL)
-        log(f"SIGKILLed gunicorn worker {victim} with {in_flight} writes waiting in the database")
+        log(f"SIGKILLed gunicorn worker {victim} while it served write {victim_write} ({len(waiting)} writes waiting)")
         wait_for(lambda: not process_alive(victim), timeout=10, what="the killed worker to exit")
         blocker.execute("ROLLBACK")
         blocker.close()
@@ -443,12 +486,15 @@ def run(args: argparse.Namespace) -> int:
             failures.append(f"{partial} deployments have no status history (partial writes)")
         if unexpected:
             failures.append(f"answers other than 201, 5xx or a connection error: {Counter(o.kind for o in unexpected)}")
-        cut = [o for o in load.outcomes if o.phase == "worker-killed" and o.kind.startswith("connection:")]
-        print(f"  writes cut by the kill:     {len(cut)} (connection errors of requests the killed worker served)")
+        cut = next((o for o in load.outcomes if o.external_id == victim_write), None)
+        cut_kind = cut.kind if cut else "no answer recorded"
+        stored_note = "stored" if victim_write in stored else "not stored"
+        print(f"  write the kill cut:         {victim_write} -> {cut_kind}, {stored_note}")
         print(f"  answered, then lost:        {len(lost)}")
-        if not cut:
-            # Not yet a failure: in one CI run the killed worker's waiting write got no error back.
-            print("  note: the SIGKILL cut no write in flight in this run")
+        if cut is None or not cut.kind.startswith("connection:"):
+            failures.append(
+                f"the write the killed worker was serving ({victim_write}) got {cut_kind}, not a connection error"
+            )
         if not any(o.kind != "201" for o in load.outcomes):
             failures.append("no request failed: the faults did not hit the load (the run proves nothing)")
     except Exception as exc:  # report, clean up, fail

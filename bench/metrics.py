@@ -21,9 +21,12 @@ Usage (both databases are wiped: the name must contain "bench"):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/rt_metrics_bench .venv/bin/python bench/metrics.py
 
 Prints one ``<name>: <value> (target <op> <bound>): PASS|FAIL`` line per target and exits 1
-on a FAIL. ``--orgs`` and ``--per-org`` scale it down for a quick run. ``--large-org`` measures one
-very large organization instead (issue 22: 4,000,000 deployments, about 1,000,000 of them in the
-90-day window; ``--per-org`` scales it down, ``--calls`` sets the timed calls). Not run in CI.
+on a FAIL. ``--orgs`` and ``--per-org`` scale it down for a quick run. ``--incidents N`` adds N
+incidents per organization (issue 22: ``--incidents 1000`` puts 100,000 next to the million
+deployments); the floor then attributes them by hand too, and the run checks the failure rate,
+recovery time and unattributed count against it. ``--large-org`` measures one very large
+organization instead (issue 22: 4,000,000 deployments, about 1,000,000 of them in the 90-day
+window; ``--per-org`` scales it down, ``--calls`` sets the timed calls). Not run in CI.
 """
 
 import argparse
@@ -54,6 +57,11 @@ END = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = (END - timedelta(days=90), END)
 CALLS = 100  # timed calls per measurement, after 2 warm-up calls
 COMMITS_PER_RELEASE = 3
+# The incident columns the seed sets (the rest: each field's default).
+INCIDENT_COLUMNS = (
+    "id, created_at, updated_at, public_id, title, severity, status, started_at, resolved_at, environment_id,"
+    " project_id, deployment_id, commit_sha, source, created_by, organization_id"
+)
 # The deployment columns the seed sets; every other column gets its field's default (remaining_columns).
 DEPLOYMENT_COLUMNS = (
     "id, created_at, updated_at, public_id, commit_sha, status, started_at, finished_at, occurred_at,"
@@ -115,9 +123,9 @@ def _seed_history(first: int, last: int, releases: int) -> None:
     spacing = (END - START).total_seconds() / releases
     default_columns, default_values, defaults = remaining_columns(Deployment, DEPLOYMENT_COLUMNS, prefix="d_")
     params = {"first": first, "last": last, "releases": releases, "start": START, "spacing": spacing, **defaults}
-    release_id = f"((o.n - 1) * {releases} + r)"
+    release_id = f"((o.n - 1)::bigint * {releases} + r)"
     # In bigint: r * 104729 overflows an integer past about 20,000 releases per organization.
-    hash_ = "mod(o.n::bigint * 7919 + r::bigint * 104729, 100)::int"
+    hash_ = "mod(o.n::bigint * 7919 + r::bigint * 104729, 100)"
     release_time = "(%(start)s::timestamptz + make_interval(secs => r * %(spacing)s))"
     statements = [
         f"""
@@ -170,7 +178,7 @@ def _seed_history(first: int, last: int, releases: int) -> None:
         FROM bench_orgs o CROSS JOIN generate_series(0, %(releases)s - 1) r CROSS JOIN generate_series(0, 1) e
             CROSS JOIN LATERAL (
                 SELECT {release_time} + CASE WHEN e = 0 THEN interval '10 minutes'
-                    ELSE interval '1 hour' + make_interval(mins => mod({hash_}, 30)) END AS at
+                    ELSE interval '1 hour' + make_interval(mins => mod({hash_}, 30)::int) END AS at
             ) t
         WHERE o.n BETWEEN %(first)s AND %(last)s
         ORDER BY r, o.n, e
@@ -241,6 +249,47 @@ def _bulk_load(cursor, tables: list[str]) -> Iterator[None]:
             cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
 
 
+def _seed_incidents(first: int, last: int, releases: int, incidents: int) -> None:
+    """``incidents`` incidents per organization ``first..last``, spread over the year, 3 hours after
+    a release (its production deployment is 1 to 1.5 hours after it). From a fixed hash: 30 %
+    name the release's production deployment, 30 % its first commit's sha, the rest nothing
+    (attributed by environment); 5 % are still open, the others last 30 minutes to 5.5 hours."""
+    from django.db import connection
+
+    from bench.common import remaining_columns
+    from incidents.models import Incident
+
+    default_columns, default_values, defaults = remaining_columns(Incident, INCIDENT_COLUMNS, prefix="i_")
+    spacing = (END - START).total_seconds() / releases
+    params = {"first": first, "last": last, "incidents": incidents, "start": START, "spacing": spacing, **defaults}
+    release = f"((k::bigint * {releases}) / {incidents})"
+    hash_ = "mod(o.n::bigint * 7919 + k::bigint * 15485863, 100)"
+    started = f"(%(start)s::timestamptz + make_interval(secs => {release} * %(spacing)s) + interval '3 hours')"
+    sql = f"""
+        INSERT INTO incidents_incident ({INCIDENT_COLUMNS}, {default_columns})
+        SELECT (o.n - 1)::bigint * %(incidents)s + k + 1, {started}, {started}, gen_random_uuid(),
+            'Incident ' || k, 'SEV2', CASE WHEN mod({hash_}, 20) = 0 THEN 'open' ELSE 'resolved' END, {started},
+            CASE WHEN mod({hash_}, 20) = 0 THEN NULL
+                 ELSE {started} + make_interval(mins => 30 + mod({hash_} * 7, 300)::int) END,
+            o.production_id, NULL,
+            CASE WHEN {hash_} < 30 THEN ((o.n - 1)::bigint * {releases} + {release}) * 2 + 2 END,
+            CASE WHEN {hash_} BETWEEN 30 AND 59 THEN md5(o.n || '-' || {release} || '-0') ELSE '' END,
+            'api', 'bench', o.org_id, {default_values}
+        FROM bench_orgs o CROSS JOIN generate_series(0, %(incidents)s - 1) k
+        WHERE o.n BETWEEN %(first)s AND %(last)s
+        ORDER BY k, o.n
+    """  # noqa: S608
+    with connection.cursor() as cursor, _bulk_load(cursor, ["incidents_incident"]):
+        cursor.execute(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('incidents_incident', 'id'),"
+            " (SELECT max(id) FROM incidents_incident))"
+        )
+        cursor.execute("VACUUM ANALYZE incidents_incident")
+        cursor.execute("CHECKPOINT")
+
+
 def _reset() -> None:
     from django.core.management import call_command
     from django.db import connection
@@ -261,6 +310,41 @@ FLOOR_SQL = """
 WITH prod AS (
     SELECT id FROM deployments_environment WHERE organization_id = %(org)s AND is_production
 ),
+-- Each incident's deployment: the one it names; else the latest successful production deployment
+-- that shipped its commit; else the latest successful one to its environment (and project); the
+-- last two within 7 days (the default window: the seed sets no incident settings).
+inc AS (
+    SELECT i.environment_id, i.started_at, i.resolved_at, COALESCE(i.deployment_id, bc.id, be.id) AS deployment_id
+    FROM incidents_incident i
+    LEFT JOIN LATERAL (
+        SELECT x.id, x.occurred_at FROM (
+            SELECT e.id, e.occurred_at
+            FROM releases_commit c JOIN releases_releasecommit rc ON rc.commit_id = c.id
+                JOIN deployments_deployment e ON e.release_id = rc.release_id
+            WHERE i.commit_sha <> '' AND c.organization_id = %(org)s
+              AND c.sha >= i.commit_sha AND c.sha < i.commit_sha || 'g' AND starts_with(c.sha, i.commit_sha)
+              AND e.environment_id IN (SELECT id FROM prod) AND e.status = 'success' AND e.occurred_at < i.started_at
+            UNION ALL
+            SELECT e.id, e.occurred_at FROM deployments_deployment e
+            WHERE e.organization_id = %(org)s AND e.environment_id IN (SELECT id FROM prod) AND e.release_id IS NULL
+              AND i.commit_sha <> '' AND e.commit_sha >= i.commit_sha AND e.commit_sha < i.commit_sha || 'g'
+              AND starts_with(e.commit_sha, i.commit_sha) AND e.status = 'success' AND e.occurred_at < i.started_at
+        ) x ORDER BY x.occurred_at DESC, x.id DESC LIMIT 1
+    ) bc ON bc.occurred_at >= i.started_at - interval '7 days'
+    LEFT JOIN LATERAL (
+        SELECT e.id, e.occurred_at FROM deployments_deployment e
+        WHERE e.organization_id = %(org)s AND e.environment_id = i.environment_id
+          AND (i.project_id IS NULL OR e.project_id = i.project_id) AND e.status = 'success'
+          AND e.occurred_at < i.started_at
+        ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1
+    ) be ON be.occurred_at >= i.started_at - interval '7 days'
+    WHERE i.organization_id = %(org)s AND (i.deployment_id IS NOT NULL OR i.started_at >= %(since)s)
+),
+io AS (
+    SELECT deployment_id, min(started_at) AS i_start, max(resolved_at) AS i_end,
+           count(*) FILTER (WHERE resolved_at IS NULL) AS i_open
+    FROM inc WHERE deployment_id IS NOT NULL GROUP BY deployment_id
+),
 d AS (
     SELECT d.id, d.occurred_at, d.status, d.environment_id, d.project_id, d.is_fix, d.is_hotfix, d.is_rollback,
            d.tags, d.release_id, d.commit_sha,
@@ -275,10 +359,13 @@ remediated AS (
 ),
 f AS (
     SELECT d.*, (d.status = 'failure'
-                 OR (d.status = 'success' AND (d.tags @> '["is_failure"]' OR x.n IS NOT NULL))) AS failed
+                 OR (d.status = 'success'
+                     AND (d.tags @> '["is_failure"]' OR x.n IS NOT NULL OR io.deployment_id IS NOT NULL))) AS failed,
+           io.deployment_id IS NOT NULL AS has_incidents, io.i_start, io.i_end, io.i_open
     FROM d LEFT JOIN remediated x
       ON d.status = 'success' AND x.environment_id = d.environment_id
      AND x.project_id IS NOT DISTINCT FROM d.project_id AND x.n = d.n_success
+    LEFT JOIN io ON io.deployment_id = d.id
 ),
 r AS (
     SELECT f.*, min(f.occurred_at) FILTER (WHERE f.status = 'success' AND NOT f.failed) OVER (
@@ -286,7 +373,14 @@ r AS (
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS recovered_at
     FROM f
 ),
-w AS (SELECT * FROM r WHERE occurred_at < %(until)s),
+w AS (
+    SELECT r.*,
+           CASE WHEN NOT failed THEN NULL
+                WHEN has_incidents THEN CASE WHEN i_open = 0 THEN extract(epoch FROM i_end - i_start)::float8 END
+                ELSE extract(epoch FROM recovered_at - occurred_at)::float8 END AS rec,
+           failed AND CASE WHEN has_incidents THEN i_open > 0 ELSE recovered_at IS NULL END AS unrec
+    FROM r WHERE occurred_at < %(until)s
+),
 deployed AS (
     SELECT rc.commit_id, w.occurred_at FROM w JOIN releases_releasecommit rc ON rc.release_id = w.release_id
     WHERE w.status = 'success'
@@ -312,10 +406,11 @@ SELECT
     (SELECT count(*) FROM w WHERE status IN ('success', 'failure')) AS finished,
     (SELECT count(*) FROM w WHERE failed) AS failed,
     (SELECT count(*) FROM w WHERE status = 'success' AND (is_fix OR is_hotfix)) AS rework,
-    (SELECT count(*) FROM w WHERE failed AND recovered_at IS NOT NULL) AS recovered,
-    (SELECT count(*) FROM w WHERE failed AND recovered_at IS NULL) AS unrecovered,
-    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM recovered_at - occurred_at)::float8)
-       FROM w WHERE failed AND recovered_at IS NOT NULL) AS recovery_median,
+    (SELECT count(*) FROM w WHERE rec IS NOT NULL) AS recovered,
+    (SELECT count(*) FROM w WHERE unrec) AS unrecovered,
+    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY rec) FROM w WHERE rec IS NOT NULL) AS recovery_median,
+    (SELECT count(*) FROM inc WHERE deployment_id IS NULL AND started_at < %(until)s
+       AND environment_id IN (SELECT id FROM prod)) AS unattributed,
     (SELECT count(*) FROM lead WHERE s > 0) AS commits,
     (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM lead WHERE s > 0) AS lead_median,
     (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM lead WHERE s > 0) AS lead_p90
@@ -410,6 +505,7 @@ def _same_numbers(body: dict, floor: dict) -> list[str]:
         ("lead_time.commits", body["lead_time"]["commits"], floor["commits"]),
         ("lead_time.median_seconds", body["lead_time"]["median_seconds"], floor["lead_median"]),
         ("lead_time.p90_seconds", body["lead_time"]["p90_seconds"], floor["lead_p90"]),
+        ("incidents.unattributed", body["incidents"]["unattributed"], floor["unattributed"]),
     ]
     return [
         f"{name}: endpoint {ours} vs floor {theirs}"
@@ -480,6 +576,12 @@ def main() -> int:
         " (about 1,000,000 deployments in the 90-day window), --calls default 5; not run in CI",
     )
     parser.add_argument("--calls", type=int, default=None, help=f"timed calls per measurement (default {CALLS})")
+    parser.add_argument(
+        "--incidents",
+        type=int,
+        default=0,
+        help="incidents per organization (default 0; 1,000 adds 100,000 to the full run's million deployments)",
+    )
     args = parser.parse_args()
     if args.large_org:
         args.orgs, args.small_orgs = 1, 1
@@ -514,6 +616,8 @@ def main() -> int:
         _reset()
         _seed_organizations(1, count)
         _seed_history(1, count, releases)
+        if args.incidents:
+            _seed_incidents(1, count, releases, args.incidents)
         org = Organization.objects.get(slug="bench-001")
         tokens[database] = (org.pk, token_issue(organization=org, name="bench", scopes=["read"]).clear)
         total = count * releases * 2
@@ -536,7 +640,8 @@ def main() -> int:
     print(
         f"window {WINDOW[0]:%Y-%m-%d}..{WINDOW[1]:%Y-%m-%d} of bench-001: "
         f"{body['deployment_frequency']['count']} deployments, {body['lead_time']['commits']} commits, "
-        f"{body['change_failure_rate']['failed']}/{body['change_failure_rate']['total']} failed changes",
+        f"{body['change_failure_rate']['failed']}/{body['change_failure_rate']['total']} failed changes, "
+        f"{body['incidents']['unattributed']} unattributed incidents",
         flush=True,
     )
 
@@ -552,7 +657,7 @@ def main() -> int:
     ]
     seconds = time.perf_counter() - began
     print(f"total time {seconds:.0f} s", flush=True)
-    if (args.orgs, args.small_orgs, args.per_org, args.calls) == (100, 10, 10_000, CALLS):
+    if (args.orgs, args.small_orgs, args.per_org, args.calls, args.incidents) == (100, 10, 10_000, CALLS, 0):
         _write_report(
             command=f"DATABASE_URL={os.environ['DATABASE_URL']} .venv/bin/python bench/metrics.py",
             figures=[

@@ -46,7 +46,12 @@ PAGES = {
     "timeline": "/orgs/{org}/releases/",
     "release": "/orgs/{org}/releases/{version}/",
     "metrics": "/orgs/{org}/metrics/",
+    # From the first recent release to the last: every recent release's commits.
+    "compare": "/orgs/{org}/compare/?base=r000000&head={last}",
+    "environments": "/orgs/{org}/environments/",
 }
+# How many recent releases (r000000, r000001, ...) each organization has.
+RECENT_COUNT = {"1k": RECENT, "100k": RECENT, "rows10": 10, "rows100": 100}
 
 
 def _orgs():
@@ -335,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report("pages", "Pages: query counts and time against the organization's size")
     missing = []
-    for name in ("releases:timeline", "releases:detail", "metrics:dashboard"):
+    for name in ("releases:timeline", "releases:detail", "metrics:dashboard", "compare:compare"):
         try:
             reverse(name, kwargs={"org_slug": "x", **({"key": "x"} if name == "releases:detail" else {})})
         except NoReverseMatch:
@@ -353,7 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     slugs = data["slugs"]
 
     def get(page: str, org: str, rows: int | None = None):
-        path = PAGES[page].format(org=slugs[org], version="rows" if org.startswith("rows") else "r000990")
+        path = PAGES[page].format(
+            org=slugs[org],
+            version="rows" if org.startswith("rows") else "r000990",
+            last=f"r{RECENT_COUNT[org] - 1:06d}",
+        )
         params = {"per_page": rows} if page == "timeline" and rows else {}
         response = client.get(path, params)
         if response.status_code != 200:
@@ -373,13 +382,14 @@ def main(argv: list[str] | None = None) -> int:
             with CaptureQueriesContext(connection) as queries:
                 get(page, org, rows)
             counts[rows] = len(queries.captured_queries)
-        report.add(f"| {page} ({PAGES[page].format(org='<org>', version='rows')}) | {counts[10]} | {counts[100]} |")
+        shown_path = PAGES[page].format(org="<org>", version="rows", last="<last>")
+        report.add(f"| {page} ({shown_path}) | {counts[10]} | {counts[100]} |")
         data[f"count-{page}"] = counts
     report.add("")
     report.add(
         "Rows: the timeline with per_page=10 / 100; the release page of a release with 10 / 100 commits and "
         "deployments (each with 2 status changes); the metrics page with 10 / 100 releases and their "
-        "deployments in the window."
+        "deployments in the window; the compare of the first and last of 10 / 100 releases (9 / 99 commits)."
     )
 
     # Time ------------------------------------------------------------------------------------

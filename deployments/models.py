@@ -75,6 +75,9 @@ class Deployment(OrgOwned):
     is_hotfix = models.BooleanField(default=False)
     is_forced = models.BooleanField(default=False)
     is_rollback = models.BooleanField(default=False)
+    # Whether ``is_rollback`` was detected (DESIGN.md) rather than set by the client: a detected
+    # flag follows the status, so a rollback that later fails is no longer one.
+    rollback_detected = models.BooleanField(default=False, editable=False)
     tags = models.JSONField(default=list, blank=True)
     triggered_by = models.CharField(max_length=200, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
@@ -110,6 +113,13 @@ class Deployment(OrgOwned):
             # Used by the timeline's status chips (latest deployment per release and environment),
             # and by the rollback check's search for a release's earlier deployments.
             models.Index(fields=["release", "environment", "occurred_at"], name="deployments_release_env_time"),
+            # What is live where: the latest success per environment and project, one index probe
+            # per cell of the environments matrix whatever else deploys to the environment.
+            models.Index(
+                fields=["organization", "environment", "project", "occurred_at"],
+                condition=models.Q(status="success"),
+                name="deployments_live",
+            ),
             # The same search for a deployment named by a bare sha (no release), and the metrics'
             # "deployed before the window" test for such a sha: without it both read the
             # environment's whole history. Only deployments without a release have an entry.

@@ -1,8 +1,10 @@
 """What the deployments app keeps up to date when releases change (``releasetracker.events``).
 
-A commit's first deployment depends on the commits of deployed releases and on which commit a
-bare sha names; those are written by the releases app, which cannot call this one. Each receiver
-runs inside the writing service's transaction.
+A commit stored by an abbreviated sha that gains its full sha is renamed on the deployments
+without a release that named it (the one rule for shas). A commit's first deployment depends on
+the commits of deployed releases and on which commit a bare sha names; those are written by the
+releases app, which cannot call this one. Each receiver runs inside the writing service's
+transaction.
 """
 
 from django.db.models import QuerySet
@@ -13,8 +15,13 @@ from deployments.first_deployments import (
     first_deployments_recompute_commits,
 )
 from deployments.models import Deployment, FirstDeployment
+from deployments.services import deployment_shas_complete
 from releases.models import Commit, Project, Release, ReleaseCommit
 from releasetracker import events
+
+
+def commit_sha_completed(sender, *, organization, short_sha: str, sha: str, **kwargs) -> None:
+    deployment_shas_complete(organization=organization, short_sha=short_sha, sha=sha)
 
 
 def commits_stored(sender, *, organization, commits, **kwargs) -> None:
@@ -74,6 +81,7 @@ def after_delete(sender, instance, **kwargs) -> None:
 DELETED_MODELS = (Deployment, Release, Project, ReleaseCommit)
 
 RECEIVERS = {
+    events.COMMIT_SHA_COMPLETED: commit_sha_completed,
     events.COMMITS_STORED: commits_stored,
     events.RELEASE_COMMITS_ADDED: release_commits_added,
 }

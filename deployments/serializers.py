@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
+from deployments.services import MAX_TAGS
 from releases.models import Project, Release
 from releasetracker.api.fields import AwareDateTimeField, TagsField
 from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
@@ -64,6 +65,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "is_hotfix",
             "is_forced",
             "is_rollback",
+            "rollback_detected",
             "tags",
             "triggered_by",
             "external_id",
@@ -77,6 +79,14 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "updated_at",
             "status_history",
         ]
+        read_only_fields = fields
+
+
+class DeploymentRowSerializer(DeploymentSerializer):
+    """A deployment as one CSV row: every field but its status history."""
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [name for name in DeploymentSerializer.Meta.fields if name != "status_history"]
         read_only_fields = fields
 
 
@@ -112,7 +122,7 @@ class DeploymentCreateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
     is_hotfix = serializers.BooleanField(required=False, default=False)
     is_forced = serializers.BooleanField(required=False, default=False)
     is_rollback = serializers.BooleanField(required=False, default=False)
-    tags = TagsField(required=False)
+    tags = TagsField(required=False, max_length=MAX_TAGS)
     triggered_by = serializers.CharField(
         max_length=model_max_length(Deployment, "triggered_by"), required=False, allow_blank=True
     )
@@ -150,3 +160,47 @@ class DeploymentUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serialize
     repository_url = serializers.URLField(
         max_length=model_max_length(Deployment, "repository_url"), required=False, allow_blank=True
     )
+
+
+class LiveQuerySerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """``GET /api/v1/environments/live/``'s query string."""
+
+    project = serializers.CharField(required=False, max_length=model_max_length(Project, "name"))
+    environment = serializers.CharField(required=False, max_length=model_max_length(Environment, "name"))
+    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100, default=50)
+
+
+class LiveEnvironmentSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    is_production = serializers.BooleanField()
+
+
+class LiveCellSerializer(serializers.Serializer):
+    """One project's live deployment in one environment."""
+
+    project = serializers.CharField(source="project.name", default=None, allow_null=True)
+    environment = serializers.CharField(source="environment.name")
+    is_production = serializers.BooleanField(source="environment.is_production")
+    deployment = serializers.UUIDField(source="deployment.public_id", help_text="the live deployment's id")
+    release = serializers.CharField(source="deployment.release.version", default=None, allow_null=True)
+    commit_sha = serializers.CharField(source="deployment.commit_sha", help_text="empty when not reported")
+    deployed_at = serializers.DateTimeField(source="deployment.occurred_at")
+    deployed_by = serializers.SerializerMethodField(help_text="triggered_by, else the token or user that recorded it")
+    behind = serializers.IntegerField(
+        allow_null=True,
+        help_text="the project's releases newer than this one up to the newest live in any environment "
+        "(null for a bare sha or no project)",
+    )
+    stale = serializers.BooleanField(help_text="behind > 0")
+
+    def get_deployed_by(self, cell) -> str:
+        return cell.deployment.triggered_by or cell.deployment.created_by
+
+
+class LivePageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="matrix rows: projects, plus one for deployments of no project")
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    environments = LiveEnvironmentSerializer(many=True, help_text="the matrix's columns, in order")
+    results = LiveCellSerializer(many=True, help_text="the live cells of this page's projects")

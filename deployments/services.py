@@ -17,7 +17,11 @@ from django.core.cache import caches
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from deployments.first_deployments import first_deployments_add_deployment, first_deployments_remove_deployment
+from deployments.first_deployments import (
+    first_deployments_add_deployment,
+    first_deployments_recompute_commits,
+    first_deployments_remove_deployment,
+)
 from deployments.models import (
     FINAL_STATUSES,
     PRODUCTION_NAMES,
@@ -40,6 +44,7 @@ from releases.services import (
     MAX_COMMITS_PER_REQUEST,
     CommitInput,
     RefInput,
+    commit_shas_settle,
     project_get_or_create,
     release_add_commits,
     release_commits_complete,
@@ -231,6 +236,28 @@ def _remember_bare_sha(
     )
 
 
+@transaction.atomic
+def deployment_shas_complete(*, organization: Organization, short_sha: str, sha: str) -> int:
+    """Name the commit by its full ``sha`` on the deployments without a release that named it
+    ``short_sha``, once the commit stored abbreviated has its full sha (the one rule for shas).
+
+    The metrics and the rollback check compare these shas by equality. Deployments of a release
+    keep the sha they were sent: their commits are the release's. Per environment, so the
+    ``deployments_bare_sha`` index finds them.
+    """
+    environments = Environment.objects.for_organization(organization).values_list("id", flat=True)
+    renamed = (
+        Deployment.objects.for_organization(organization)
+        .filter(environment_id__in=list(environments), release__isnull=True, commit_sha=short_sha)
+        .update(commit_sha=sha)
+    )
+    # The commit keeps its id and its bare deployments follow it, so its first deployments should
+    # not move; they are recomputed anyway, since which deployments name it just changed.
+    commit_ids = list(Commit.objects.for_organization(organization).filter(sha=sha).values_list("id", flat=True))
+    first_deployments_recompute_commits(organization_id=organization.pk, commit_ids=commit_ids)
+    return renamed
+
+
 # Rollback detection ------------------------------------------------------------------------
 
 
@@ -380,7 +407,9 @@ def deployment_record(
     )
     _apply_times(deployment, now=now)
 
-    # Then the rows it names.
+    # Then the rows it names. A sha abbreviating a known commit is that commit.
+    if sha:
+        sha = deployment.commit_sha = commit_shas_settle(organization=organization, shas=[sha])[sha]
     if isinstance(release, str):
         found = Release.objects.for_organization(organization).filter(version=release).first()
         if found is None:
@@ -407,7 +436,7 @@ def deployment_record(
             organization=organization, sha=sha, seen_at=now, repository=repository, url=deployment.repository_url
         )
     if not deployment.is_rollback:
-        deployment.is_rollback = _is_rollback(deployment)
+        deployment.is_rollback = deployment.rollback_detected = _is_rollback(deployment)
     if not external_id:
         deployment.save(force_insert=True)
     else:
@@ -477,9 +506,19 @@ def deployment_update(
         elif status == DeploymentStatus.IN_PROGRESS and deployment.started_at is None:
             deployment.started_at = at
         _apply_times(deployment, now=now)
-        if not deployment.is_rollback:
-            deployment.is_rollback = _is_rollback(deployment)
-        changed |= {"status", "finished_at", "started_at", "duration_seconds", "occurred_at", "is_rollback"}
+        if deployment.rollback_detected or not deployment.is_rollback:
+            # A detected flag is detected again: a rollback that fails is cleared; one the
+            # client declared stays.
+            deployment.is_rollback = deployment.rollback_detected = _is_rollback(deployment)
+        changed |= {
+            "status",
+            "finished_at",
+            "started_at",
+            "duration_seconds",
+            "occurred_at",
+            "is_rollback",
+            "rollback_detected",
+        }
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))
     if previous_status != deployment.status:
@@ -692,7 +731,7 @@ def _refusal_key(organization: Organization, client: str) -> str:
 
 
 def _refusals():
-    # The rate limits' cache: shared between processes when CACHE_URL says so.
+    # The rate limits' cache: shared between processes (CACHE_URL, a database table by default).
     return caches[getattr(settings, "RATE_LIMIT_CACHE", "default")]
 
 

@@ -232,8 +232,8 @@ class Rollback(InEnvironment):
 class SyncGitHubAction(AviatorView):
     """A workflow's first step reporting its run: ``{"<id_field>": "<id>", "workflow_run_id": "<github.run_id>"}``.
 
-    These paths sit under the native API's prefix, which ``VendorRateLimitMiddleware`` leaves to
-    DRF: the native API's throttles apply here, in the view.
+    These paths sit under the native API's prefix, where ``RateLimitMiddleware`` counts the
+    per-IP limit and DRF the per-token one, in the view.
     """
 
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES

@@ -9,7 +9,7 @@ wherever it is raised (authentication, scope, a wrong method, the body, the serv
 doc's shape. Reads need the token's ``read`` scope, everything else ``write`` (a view may set
 ``required_scope``). Token authentication makes CSRF moot: DRF exempts its views.
 
-Rate limits are not counted here: ``VendorRateLimitMiddleware`` applies the native API's
+Rate limits are not counted here: ``RateLimitMiddleware`` applies the native API's
 throttles to every vendor path before any view runs, so a request without a key (or with a
 wrong one) and a path that does not exist count too.
 
@@ -100,7 +100,7 @@ class VendorAPIView(APIView):
 
     # The same for every vendor.
     permission_classes = [HasTokenScope]
-    throttle_classes = ()  # counted by VendorRateLimitMiddleware (see the module docstring)
+    throttle_classes = ()  # counted by RateLimitMiddleware (see the module docstring)
     content_negotiation_class = FirstChoiceNegotiation
     # HEAD and OPTIONS are not part of any vendor's API: a 405 like any other method.
     http_method_names = ["get", "post", "put", "patch", "delete"]

@@ -26,7 +26,7 @@ from deployments.selectors import deployment_latest_production, release_get_by_i
 from deployments.services import release_declare, release_outcome_set
 from integrations.base import Refusal, VendorAPIView, invalid
 from releases.models import Project, Release, Source
-from releases.services import CommitInput
+from releases.services import MAX_COMMITS_PER_REQUEST, MAX_PROJECTS, CommitInput
 from releasetracker.api.authentication import RequiredTokenAuthentication
 from releasetracker.validation import clean_model_text, clean_sha
 
@@ -34,7 +34,6 @@ from releasetracker.validation import clean_model_text, clean_sha
 DATE_RE = re.compile(r"^(?P<year>\d{4}|[+-]\d{6})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$")
 DATE_FORMAT_HELP = "must be YYYY-MM-DDTHH:mm:ss.sssZ (UTC, with milliseconds), for example 2024-05-01T12:00:00.000Z"
 # The native API's limit on a release's projects.
-MAX_DELIVERABLES = 100
 EXAMPLE_URL = "https://github.com/acme/api/releases/tag/v1.2.0"
 LIST_SEPARATORS = re.compile(r"[\s,]+")
 FIELD_NAMES = {"date_released": "date", "projects": "deliverables", "started_at": "date", "deployed_at": "date"}
@@ -83,23 +82,30 @@ def _url(data: dict) -> str:
     return value
 
 
-def _string_list(data: dict, name: str) -> list[tuple[str, str]]:
+def _string_list(data: dict, name: str, *, limit: int) -> list[tuple[str, str]]:
     """``(field, value)`` for each value of the array ``name``, its items split on commas and
     whitespace: EchoesHQ's action takes its commits and deliverables as newline- or
     comma-separated lists and sends each list as one item (its trimming joins the lines with
     spaces), so ``["c1 c2,c3"]`` is three values. A sha holds neither, and neither does a
     deliverable's name here. An item with no value in it stays one empty value, for the caller
-    to refuse."""
+    to refuse. More than ``limit`` values are refused as soon as they are counted."""
     if name not in data:
         raise invalid(name, "this field is required")
     value = data[name]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list):
         raise invalid(name, "must be an array of strings")
-    return [
-        (f"{name}[{i}]", part)
-        for i, item in enumerate(value)
-        for part in [part for part in LIST_SEPARATORS.split(item) if part] or [""]
-    ]
+    too_many = invalid(name, f"at most {limit} per release")
+    if len(value) > limit:
+        raise too_many
+    values: list[tuple[str, str]] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise invalid(name, "must be an array of strings")
+        parts = [part for part in LIST_SEPARATORS.split(item, maxsplit=limit) if part] or [""]
+        values.extend((f"{name}[{i}]", part) for part in parts)
+        if len(values) > limit:
+            raise too_many
+    return values
 
 
 class EchoesView(VendorAPIView):
@@ -149,13 +155,13 @@ class EchoesView(VendorAPIView):
 class Declare(EchoesView):
     def post(self, request) -> JsonResponse:
         data = self.body()
-        shas = [clean_sha(sha, field=field) for field, sha in _string_list(data, "commits")]
+        shas = [
+            clean_sha(sha, field=field) for field, sha in _string_list(data, "commits", limit=MAX_COMMITS_PER_REQUEST)
+        ]
         deliverables = [
             clean_model_text(Project, "name", name, field=field, required=True)
-            for field, name in _string_list(data, "deliverables")
+            for field, name in _string_list(data, "deliverables", limit=MAX_PROJECTS)
         ]
-        if len(deliverables) > MAX_DELIVERABLES:
-            raise invalid("deliverables", f"at most {MAX_DELIVERABLES} per release")
         release, deployment, created = release_declare(
             organization=self.organization,
             version=data.get("version"),

@@ -14,7 +14,8 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from django.http import JsonResponse, QueryDict
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, JsonResponse, QueryDict
 from django.urls import path
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -54,6 +55,16 @@ class SignedDelivery:
     is_authenticated = True
 
 
+def signed_by(org_slug: str, body: bytes, signature: str) -> Organization | None:
+    """The organization whose webhook secret signed ``body``, or None (unknown slug, no secret, a wrong signature)."""
+    organization = organization_get(slug=org_slug)
+    secret = getattr(organization, "github_webhook_secret", "") or ""
+    expected = "sha256=" + hmac.new(secret.encode() or _NO_SECRET, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")) or not secret:
+        return None
+    return organization
+
+
 class GitHubSignatureAuthentication(BaseAuthentication):
     def authenticate(self, request):
         body = request.body  # read first: a body over the limit is a 413 whatever its signature
@@ -62,10 +73,8 @@ class GitHubSignatureAuthentication(BaseAuthentication):
             raise exceptions.NotAuthenticated(
                 f"{SIGNATURE_HEADER} header is missing: set a secret on the GitHub webhook"
             )
-        organization = organization_get(slug=request.parser_context["kwargs"]["org_slug"])
-        secret = getattr(organization, "github_webhook_secret", "") or ""
-        expected = "sha256=" + hmac.new(secret.encode() or _NO_SECRET, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")) or not secret:
+        organization = signed_by(request.parser_context["kwargs"]["org_slug"], body, signature)
+        if organization is None:
             raise exceptions.AuthenticationFailed(BAD_SIGNATURE)
         signed = SignedDelivery(organization)
         return signed, signed
@@ -95,6 +104,20 @@ class Webhook(VendorAPIView):
     parser_classes = [GitHubPayloadParser]
     http_method_names = ["post"]
     field_names = {"project": "repository.name", "ref": "deployment.ref"}
+
+    @classmethod
+    def rate_limit_exempt(cls, request: HttpRequest, org_slug: str = "", **kwargs) -> bool:
+        """A delivery signed with the organization's secret is not held to the per-IP limit
+        (GitHub sends every customer's deliveries from a few addresses); any other request to
+        this path is, the header alone exempts nothing (``RateLimitMiddleware``)."""
+        signature = request.headers.get(SIGNATURE_HEADER, "").strip()
+        if request.method != "POST" or not signature:
+            return False
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return False
+        return signed_by(org_slug, body, signature) is not None
 
     def initial(self, request, *args, **kwargs) -> None:
         # GitHub only POSTs: another method is a 405 before any signature is asked for.

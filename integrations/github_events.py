@@ -17,7 +17,7 @@ from deployments.models import DeploymentStatus
 from deployments.services import HISTORY_ADDED, RECORDED, UNCHANGED, deployment_status_report
 from integrations.base import invalid
 from releases.models import Source
-from releases.services import CommitInput, release_publish, repository_commits_record
+from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, release_publish, repository_commits_record
 from releasetracker.models import Organization
 
 CREATED_BY = "GitHub webhook"
@@ -64,6 +64,9 @@ def _str(data: dict, key: str, path: str, *, required: bool = True) -> str:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise invalid(path, "must be a non-empty string" if required else "must be a string")
+    if "\x00" in value:
+        # Named by its JSON path here: the service would name its own field (``version``).
+        raise invalid(path, "must not contain NUL characters")
     return value.strip()
 
 
@@ -201,6 +204,8 @@ def push(organization: Organization, payload: dict) -> Result:
     commits = payload.get("commits")
     if not isinstance(commits, list):
         raise invalid("commits", "must be a list")
+    if len(commits) > MAX_COMMITS_PER_REQUEST:
+        raise invalid("commits", f"at most {MAX_COMMITS_PER_REQUEST} per push")
     full_name = _str(repository, "full_name", "repository.full_name")
     inputs = []
     for index, commit in enumerate(commits):

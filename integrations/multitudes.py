@@ -19,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 
 from deployments.models import DeploymentStatus
-from deployments.services import deployment_record
+from deployments.services import MAX_TAGS, deployment_record
 from integrations.base import Refusal, VendorAPIView, invalid
 from releases.models import Source
 from releasetracker.api.authentication import RequiredTokenAuthentication
@@ -66,19 +66,17 @@ def _shas(value) -> list[str]:
     if value is None or value == "" or value == []:
         raise invalid("commitSha", "is required")
     items = [value] if isinstance(value, str) else value
+    if isinstance(items, list) and len(items) > MAX_SHAS:
+        raise invalid("commitSha", f"at most {MAX_SHAS} shas per deployment")
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise invalid("commitSha", "must be a string or an array of strings")
-    if len(items) > MAX_SHAS:
-        raise invalid("commitSha", f"at most {MAX_SHAS} shas per deployment")
     shas: list[str] = []
     for index, item in enumerate(items):
         name = "commitSha" if isinstance(value, str) else f"commitSha[{index}]"
         if len(item.strip()) < 7:
             raise invalid(name, "must be at least 7 characters")
-        sha = clean_sha(item, field=name)
-        if sha not in shas:
-            shas.append(sha)
-    return shas
+        shas.append(clean_sha(item, field=name))
+    return list(dict.fromkeys(shas))  # de-duplicated in linear time, in the order sent
 
 
 def _deployed_at(value) -> datetime | None:
@@ -101,6 +99,8 @@ def _tags(value) -> list[str] | str:
         return []
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and len(value) > MAX_TAGS:
+        raise invalid("tags", f"at most {MAX_TAGS} tags")
     if isinstance(value, list) and all(isinstance(tag, str) for tag in value):
         return value
     raise invalid("tags", "must be a comma-separated string")

@@ -9,13 +9,18 @@ exception handler (a ``DomainError`` from the selector becomes a 400 naming the 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from metrics.exports import SERIES_HEADER, dora_series_rows
 from metrics.selectors import BUCKETS, MAX_WINDOW, dora_metrics
+from releasetracker.api.csv import CSVRenderer, FormatParameterMixin
 from releasetracker.api.fields import AwareDateTimeField
 from releasetracker.api.schema import errors
+from releasetracker.exports import csv_response
 
 
 class DoraQuerySerializer(serializers.Serializer):
@@ -90,7 +95,9 @@ DoraMetricsSchema = inline_serializer(
             {
                 "median_seconds": serializers.FloatField(**_seconds),
                 "recovered": serializers.IntegerField(),
-                "unrecovered": serializers.IntegerField(help_text="failed changes not yet followed by a good one"),
+                "unrecovered": serializers.IntegerField(
+                    help_text="failed changes not yet followed by a good one, or with an attributed incident still open"
+                ),
                 "band": serializers.CharField(allow_null=True),
                 "series": inline_serializer(
                     "DoraRecoveryBucket",
@@ -122,12 +129,25 @@ DoraMetricsSchema = inline_serializer(
                 ),
             },
         ),
+        "incidents": inline_serializer(
+            "DoraIncidents",
+            {
+                "unattributed": serializers.IntegerField(
+                    help_text="incidents in scope started in the window that no deployment is blamed for"
+                ),
+            },
+        ),
     },
 )
 
 
-class DoraMetricsView(APIView):
-    """The five DORA metrics of the token's organization, as defined in docs/metrics.md."""
+class DoraMetricsView(FormatParameterMixin, APIView):
+    """The five DORA metrics of the token's organization, as defined in docs/metrics.md.
+
+    ``?format=csv`` answers the series instead: one row per bucket, every metric side by side.
+    """
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
     @extend_schema(
         operation_id="metrics_dora",
@@ -223,6 +243,7 @@ class DoraMetricsView(APIView):
                             {"start": "2024-03-11T00:00:00Z", "rework": 1, "total": 3, "rate": 0.3333},
                         ],
                     },
+                    "incidents": {"unattributed": 0},
                 },
             )
         ],
@@ -239,4 +260,13 @@ class DoraMetricsView(APIView):
             environment=params.get("environment") or None,
             bucket=params["bucket"],
         )
+        if isinstance(request.accepted_renderer, CSVRenderer):
+            return csv_response(filename="dora-metrics.csv", header=SERIES_HEADER, rows=dora_series_rows(result))
         return Response(result)
+
+    def handle_exception(self, exc):
+        # Errors read as JSON in the native shape, whatever format was asked for.
+        if isinstance(getattr(self.request, "accepted_renderer", None), CSVRenderer):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)

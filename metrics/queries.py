@@ -27,11 +27,15 @@ from datetime import datetime
 from django.db import connection
 
 from deployments.models import Deployment, FirstDeployment
-from releases.models import Commit
+from incidents.models import DEFAULT_ATTRIBUTION_WINDOW, Incident, IncidentSettings
+from releases.models import Commit, ReleaseCommit
 
 DEPLOYMENT = Deployment._meta.db_table
 COMMIT = Commit._meta.db_table
+RELEASE_COMMIT = ReleaseCommit._meta.db_table
 FIRST_DEPLOYMENT = FirstDeployment._meta.db_table
+INCIDENT = Incident._meta.db_table
+INCIDENT_SETTINGS = IncidentSettings._meta.db_table
 
 # The row that carries the whole window's aggregates next to the per-bucket rows.
 TOTAL = -1
@@ -49,6 +53,8 @@ class Scope:
     # Start of the first chart bucket (calendar aligned, at or before ``since``) and bucket length.
     anchor: datetime
     bucket_seconds: int
+    # The organization's production environments: where an incident's commit is looked for.
+    production_ids: Sequence[int] = ()
 
 
 def _postgres() -> bool:
@@ -168,6 +174,89 @@ def _fetch(sql: str, params: dict) -> dict[int, dict]:
         return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
 
+def _ids_in(name: str, ids: Sequence[int], params: dict) -> str:
+    """``IN (...)`` with one placeholder per id; a condition that holds for no row when ``ids`` is empty."""
+    if not ids:
+        return "IN (NULL)"
+    for index, value in enumerate(ids):
+        params[f"{name}{index}"] = value
+    return f"IN ({', '.join(f'%({name}{index})s' for index in range(len(ids)))})"
+
+
+def _latest_success(where: str, *, source: str = f"{DEPLOYMENT} d") -> str:
+    """The id of the latest successful deployment ``d`` (of those ``where`` names) before the incident ``u`` started."""
+    return f"""(SELECT d.id FROM {source}
+        WHERE {where} AND d.status = 'success' AND d.occurred_at < u.started_at
+        ORDER BY d.occurred_at DESC, d.id DESC LIMIT 1)"""  # noqa: S608
+
+
+def _attribution_window() -> str:
+    """The organization's attribution window in seconds (its setting, else the default), read
+    inside the statement so it costs no query of its own."""
+    seconds = "EXTRACT(EPOCH FROM w.attribution_window)::float8" if _postgres() else "w.attribution_window / 1000000.0"
+    return (
+        f"COALESCE((SELECT {seconds} FROM {INCIDENT_SETTINGS} w WHERE w.organization_id = %(org)s),"  # noqa: S608
+        " %(default_window)s)"
+    )
+
+
+def _attribution_ctes(scope: Scope, params: dict) -> str:
+    """CTEs ``unlinked`` and ``attributed_unlinked``: each incident that names no deployment and
+    started from ``since`` on, with the deployment it is attributed to (NULL: unattributed).
+
+    DESIGN.md's rules after the named deployment: the latest successful production deployment
+    that shipped the incident's commit (through its release's commits, or as its own sha: a
+    prefix of 7+ digits names the commit), else the latest successful deployment to the
+    incident's environment (and project, when it names one); either only when it finished at
+    most the attribution window before the incident started. Each lookup is a correlated
+    subquery through an index, run once per incident.
+    """
+    params["default_window"] = DEFAULT_ATTRIBUTION_WINDOW.total_seconds()
+    production = _ids_in("prod", scope.production_ids, params)
+    sha_range = "{column} >= u.commit_sha AND {column} < u.commit_sha || 'g'"
+    by_release = _latest_success(
+        f"c.organization_id = %(org)s AND {sha_range.format(column='c.sha')} AND d.environment_id {production}",
+        source=f"{COMMIT} c JOIN {RELEASE_COMMIT} rc ON rc.commit_id = c.id"
+        f" JOIN {DEPLOYMENT} d ON d.release_id = rc.release_id",
+    )
+    by_sha = _latest_success(
+        f"d.organization_id = %(org)s AND d.environment_id {production} AND d.release_id IS NULL"
+        f" AND {sha_range.format(column='d.commit_sha')}"
+    )
+    by_environment = _latest_success(
+        "d.organization_id = %(org)s AND d.environment_id = u.environment_id"
+        " AND (u.project_id IS NULL OR d.project_id = u.project_id)"
+    )
+    return f"""
+    unlinked AS (
+        SELECT u.id, u.started_at, u.resolved_at, u.environment_id, u.project_id,
+               CASE WHEN u.commit_sha <> '' THEN {by_release} END AS by_release,
+               CASE WHEN u.commit_sha <> '' THEN {by_sha} END AS by_sha,
+               {by_environment} AS by_environment
+        FROM {INCIDENT} u
+        WHERE u.organization_id = %(org)s AND u.deployment_id IS NULL AND u.started_at >= %(since)s
+    ),
+    by_commit AS (
+        -- The later of the two deployments that shipped the commit.
+        SELECT n.*, CASE WHEN r.id IS NOT NULL AND (b.id IS NULL OR r.occurred_at > b.occurred_at
+                              OR (r.occurred_at = b.occurred_at AND r.id > b.id))
+                         THEN r.id ELSE b.id END AS by_commit
+        FROM unlinked n
+        LEFT JOIN {DEPLOYMENT} r ON r.id = n.by_release
+        LEFT JOIN {DEPLOYMENT} b ON b.id = n.by_sha
+    ),
+    window_length AS (SELECT {_attribution_window()} AS seconds),
+    attributed_unlinked AS (
+        SELECT n.id, n.started_at, n.resolved_at, n.environment_id, n.project_id,
+               CASE WHEN c.id IS NOT NULL AND {_seconds("n.started_at", "c.occurred_at")} <= w.seconds THEN c.id
+                    WHEN e.id IS NOT NULL AND {_seconds("n.started_at", "e.occurred_at")} <= w.seconds THEN e.id
+               END AS deployment_id
+        FROM by_commit n CROSS JOIN window_length w
+        LEFT JOIN {DEPLOYMENT} c ON c.id = n.by_commit
+        LEFT JOIN {DEPLOYMENT} e ON e.id = n.by_environment
+    )"""  # noqa: S608
+
+
 def changes_sql(scope: Scope) -> tuple[str, dict]:
     """Deployment frequency, change failure rate, recovery time and rework rate, per bucket and in total.
 
@@ -177,6 +266,7 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     deployment's failed-change status depends only on later deployments.
     """
     params = _params(scope)
+    project_filter = " AND project_id = %(project)s" if scope.project_id is not None else ""
     sql = f"""
     WITH scoped AS (
         SELECT d.id, d.occurred_at, d.status, d.environment_id, COALESCE(d.project_id, 0) AS project_key,
@@ -189,6 +279,20 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
                ) AS success_no
         FROM {DEPLOYMENT} d
         WHERE {_scope_sql("d", scope, params)} AND d.occurred_at >= %(since)s
+    ),{_attribution_ctes(scope, params)},
+    attributed AS (
+        -- Incidents that name one of these deployments, and those attributed to one.
+        SELECT i.deployment_id, i.started_at, i.resolved_at
+        FROM {INCIDENT} i JOIN scoped s ON s.id = i.deployment_id
+        WHERE i.organization_id = %(org)s
+        UNION ALL
+        SELECT deployment_id, started_at, resolved_at FROM attributed_unlinked WHERE deployment_id IS NOT NULL
+    ),
+    incidents_of AS (
+        SELECT deployment_id, MIN(started_at) AS incident_start, MAX(resolved_at) AS incident_end,
+               SUM(CASE WHEN resolved_at IS NULL THEN 1 ELSE 0 END) AS incidents_open
+        FROM attributed
+        GROUP BY deployment_id
     ),
     remediated AS (
         -- The last success strictly before each hotfix or rollback: a failed change. DISTINCT,
@@ -201,12 +305,15 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     flagged AS (
         SELECT s.id, s.occurred_at, s.status, s.environment_id, s.project_key, s.is_fix, s.is_hotfix,
                CASE WHEN s.status = 'failure'
-                      OR (s.status = 'success' AND (s.tagged_failure = 1 OR r.success_no IS NOT NULL))
-                    THEN 1 ELSE 0 END AS failed_change
+                      OR (s.status = 'success'
+                          AND (s.tagged_failure = 1 OR r.success_no IS NOT NULL OR o.deployment_id IS NOT NULL))
+                    THEN 1 ELSE 0 END AS failed_change,
+               o.deployment_id IS NOT NULL AS has_incidents, o.incident_start, o.incident_end, o.incidents_open
         FROM scoped s
         LEFT JOIN remediated r
           ON s.status = 'success' AND r.environment_id = s.environment_id
          AND r.project_key = s.project_key AND r.success_no = s.success_no
+        LEFT JOIN incidents_of o ON o.deployment_id = s.id
     ),
     recovery AS (
         -- The earliest later success that is not itself a failed change. Read newest first so
@@ -220,9 +327,15 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     windowed AS (
         SELECT {_bucket("occurred_at", scope)} AS bucket, status, failed_change,
                CASE WHEN status = 'success' AND (is_fix OR is_hotfix) THEN 1 ELSE 0 END AS rework,
-               CASE WHEN failed_change = 1 AND recovered_at IS NULL THEN 1 ELSE 0 END AS unrecovered,
-               CASE WHEN failed_change = 1 AND recovered_at IS NOT NULL
-                    THEN {_seconds("recovered_at", "occurred_at")} END AS recovery_seconds
+               -- With incidents: from the first one's start to the last one's end, none open.
+               -- Without: until the next good deployment.
+               CASE WHEN failed_change = 0 THEN 0
+                    WHEN has_incidents THEN CASE WHEN incidents_open > 0 THEN 1 ELSE 0 END
+                    WHEN recovered_at IS NULL THEN 1 ELSE 0 END AS unrecovered,
+               CASE WHEN failed_change = 0 THEN NULL
+                    WHEN has_incidents THEN CASE WHEN incidents_open = 0
+                         THEN {_seconds("incident_end", "incident_start")} END
+                    WHEN recovered_at IS NOT NULL THEN {_seconds("recovered_at", "occurred_at")} END AS recovery_seconds
         FROM recovery
         WHERE occurred_at < %(until)s
     ),
@@ -230,6 +343,14 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
         SELECT bucket AS k, status, failed_change, rework, unrecovered, recovery_seconds FROM windowed
         UNION ALL
         SELECT {TOTAL} AS k, status, failed_change, rework, unrecovered, recovery_seconds FROM windowed
+        UNION ALL
+        -- The total row exists even with no deployment: it carries the unattributed incidents.
+        SELECT {TOTAL} AS k, NULL, 0, 0, 0, NULL
+    ),
+    unattributed AS (
+        SELECT COUNT(*) AS unattributed FROM attributed_unlinked
+        WHERE deployment_id IS NULL AND started_at < %(until)s
+          AND environment_id {_ids_in("scope_env", scope.environment_ids, params)}{project_filter}
     ),
     counts AS (
         SELECT k,
@@ -243,8 +364,9 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
         GROUP BY k
     ),
     medians AS ({_percentiles("expanded", "recovery_seconds", {"recovery_median": 0.5})})
-    SELECT c.k, c.deployments, c.finished, c.failed, c.rework, c.recovered, c.unrecovered, m.recovery_median
-    FROM counts c LEFT JOIN medians m ON m.k = c.k
+    SELECT c.k, c.deployments, c.finished, c.failed, c.rework, c.recovered, c.unrecovered, m.recovery_median,
+           CASE WHEN c.k = {TOTAL} THEN u.unattributed END AS unattributed
+    FROM counts c LEFT JOIN medians m ON m.k = c.k CROSS JOIN unattributed u
     """  # noqa: S608
     return sql, params
 

@@ -24,7 +24,7 @@ HOUR = 3600
 ELITE, HIGH, MEDIUM, LOW = "elite", "high", "medium", "low"
 
 
-# Bands: the 2023 DORA report's thresholds, as Apache DevLake encodes them ---------------------
+# Bands: the 2023 DORA report's thresholds (docs/metrics.md says how they differ from DevLake's) --
 
 
 def frequency_band(count: int, window: timedelta) -> str:
@@ -198,6 +198,7 @@ def dora_metrics(
             until=until,
             anchor=anchor,
             bucket_seconds=size,
+            production_ids=environment_ids if environment is None else _environment_ids(organization, None),
         )
         changes = queries.changes(scope)
         leads = queries.lead_times(scope)
@@ -291,4 +292,5 @@ def dora_metrics(
                 for start, row, _ in buckets
             ],
         },
+        "incidents": {"unattributed": int((changes.get(queries.TOTAL) or {}).get("unattributed") or 0)},
     }

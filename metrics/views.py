@@ -2,21 +2,26 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from deployments.selectors import environment_list
+from metrics.exports import SERIES_HEADER, dora_series_rows
 from metrics.selectors import dora_metrics
 from releases.selectors import project_list
 from releasetracker.errors import DomainError
-from releasetracker.page_helpers import QueryFilterForm, humanize_seconds
+from releasetracker.exports import csv_response, wants_csv
+from releasetracker.page_helpers import QueryFilterForm, humanize_seconds, query_without
 from releasetracker.pages import org_page, page_context
 
 WINDOW_CHOICES = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 180 days")]
 DEFAULT_WINDOW = 30
+DAILY_BARS_UP_TO_DAYS = 31
 
 
 class MetricsFilterForm(QueryFilterForm):
@@ -26,9 +31,12 @@ class MetricsFilterForm(QueryFilterForm):
 
     def __init__(self, data, *, projects: list[str], environments: list[str]):
         super().__init__(data)
+        if "days" not in self.data:
+            # The select shows the window the figures cover, so Apply without a change keeps it.
+            self.data = {**self.data, "days": str(DEFAULT_WINDOW)}
         self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
         self.fields["environment"].choices = [
-            ("", "All production environments"),
+            ("", "Production (all)"),
             *((name, name) for name in environments),
         ]
 
@@ -47,23 +55,34 @@ class Tile:
     # "better", "worse" or "same": the colour of the change, whose direction depends on the metric.
     trend: str = "same"
     explain: str = ""
+    # The deployments view filtered to what is behind the number (set by the view).
+    href: str = ""
 
 
 def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
-def _frequency(per_day: float | None) -> str:
+FREQUENCY_UNITS = {"day": 1, "week": 7, "month": 30}
+
+
+def _frequency_unit(per_day: float | None) -> str:
+    """The unit that shows ``per_day`` as a number of at least one (day, week or month)."""
+    if per_day is None or per_day >= 1:
+        return "day"
+    return "week" if per_day * 7 >= 1 else "month"
+
+
+def _frequency(per_day: float | None, unit: str | None = None) -> str:
     if per_day is None:
         return "—"
-    if per_day >= 1:
-        return f"{per_day:.1f} / day"
-    if per_day * 7 >= 1:
-        return f"{per_day * 7:.1f} / week"
-    return f"{per_day * 30:.1f} / month"
+    unit = unit or _frequency_unit(per_day)
+    return f"{per_day * FREQUENCY_UNITS[unit]:.1f} / {unit}"
 
 
-def _change(current: float | None, previous: float | None, *, lower_is_better: bool, kind: str) -> tuple[str, str]:
+def _change(
+    current: float | None, previous: float | None, *, lower_is_better: bool, kind: str, unit: str = "day"
+) -> tuple[str, str]:
     if current is None or previous is None:
         return "no earlier data to compare", "same"
     delta = current - previous
@@ -75,26 +94,29 @@ def _change(current: float | None, previous: float | None, *, lower_is_better: b
     elif kind == "duration":
         amount = humanize_seconds(abs(delta))
     else:
-        amount = f"{abs(delta) * 7:.1f} / week" if abs(delta) < 1 else f"{abs(delta):.1f} / day"
+        # In the unit of the tile's own value, so the two read together.
+        amount = _frequency(abs(delta), unit)
     better = (delta < 0) == lower_is_better
     return f"{arrow} {amount} vs the previous window", "better" if better else "worse"
 
 
-def build_tiles(current: dict, previous: dict) -> list[Tile]:
+def build_tiles(current: dict, previous: dict, *, environment: str | None = None) -> list[Tile]:
     freq, prev_freq = current["deployment_frequency"], previous["deployment_frequency"]
     lead, prev_lead = current["lead_time"], previous["lead_time"]
     cfr, prev_cfr = current["change_failure_rate"], previous["change_failure_rate"]
     rec, prev_rec = current["recovery_time"], previous["recovery_time"]
     rework, prev_rework = current["rework_rate"], previous["rework_rate"]
+    target = f"deployments to {environment}" if environment else "production deployments"
+    unit = _frequency_unit(freq["per_day"])
     tiles = [
         Tile(
             "deployment_frequency",
             "Deployment frequency",
-            _frequency(freq["per_day"]),
+            _frequency(freq["per_day"], unit),
             freq.get("band"),
-            f"{freq['count']} successful production deployments",
-            *_change(freq["per_day"], prev_freq["per_day"], lower_is_better=False, kind="frequency"),
-            explain="How often a change reaches production.",
+            f"{freq['count']} successful {target}",
+            *_change(freq["per_day"], prev_freq["per_day"], lower_is_better=False, kind="frequency", unit=unit),
+            explain=f"How often a change reaches {environment or 'production'}.",
         ),
         Tile(
             "lead_time",
@@ -107,7 +129,7 @@ def build_tiles(current: dict, previous: dict) -> list[Tile]:
                 else "no commit reached production in this window"
             ),
             *_change(lead["median_seconds"], prev_lead["median_seconds"], lower_is_better=True, kind="duration"),
-            explain="From commit to its first successful production deployment.",
+            explain=f"From commit to its first successful {target[:-1]}.",
         ),
         Tile(
             "change_failure_rate",
@@ -115,9 +137,9 @@ def build_tiles(current: dict, previous: dict) -> list[Tile]:
             _rate(cfr["rate"]),
             cfr.get("band"),
             (
-                f"{cfr['failed']} failed of {cfr['total']} finished deployments"
+                f"{cfr['failed']} failed of {cfr['total']} finished {target}"
                 if cfr["rate"] is not None
-                else "no finished production deployment in this window"
+                else f"no finished {target[:-1]} in this window"
             ),
             *_change(cfr["rate"], prev_cfr["rate"], lower_is_better=True, kind="rate"),
             explain="Deployments that failed or needed a hotfix or rollback.",
@@ -146,9 +168,9 @@ def build_tiles(current: dict, previous: dict) -> list[Tile]:
             _rate(rework["rate"]),
             None,
             (
-                f"{rework['rework']} fixes of {rework['total']} successful deployments"
+                f"{rework['rework']} fixes of {rework['total']} successful {target}"
                 if rework["rate"] is not None
-                else "no successful production deployment in this window"
+                else f"no successful {target[:-1]} in this window"
             ),
             *_change(rework["rate"], prev_rework["rate"], lower_is_better=True, kind="rate"),
             explain="Deployments that fix an earlier one (is_fix or is_hotfix).",
@@ -172,6 +194,8 @@ class Bar:
     height: float
     label: str
     empty: bool = False
+    start: datetime | None = None
+    href: str = ""
 
 
 @dataclass
@@ -221,8 +245,8 @@ def _day(value: datetime) -> str:
     return f"{value:%b} {value.day}"
 
 
-def build_chart(key: str, title: str, series: list[dict], value_key: str, kind: str) -> Chart:
-    """Bar geometry for one weekly series; values are scaled for display (hours for durations, % for rates)."""
+def build_chart(key: str, title: str, series: list[dict], value_key: str, kind: str, bucket: str = "week") -> Chart:
+    """Bar geometry for one daily or weekly series; values scaled for display (hours for durations, % for rates)."""
     scale = {"duration": 1 / 3600, "rate": 100, "count": 1}[kind]
     unit = {"duration": "hours", "rate": "%", "count": "deployments"}[kind]
     chart = Chart(key=key, title=title, unit=unit)
@@ -247,10 +271,10 @@ def build_chart(key: str, title: str, series: list[dict], value_key: str, kind: 
         return chart
     slot = plot_w / len(points)
     width = max(2.0, slot * 0.7)
-    label_every = max(1, round(len(points) / 6))
+    label_every = max(1, -(-len(points) // 6))
     for index, (start, value) in enumerate(points):
         x = chart.plot_left + slot * index + (slot - width) / 2
-        when = f"week of {_day(start)}" if start else f"bucket {index + 1}"
+        when = (f"week of {_day(start)}" if bucket == "week" else _day(start)) if start else f"bucket {index + 1}"
         if value is None:
             shown = "no data"
         elif kind == "duration":
@@ -268,6 +292,7 @@ def build_chart(key: str, title: str, series: list[dict], value_key: str, kind: 
                 height=round(height, 1),
                 label=f"{when}: {shown}",
                 empty=value is None,
+                start=start,
             )
         )
         if start and index % label_every == 0:
@@ -277,16 +302,37 @@ def build_chart(key: str, title: str, series: list[dict], value_key: str, kind: 
     return chart
 
 
-def build_charts(current: dict) -> list[Chart]:
+def chart_bucket(days: int) -> str:
+    """Daily bars for windows up to a month (a weekly bar would hide the days), weekly beyond."""
+    return "day" if days <= DAILY_BARS_UP_TO_DAYS else "week"
+
+
+def build_charts(current: dict, bucket: str = "week") -> list[Chart]:
+    per = "day" if bucket == "day" else "week"
     return [
         build_chart(
-            "deployments", "Deployments per week", current["deployment_frequency"].get("series"), "count", "count"
+            "deployments",
+            f"Deployments per {per}",
+            current["deployment_frequency"].get("series"),
+            "count",
+            "count",
+            bucket,
         ),
         build_chart(
-            "lead_time", "Median lead time (hours)", current["lead_time"].get("series"), "median_seconds", "duration"
+            "lead_time",
+            "Median lead time (hours)",
+            current["lead_time"].get("series"),
+            "median_seconds",
+            "duration",
+            bucket,
         ),
         build_chart(
-            "failure_rate", "Change failure rate (%)", current["change_failure_rate"].get("series"), "rate", "rate"
+            "failure_rate",
+            "Change failure rate (%)",
+            current["change_failure_rate"].get("series"),
+            "rate",
+            "rate",
+            bucket,
         ),
         build_chart(
             "recovery_time",
@@ -294,8 +340,50 @@ def build_charts(current: dict) -> list[Chart]:
             current["recovery_time"].get("series"),
             "median_seconds",
             "duration",
+            bucket,
         ),
     ]
+
+
+# What each number counts, as the deployments view's filters: the tiles and the bars link there.
+TILE_FILTERS = {
+    "deployment_frequency": {"status": "success"},
+    # The commits' lead times end at the successful deployments that first shipped them.
+    "lead_time": {"status": "success"},
+    "change_failure_rate": {"failed_change": "1"},
+    "recovery_time": {"failed_change": "1"},
+    "rework_rate": {"rework": "1"},
+}
+CHART_FILTERS = {
+    "deployments": TILE_FILTERS["deployment_frequency"],
+    "lead_time": TILE_FILTERS["lead_time"],
+    "failure_rate": TILE_FILTERS["change_failure_rate"],
+    "recovery_time": TILE_FILTERS["recovery_time"],
+}
+BUCKET = timedelta(days=7)
+
+
+def deployments_link(org, scope: dict, since: datetime, until: datetime, extra: dict) -> str:
+    """The deployments view filtered to ``scope``'s environment (or every production one) and
+    project, the whole UTC days of ``[since, until)``, and ``extra``."""
+    query = {"environment": scope["environment"]} if scope.get("environment") else {"is_production": "1"}
+    if scope.get("project"):
+        query["project"] = scope["project"]
+    query |= {"since": since.date().isoformat(), "until": (until - timedelta(seconds=1)).date().isoformat(), **extra}
+    return f"{reverse('deployments:list', kwargs={'org_slug': org.slug})}?{urlencode(query)}"
+
+
+def link_numbers(
+    org, scope: dict, since: datetime, until: datetime, tiles: list[Tile], charts: list[Chart], *, bucket: str = "week"
+) -> None:
+    span = timedelta(days=1) if bucket == "day" else BUCKET
+    for tile in tiles:
+        tile.href = deployments_link(org, scope, since, until, TILE_FILTERS[tile.key])
+    for chart in charts:
+        for bar in chart.bars:
+            if bar.start is not None and not bar.empty:
+                start, end = max(bar.start, since), min(bar.start + span, until)
+                bar.href = deployments_link(org, scope, start, end, CHART_FILTERS[chart.key])
 
 
 def window_bounds(days: int, *, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -315,22 +403,31 @@ def metrics(request: HttpRequest) -> HttpResponse:
     days = filters.get("days", DEFAULT_WINDOW)
     since, until = window_bounds(days)
     scope = {"organization": org, "project": filters.get("project"), "environment": filters.get("environment")}
+    bucket = chart_bucket(days)
     try:
-        current = dora_metrics(since=since, until=until, bucket="week", **scope)
+        current = dora_metrics(since=since, until=until, bucket=bucket, **scope)
     except DomainError as error:
         # A project or environment renamed since the form was drawn: say so, show the whole organization.
         form.add_error(error.field if error.field in form.fields else None, error.message)
         scope = {"organization": org, "project": None, "environment": None}
-        current = dora_metrics(since=since, until=until, bucket="week", **scope)
+        current = dora_metrics(since=since, until=until, bucket=bucket, **scope)
+    if wants_csv(request) and not form.errors:
+        return csv_response(filename="dora-metrics.csv", header=SERIES_HEADER, rows=dora_series_rows(current))
     previous = dora_metrics(since=since - timedelta(days=days), until=since, bucket="week", **scope)
+    tiles = build_tiles(current, previous, environment=scope["environment"])
+    charts = build_charts(current, bucket)
+    link_numbers(org, scope, since, until, tiles, charts, bucket=bucket)
     context = page_context(
         request,
         form=form,
         days=days,
-        since=since,
-        until=until - timedelta(seconds=1),
-        tiles=build_tiles(current, previous),
-        charts=build_charts(current),
+        # Dates, not instants: the window is whole UTC days whatever the page's time zone.
+        since=since.date(),
+        until=(until - timedelta(seconds=1)).date(),
+        tiles=tiles,
+        charts=charts,
+        per_day=bucket == "day",
+        csv_query=query_without(request, "format"),
         nav="metrics",
     )
     return render(request, "metrics/dashboard.html", context, status=400 if form.errors else 200)

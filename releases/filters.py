@@ -1,7 +1,8 @@
+from django.core.validators import RegexValidator
 from django_filters import rest_framework as filters
 
 from releases.models import Commit, Release
-from releasetracker.api.fields import AwareDateTimeFilter
+from releasetracker.api.fields import AwareDateTimeFilter, StrictBooleanFilter
 
 
 class ReleaseFilter(filters.FilterSet):
@@ -11,7 +12,7 @@ class ReleaseFilter(filters.FilterSet):
     since = AwareDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="created at or after")
     until = AwareDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="created before")
     version = filters.CharFilter(field_name="version")
-    archived = filters.BooleanFilter(
+    archived = StrictBooleanFilter(
         field_name="archived_at", lookup_expr="isnull", exclude=True, help_text="archived (true) or not (false)"
     )
     q = filters.CharFilter(method="filter_q", help_text="search in version and name")
@@ -30,7 +31,14 @@ class ReleaseFilter(filters.FilterSet):
 
 
 class CommitFilter(filters.FilterSet):
-    sha = filters.CharFilter(method="filter_sha", help_text="a full sha or a prefix of at least 7 hex digits")
+    sha = filters.CharFilter(
+        method="filter_sha",
+        help_text="a full sha or a prefix of at least 7 hex digits",
+        # A value that is no sha prefix would match nothing: told, as any unreadable parameter is.
+        validators=[
+            RegexValidator(r"^\s*[0-9a-fA-F]{7,64}\s*$", "must be a full sha or a prefix of 7 to 64 hex digits")
+        ],
+    )
     repository = filters.CharFilter(field_name="repository__name")
 
     class Meta:

@@ -8,12 +8,27 @@ from rest_framework import serializers
 
 from deployments.serializers import DeploymentSerializer
 from releases.models import Commit, Project, Release, ReleaseRef, Repository
-from releases.services import MAX_COMMITS_PER_REQUEST, CommitInput, RefInput
-from releasetracker.api.fields import AwareDateTimeField
-from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
+from releases.services import MAX_COMMITS_PER_REQUEST, MAX_PROJECTS, MAX_REFS, CommitInput, RefInput
+from releasetracker.api.fields import AwareDateTimeField, CappedListField
+from releasetracker.api.serializers import RejectUnknownFieldsMixin, StrictJSONTypesMixin, model_max_length
+
+# The services refuse anything else (releasetracker.validation.clean_sha strips, then matches).
+SHA_PATTERN = r"^\s*[0-9a-fA-F]{7,64}\s*$"
 
 
-class CommitObjectSerializer(serializers.Serializer):
+@extend_schema_field({"type": "string", "pattern": SHA_PATTERN, "description": "7 to 64 hex digits"})
+class ShaField(serializers.CharField):
+    """A commit sha: the schema says what the service accepts."""
+
+
+@extend_schema_field(
+    {"type": "string", "nullable": True, "pattern": r"^(\s*[0-9a-fA-F]{7,64}\s*)?$", "description": "empty or a sha"}
+)
+class OptionalShaField(serializers.CharField):
+    """A commit sha, or nothing."""
+
+
+class CommitObjectSerializer(StrictJSONTypesMixin, serializers.Serializer):
     sha = serializers.CharField(
         max_length=model_max_length(Commit, "sha"), required=False, help_text="7 to 64 hex digits"
     )
@@ -72,13 +87,22 @@ class CommitInputFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         component = auto_schema.resolve_serializer(CommitObjectSerializer, direction)
-        return {"oneOf": [{"type": "string", "description": "a commit sha (7 to 64 hex digits)"}, component.ref]}
+        return {
+            "oneOf": [
+                {
+                    "type": "string",
+                    "description": "a commit sha (7 to 64 hex digits)",
+                    "pattern": SHA_PATTERN,
+                },
+                component.ref,
+            ]
+        }
 
 
-class RefInputSerializer(serializers.Serializer):
+class RefInputSerializer(StrictJSONTypesMixin, serializers.Serializer):
     repository = serializers.CharField(max_length=model_max_length(Repository, "name"))
-    commit = serializers.CharField(max_length=model_max_length(ReleaseRef, "commit"))
-    previous_commit = serializers.CharField(
+    commit = ShaField(max_length=model_max_length(ReleaseRef, "commit"))
+    previous_commit = OptionalShaField(
         max_length=model_max_length(ReleaseRef, "previous_commit"), required=False, allow_blank=True, allow_null=True
     )
 
@@ -91,15 +115,17 @@ class RefInputSerializer(serializers.Serializer):
 
 class ReleaseCreateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     version = serializers.CharField(max_length=model_max_length(Release, "version"))
-    projects = serializers.ListField(
-        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    projects = CappedListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")),
+        required=False,
+        max_length=MAX_PROJECTS,
     )
-    commits = serializers.ListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
+    commits = CappedListField(child=CommitInputField(), required=False, max_length=MAX_COMMITS_PER_REQUEST)
     name = serializers.CharField(max_length=model_max_length(Release, "name"), required=False, allow_blank=True)
     ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
     url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False, allow_null=True)
-    refs = RefInputSerializer(many=True, required=False)
+    refs = RefInputSerializer(many=True, required=False, max_length=MAX_REFS)
     trigger_build_workflow = serializers.BooleanField(
         required=False,
         default=False,
@@ -117,14 +143,16 @@ class ReleaseUpdateSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     url = serializers.URLField(max_length=model_max_length(Release, "url"), required=False, allow_blank=True)
     ref = serializers.CharField(max_length=model_max_length(Release, "ref"), required=False, allow_blank=True)
     date_released = AwareDateTimeField(required=False)
-    projects = serializers.ListField(
-        child=serializers.CharField(max_length=model_max_length(Project, "name")), required=False, max_length=100
+    projects = CappedListField(
+        child=serializers.CharField(max_length=model_max_length(Project, "name")),
+        required=False,
+        max_length=MAX_PROJECTS,
     )
 
 
 class AddCommitsSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    commits = serializers.ListField(child=CommitInputField(), max_length=MAX_COMMITS_PER_REQUEST, allow_empty=False)
-    refs = RefInputSerializer(many=True, required=False)
+    commits = CappedListField(child=CommitInputField(), max_length=MAX_COMMITS_PER_REQUEST, allow_empty=False)
+    refs = RefInputSerializer(many=True, required=False, max_length=MAX_REFS)
 
 
 class AddCommitsResultSerializer(serializers.Serializer):
@@ -135,7 +163,7 @@ class AddCommitsResultSerializer(serializers.Serializer):
 
 class CommitSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    repository = serializers.CharField(source="repository.name", default=None, read_only=True)
+    repository = serializers.CharField(source="repository.name", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = Commit

@@ -5,9 +5,10 @@ these functions. Each takes the organization first, runs in one transaction and 
 ``DomainError`` (or a subclass) naming the field at fault.
 """
 
+import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -154,6 +155,75 @@ def _clean_commits(commits: Iterable[CommitInput], *, field_name: str = "commits
     return list(cleaned.values())
 
 
+# One rule for shas ---------------------------------------------------------------------------
+# A unique prefix of a known commit is that commit: CI often sends 7 digits of a sha that a
+# release or a push lists in full, and the metrics join commits and deployments by equality,
+# so every sha is settled to one stored form when it is written.
+
+
+def _near(organization: Organization, shas: Sequence[str]) -> dict[str, list[str]]:
+    """The stored shas sharing the first 7 digits of any of ``shas``, grouped by those digits.
+
+    A prefix or an extension of a sha shares its first 7 digits, so both are among them. One
+    query whatever the number of shas: the digits go in as one array (JSON on SQLite), and each
+    is a range the (organization, sha) index finds; "g" sorts after every hex digit, so the range
+    holds exactly the shas starting with them.
+    """
+    heads = sorted({sha[:7] for sha in shas})
+    if connection.vendor == "postgresql":
+        source, head, value = "unnest(%s::text[]) AS v(head)", "v.head", heads
+    else:
+        source, head, value = "json_each(%s) AS v", "v.value", json.dumps(heads)
+    sql = (
+        f"SELECT c.sha FROM {Commit._meta.db_table} c JOIN {source}"  # noqa: S608
+        f" ON c.sha >= {head} AND c.sha < {head} || 'g' WHERE c.organization_id = %s"
+    )
+    near: dict[str, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value, organization.pk])
+        for (sha,) in cursor.fetchall():
+            near.setdefault(sha[:7], []).append(sha)
+    return near
+
+
+@transaction.atomic
+def commit_shas_settle(*, organization: Organization, shas: Iterable[str]) -> dict[str, str]:
+    """The sha to store for each of ``shas`` (cleaned), under the one rule for shas.
+
+    A sha that abbreviates exactly one known commit is that commit's sha; one that abbreviates
+    several stays as it is. A known commit stored abbreviated (a bare sha a deployment named)
+    that a longer incoming sha extends takes the longer sha, so one commit is never stored twice;
+    ``commit.sha_completed`` then tells the rest of the product, which rewrites what named the
+    short form.
+    """
+    shas = sorted(set(shas))
+    if not shas:
+        return {}
+    near = _near(organization, shas)
+    settled: dict[str, str] = {}
+    completions: dict[str, str] = {}
+    for sha in shas:
+        known = near.get(sha[:7], [])
+        longer = [other for other in known if other.startswith(sha)]
+        if len(longer) == 1:
+            settled[sha] = longer[0]
+            continue
+        settled[sha] = sha
+        if longer:
+            continue  # known as is, or an ambiguous abbreviation
+        shorter = [other for other in known if sha.startswith(other) and other not in completions]
+        if shorter:
+            completions[max(shorter, key=len)] = sha
+    for short, full in sorted(completions.items()):
+        try:
+            with transaction.atomic():
+                Commit.objects.for_organization(organization).filter(sha=short).update(sha=full)
+        except IntegrityError:
+            continue  # a concurrent request stored the full sha first: both rows stay
+        events.publish(events.COMMIT_SHA_COMPLETED, organization=organization, short_sha=short, sha=full)
+    return settled
+
+
 _FILLABLE = ("message", "author_name", "author_email", "timestamp", "pr_number")
 
 
@@ -165,6 +235,8 @@ def commits_upsert(*, organization: Organization, commits: Sequence[CommitInput]
     """
     if not commits:
         return []
+    settled = commit_shas_settle(organization=organization, shas=[c.sha for c in commits])
+    commits = [c if settled[c.sha] == c.sha else replace(c, sha=settled[c.sha]) for c in commits]
     repo_names = sorted({c.repository for c in commits if c.repository})
     repos = {name: repository_get_or_create(organization=organization, name=name) for name in repo_names}
     Commit.objects.bulk_create(

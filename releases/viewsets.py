@@ -20,6 +20,7 @@ from releases.serializers import (
     ReleaseUpdateSerializer,
     RepositorySerializer,
 )
+from releasetracker.api.csv import CSVListMixin
 from releasetracker.api.schema import DETAIL_ERRORS, READ_ERRORS, WRITE_ERRORS, errors
 from releasetracker.api.viewsets import OrganizationScopedViewSet
 
@@ -35,12 +36,15 @@ def creator(request) -> str:
     ),
 )
 class ReleaseViewSet(
+    CSVListMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     OrganizationScopedViewSet,
 ):
     model = Release
     serializer_class = ReleaseSerializer
+    csv_serializer_class = ReleaseSerializer
+    csv_filename = "releases.csv"
     filterset_class = ReleaseFilter
     http_method_names = ["get", "post", "patch", "head", "options"]
 

@@ -30,6 +30,9 @@ PRIMARY = "default"
 REPLICA = "replica"
 # Apps whose rows decide who may do what: read where they are written.
 PRIMARY_ONLY_APPS = frozenset({"admin", "auth", "contenttypes", "sessions", "releasetracker"})
+# The database cache's table (rate-limit counters): read and written on the primary, and its
+# writes, made by nearly every request, do not pin the rest of the request to the primary.
+CACHE_APP = "django_cache"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _replica_reads: ContextVar[bool] = ContextVar("releasetracker_replica_reads", default=False)
@@ -69,10 +72,12 @@ class PrimaryReplicaRouter:
     def db_for_read(self, model: type[Model], **hints) -> str | None:
         if not _replica_reads.get():
             return None
+        if model._meta.app_label == CACHE_APP:
+            return PRIMARY
         return read_database(model)
 
     def db_for_write(self, model: type[Model], **hints) -> str:
-        if _replica_reads.get():
+        if _replica_reads.get() and model._meta.app_label != CACHE_APP:
             # Read-after-write: from here on this request reads the primary.
             _pinned_to_primary.set(True)
         return PRIMARY

@@ -24,7 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
 from django.urls import Resolver404, resolve
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import Throttled, ValidationError
 
 from releasetracker.logging import request_id_var
 
@@ -222,26 +222,97 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
-# The vendor-compatible endpoints are plain Django views, outside DRF's throttling.
-VENDOR_PATH_PREFIXES = ("/v1/signals/", "/api/releases/", "/api/0/", "/compat/", "/hooks/")
+# Every path of an API: the native one (/api/v1/) and the vendor-compatible ones.
+API_PATH_PREFIXES = ("/api/", "/v1/", "/compat/", "/hooks/")
 
 
-class VendorRateLimitMiddleware:
-    """The native API's rate limits (per token, per IP without a credential) on the vendor paths,
-    refused in each vendor's error shape (``vendor_refusal``)."""
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def nul_in_url(request: HttpRequest) -> str | None:
+    """Where the URL carries a NUL character once decoded: ``path``, the query parameter's name,
+    or None when it carries none."""
+    if "\x00" in request.path_info:
+        return "path"
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" not in query and "\x00" not in query:
+        return None
+    for name, values in request.GET.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            return name.replace("\x00", "") or "query"
+    return None
+
+
+class NulRefusalMiddleware:
+    """Refuse a NUL character anywhere in the decoded URL (path or query) with a 400, on every route.
+
+    PostgreSQL cannot store or compare text holding NUL: a lookup by a version, a project or a
+    filter value carrying ``%00`` would raise inside the database driver (a 500). No name,
+    version or filter value of ours can contain one, so refusing it here, once, spares every
+    view and lookup. Vendor paths answer in their vendor's shape, pages with the 400 page.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(VENDOR_PATH_PREFIXES):
+        field = nul_in_url(request)
+        if field is None:
+            return self.get_response(request)
+        vendor = vendor_refusal(request, ValidationError({field: [NUL_MESSAGE]}))
+        if vendor is not None:
+            return vendor
+        if wants_json(request):
+            return JsonResponse(
+                {"error": f"{field}: {NUL_MESSAGE}", "code": "validation_error", "fields": {field: [NUL_MESSAGE]}},
+                status=400,
+            )
+        raise BadRequest(f"{field}: {NUL_MESSAGE}")
+
+
+# The vendor-compatible endpoints are plain Django views, outside DRF's throttling.
+VENDOR_PATH_PREFIXES = ("/v1/signals/", "/api/releases/", "/api/0/", "/compat/", "/hooks/")
+
+
+def rate_limit_exempt(request: HttpRequest) -> bool:
+    """Whether the view the path resolves to vouches for a request that has no token, asked only of
+    a request the per-IP limit would count. The GitHub webhook's ``rate_limit_exempt`` says yes
+    for a delivery with a valid signature; the core asks the view, never the integrations."""
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    exempt = getattr(getattr(match.func, "view_class", None), "rate_limit_exempt", None)
+    return exempt is not None and exempt(request, **match.kwargs)
+
+
+class RateLimitMiddleware:
+    """The per-IP limit on every API path, and the per-token limit on the vendor paths, before any view.
+
+    The per-IP limit counts every request without a valid token (none, a wrong one, Basic on the
+    native API), so it runs here, ahead of the authentication and permission checks that would
+    answer such a request with a 401 first. The native API's per-token limit stays in DRF, where
+    the token is authenticated. Refusals are 429 with ``Retry-After``, in each vendor's error
+    shape on its paths (``vendor_refusal``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(API_PATH_PREFIXES):
             from releasetracker.api.throttling import throttle_wait  # imports models: not at module load
 
-            wait = throttle_wait(request)
+            vendor = request.path.startswith(VENDOR_PATH_PREFIXES)
+            try:
+                wait = throttle_wait(request, vendor=vendor, exempt=rate_limit_exempt)
+            except (OperationalError, InterfaceError):  # the counters live in the database by default
+                return database_unavailable_response(request)
             if wait is not None:
                 seconds = max(1, math.ceil(wait))
-                response = vendor_refusal(request, Throttled(wait=seconds)) or JsonResponse(
-                    {"error": f"rate limit exceeded: retry in {seconds} seconds", "code": "throttled"}, status=429
+                exc = Throttled(wait=seconds)
+                response = vendor_refusal(request, exc) or JsonResponse(
+                    {"error": str(exc.detail), "code": "throttled"}, status=429
                 )
                 response["Retry-After"] = str(seconds)
                 return response

@@ -1,8 +1,11 @@
 """Organizations, memberships, API tokens and the tenancy base every owned model inherits."""
 
 import uuid
+from functools import cache
+from zoneinfo import available_timezones
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -15,12 +18,31 @@ class TimeStamped(models.Model):
         abstract = True
 
 
+@cache
+def timezone_names() -> frozenset[str]:
+    """Every IANA time zone name this installation knows (the tzdata package ships them all)."""
+    return frozenset(available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in timezone_names():
+        raise ValidationError(f"{value!r} is not an IANA time zone name (such as UTC or Europe/Paris)")
+
+
 class Organization(TimeStamped):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     # Kept in clear on purpose: verifying X-Hub-Signature-256 needs the shared secret itself,
     # not a hash of it. Empty means GitHub webhooks are refused (401) for this organization.
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        # Also the database's default, so a row written by code that predates the field is valid.
+        db_default="UTC",
+        validators=[validate_timezone],
+        help_text="An IANA time zone such as Europe/Paris: the pages show times and days in it.",
+    )
     github_webhook_secret = models.CharField(
         "GitHub webhook secret",
         max_length=200,

@@ -1,11 +1,12 @@
 """Small pieces the pages share: filter forms bound to the query string, pagination, durations."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django import forms
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.functional import cached_property
 
 DEFAULT_PAGE_SIZE = 25
@@ -43,13 +44,14 @@ class DateRangeMixin(forms.Form):
 
 
 def day_start(value: date) -> datetime:
-    """Midnight UTC of ``value``: date filters are whole days in UTC, like the timeline's grouping."""
-    return datetime.combine(value, time.min, tzinfo=UTC)
+    """Midnight of ``value`` in the page's time zone (the organization's): date filters are whole
+    days there, like the timeline's grouping."""
+    return datetime.combine(value, time.min, tzinfo=timezone.get_current_timezone())
 
 
 def day_end(value: date) -> datetime:
-    """Midnight UTC after ``value``, so "To" includes the whole day (used as an exclusive bound)."""
-    return day_start(value) + timedelta(days=1)
+    """Midnight after ``value`` in the page's time zone, so "To" includes the whole day (exclusive bound)."""
+    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
 
 
 class CappedPaginator(Paginator):

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -24,14 +25,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from django.views.defaults import page_not_found, permission_denied
 from rest_framework.throttling import BaseThrottle
 
 from releasetracker import selectors
 from releasetracker.errors import DomainError
-from releasetracker.models import ApiToken, Membership, Organization
-from releasetracker.services import IssuedToken, token_issue, token_regenerate, token_revoke
+from releasetracker.models import ApiToken, Membership, Organization, timezone_names
+from releasetracker.services import IssuedToken, organization_update, token_issue, token_regenerate, token_revoke
 
 # Sign-in throttling -----------------------------------------------------------------------
 
@@ -47,7 +48,7 @@ THROTTLED_MESSAGE = (
 
 
 def _cache():
-    # The same cache as the API's rate limits: shared between processes when CACHE_URL says so.
+    # The same cache as the API's rate limits: shared between processes (a database table by default).
     return caches[getattr(settings, "RATE_LIMIT_CACHE", "default")]
 
 
@@ -173,7 +174,12 @@ def org_page(view):
             access = org_access(request, org_slug)
             request.org = access.organization
             request.org_access = access
-            return view(request, *args, **kwargs)
+            # Times and days on the organization's pages read in its time zone.
+            timezone.activate(ZoneInfo(access.organization.timezone))
+            try:
+                return view(request, *args, **kwargs)
+            finally:
+                timezone.deactivate()
         except Http404 as error:
             return page_not_found(request, error)
         except PermissionDenied as error:
@@ -188,7 +194,7 @@ def org_admin_page(view):
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.org_access.is_admin:
-            raise PermissionDenied("Only the organization's admins can manage API tokens.")
+            raise PermissionDenied("Only the organization's admins can change its settings, tokens and webhooks.")
         return view(request, *args, **kwargs)
 
     return org_page(wrapper)
@@ -214,6 +220,41 @@ def org_home(request: HttpRequest) -> HttpResponse:
     return redirect("releases:timeline", org_slug=request.org.slug)
 
 
+# Organization settings ---------------------------------------------------------------------------
+
+
+class OrganizationSettingsForm(forms.Form):
+    timezone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Pages show times and group days in this zone; hover a time for UTC. The API always answers in UTC.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["timezone"].choices = [(name, name) for name in sorted(timezone_names())]
+
+
+@require_http_methods(["GET", "POST"])
+@org_admin_page
+def organization_settings(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        form = OrganizationSettingsForm(initial={"timezone": request.org.timezone})
+        return render(request, "settings/organization.html", page_context(request, form=form, nav="settings"))
+    form = OrganizationSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            organization_update(organization=request.org, timezone=form.cleaned_data["timezone"])
+        except DomainError as error:
+            form.add_error("timezone" if error.field == "timezone" else None, error.message)
+    if form.errors:
+        context = page_context(request, form=form, nav="settings")
+        return render(request, "settings/organization.html", context, status=400)
+    messages.success(request, f"Times on {request.org.name}'s pages are now shown in {request.org.timezone}.")
+    response = redirect(reverse("orgs:settings", kwargs={"org_slug": request.org.slug}))
+    response.status_code = 303
+    return response
+
+
 # API tokens ------------------------------------------------------------------------------------
 
 EXPIRY_CHOICES = [("", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")]
@@ -232,13 +273,40 @@ class TokenCreateForm(forms.Form):
     )
 
 
-def _tokens_page(request: HttpRequest, form: TokenCreateForm, *, issued: IssuedToken | None = None, status=200):
+# The clear value of a token just issued waits in the session for exactly one GET of the tokens
+# page (post/redirect/get: reloading that page does not issue a second token); reading it removes it.
+ISSUED_SESSION_KEY = "tokens:issued"
+
+
+def _tokens_page(request: HttpRequest, form: TokenCreateForm, *, status=200) -> HttpResponse:
+    issued = None
+    waiting = request.session.pop(ISSUED_SESSION_KEY, None) if request.method == "GET" else None
+    if waiting and waiting.get("organization") == request.org.pk:
+        token = selectors.token_get(organization=request.org, public_id=waiting["public_id"])
+        if token is not None:
+            issued = IssuedToken(token=token, clear=waiting["clear"])
     context = page_context(request, tokens=selectors.token_list(organization=request.org), form=form, issued=issued)
     response = render(request, "settings/tokens.html", context, status=status)
     if issued is not None:
         # The clear token is in this body only: keep it out of every cache and of the back button.
         response["Cache-Control"] = "no-store"
     return response
+
+
+def _back_to_tokens(request: HttpRequest) -> HttpResponse:
+    # 303 See Other: the browser follows with a GET, so a reload never posts the form again.
+    response = redirect(reverse("orgs:tokens", kwargs={"org_slug": request.org.slug}))
+    response.status_code = 303
+    return response
+
+
+def _show_once(request: HttpRequest, issued: IssuedToken) -> HttpResponse:
+    request.session[ISSUED_SESSION_KEY] = {
+        "organization": request.org.pk,
+        "public_id": str(issued.token.public_id),
+        "clear": issued.clear,
+    }
+    return _back_to_tokens(request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -261,9 +329,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     except DomainError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return _tokens_page(request, form, status=400)
-    # Rendered in the POST response itself, not after a redirect: the clear value never goes
-    # into the session, a message or a URL, so it cannot be shown a second time.
-    return _tokens_page(request, TokenCreateForm(), issued=issued, status=201)
+    return _show_once(request, issued)
 
 
 def _token_or_404(request: HttpRequest, public_id) -> ApiToken:
@@ -273,20 +339,30 @@ def _token_or_404(request: HttpRequest, public_id) -> ApiToken:
     return token
 
 
-@require_POST
+def _confirm_page(request: HttpRequest, token: ApiToken, action: str) -> HttpResponse:
+    # A GET on an action's URL asks before acting: the buttons in the list lead here, and a link
+    # followed or a URL typed gets a question instead of a bare 405.
+    return render(request, "settings/token_confirm.html", page_context(request, token=token, action=action))
+
+
+@require_http_methods(["GET", "POST"])
 @org_admin_page
 def token_revoke_view(request: HttpRequest, public_id) -> HttpResponse:
-    token = token_revoke(organization=request.org, token=_token_or_404(request, public_id))
+    token = _token_or_404(request, public_id)
+    if request.method == "GET":
+        return _confirm_page(request, token, "revoke")
+    token = token_revoke(organization=request.org, token=token)
     messages.success(request, f"Token “{token.name}” ({token.prefix}…) is revoked; requests using it now get a 401.")
-    return redirect(reverse("orgs:tokens", kwargs={"org_slug": request.org.slug}))
+    return _back_to_tokens(request)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @org_admin_page
 def token_regenerate_view(request: HttpRequest, public_id) -> HttpResponse:
     token = _token_or_404(request, public_id)
     if token.revoked_at is not None:
         messages.error(request, f"Token “{token.name}” is already revoked; create a new one instead.")
-        return redirect(reverse("orgs:tokens", kwargs={"org_slug": request.org.slug}))
-    issued = token_regenerate(organization=request.org, token=token)
-    return _tokens_page(request, TokenCreateForm(), issued=issued)
+        return _back_to_tokens(request)
+    if request.method == "GET":
+        return _confirm_page(request, token, "regenerate")
+    return _show_once(request, token_regenerate(organization=request.org, token=token))

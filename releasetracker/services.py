@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -44,6 +45,23 @@ def organization_create(*, slug: str, name: str) -> Organization:
     org.full_clean()
     org.save()
     return org
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, timezone: str | None = None) -> Organization:
+    """Change an organization's settings (its time zone), validated by the model."""
+    fields = []
+    if timezone is not None:
+        organization.timezone = timezone.strip()
+        fields.append("timezone")
+    if fields:
+        try:
+            organization.full_clean(validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            field, messages = next(iter(error.message_dict.items()))
+            raise DomainError(messages[0], field=field) from None
+        organization.save(update_fields=[*fields, "updated_at"])
+    return organization
 
 
 def membership_set(*, organization: Organization, user, role: str = Membership.Role.VIEWER) -> Membership:

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "deployments",
     "metrics",
     "webhooks",
+    "incidents",
     "integrations",
     "demo",
     "operations",
@@ -114,7 +115,9 @@ MIDDLEWARE = [
     # /livez, /readyz and /metrics answered before the host check; every request measured.
     "operations.middleware.OperationsMiddleware",
     "releasetracker.middleware.BodySizeLimitMiddleware",
-    "releasetracker.middleware.VendorRateLimitMiddleware",
+    "releasetracker.middleware.RateLimitMiddleware",
+    # A NUL in the URL is a 400 before any lookup sends it to the database (which refuses it).
+    "releasetracker.middleware.NulRefusalMiddleware",
     "releasetracker.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -184,7 +187,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes (the image: /app/staticfiles); STATIC_ROOT points a throwaway server elsewhere.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -240,19 +244,27 @@ CONTENT_SECURITY_POLICY_OVERRIDES = {
 
 
 def cache_from_url(url: str) -> dict:
-    """CACHE_URL: ``locmem://`` (default), ``db://<table>`` or ``redis://host:port/db``."""
-    if url in ("", "locmem://"):
+    """CACHE_URL: ``db://<table>`` (default ``db://rt_cache``), ``redis://host:port/db`` or ``locmem://``."""
+    if url == "":
+        url = "db://rt_cache"
+    if url == "locmem://":
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     if url.startswith("db://"):
-        return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": url[5:] or "rt_cache"}
+        return {
+            "BACKEND": "releasetracker.cache.DatabaseCache",
+            "LOCATION": url[5:] or "rt_cache",
+            # Django culls a third of the rows past 300 entries, live counters included: room
+            # for every client's counters of two windows.
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
     if url.startswith(("redis://", "rediss://")):
         return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
-    raise ImproperlyConfigured(f"CACHE_URL={url!r}: use locmem://, db://<table> or redis://host:port/db")
+    raise ImproperlyConfigured(f"CACHE_URL={url!r}: use db://<table>, redis://host:port/db or locmem://")
 
 
-# The cache holds rate-limit counters. Local memory is per process: with several gunicorn
-# workers or servers, set CACHE_URL=db://rt_cache (then `manage.py createcachetable`) or a
-# shared Redis so every process counts against the same limit.
+# The cache holds the rate-limit and sign-in counters, so it must be one store for every gunicorn
+# worker and server: by default a table in the product's database (made by `migrate`); Redis
+# where one runs. locmem:// counts per process (the tests, a single runserver).
 CACHES = {"default": cache_from_url(os.environ.get("CACHE_URL", "").strip())}
 RATE_LIMIT_CACHE = "default"
 
@@ -272,12 +284,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "iso-8601",
-    # Per token (any token of any organization, counted apart) and per client IP for requests
-    # that carry no credential. The token default lets a CI burst through and stops a runaway loop.
-    "DEFAULT_THROTTLE_CLASSES": [
-        "releasetracker.api.throttling.TokenRateThrottle",
-        "releasetracker.api.throttling.AnonymousIpRateThrottle",
-    ],
+    # Per token (any token of any organization, counted apart) here, once DRF has authenticated
+    # it; per client IP for requests without a valid token in RateLimitMiddleware, before the
+    # 401 of a missing or wrong token. The token default lets a CI burst through and stops a
+    # runaway loop.
+    "DEFAULT_THROTTLE_CLASSES": ["releasetracker.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "token": os.environ.get("RATE_LIMIT_PER_TOKEN", "1200/min"),
         "anon": os.environ.get("RATE_LIMIT_PER_IP", "60/min"),
@@ -303,6 +314,9 @@ SPECTACULAR_SETTINGS = {
         "WebhookEventEnum": "webhooks.models.WebhookEvent",
         "WebhookSubscribableEventEnum": "webhooks.models.SUBSCRIBABLE_EVENTS",
         "WebhookFormatEnum": "webhooks.models.WebhookFormat",
+        "IncidentStatusEnum": "incidents.models.IncidentStatus",
+        "IncidentSourceEnum": "incidents.models.IncidentSource",
+        "SourceEnum": "releases.models.Source",
     },
 }
 

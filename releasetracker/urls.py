@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from integrations.aviator import sync_urlpatterns as aviator_sync_urlpatterns
+from integrations.incidents import generic_urlpatterns, opsgenie_urlpatterns, pagerduty_urlpatterns
 from releasetracker.views import healthz
 
 # Django tries these in order for every request: the API that CI calls comes first.
@@ -20,5 +21,8 @@ urlpatterns = [
     path("compat/iftrue/", include("integrations.iftrue")),
     path("compat/multitudes/", include("integrations.multitudes")),
     path("hooks/github/", include("integrations.github")),
+    path("hooks/pagerduty/", include(pagerduty_urlpatterns)),
+    path("hooks/opsgenie/", include(opsgenie_urlpatterns)),
+    path("hooks/incidents/", include(generic_urlpatterns)),
     path("", include("releasetracker.page_urls")),
 ]

@@ -1,5 +1,6 @@
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -7,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from releasetracker.api.schema import READ_ERRORS
+from releasetracker.api.schema import READ_ERRORS, errors
 
 
 @never_cache
@@ -60,5 +61,48 @@ class OrganizationView(APIView):
                     "scopes": token.scopes,
                     "expires_at": token.expires_at,
                 },
+            }
+        )
+
+
+class ApiIndexView(APIView):
+    """GET /api/v1/: where the API's resources, schema and docs are. Public, like the docs: it
+    names routes only, nothing of any organization."""
+
+    authentication_classes = []
+    permission_classes = []
+    # (name, URL name) of each resource, set by the URL configuration that routes them.
+    endpoints: list[tuple[str, str]] = []
+
+    @extend_schema(
+        operation_id="api_index",
+        summary="The API's index: its docs, schema and resources (no token needed)",
+        responses={
+            200: inline_serializer(
+                "ApiIndex",
+                {
+                    "name": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "docs": serializers.URLField(help_text="the interactive docs"),
+                    "schema": serializers.URLField(help_text="the OpenAPI 3 schema"),
+                    "authentication": serializers.CharField(),
+                    "endpoints": serializers.DictField(child=serializers.URLField(), help_text="name: URL"),
+                },
+            ),
+            **errors(429),
+        },
+    )
+    def get(self, request):
+        def url(name: str) -> str:
+            return request.build_absolute_uri(reverse(name))
+
+        return Response(
+            {
+                "name": "Release Tracker API",
+                "version": "v1",
+                "docs": url("api:docs"),
+                "schema": url("api:schema"),
+                "authentication": "Authorization: Bearer <token> (an organization's API token; read scope for GET)",
+                "endpoints": {name: url(url_name) for name, url_name in self.endpoints},
             }
         )

@@ -127,8 +127,7 @@ timeout 120 podman run --detach --name "$CONTAINER" --network host \
     -e DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB" \
     -e SECURE_SSL_REDIRECT=0 \
     -e METRICS_TOKEN="$METRICS_TOKEN" \
-    -e CACHE_URL=db://rt_cache \
-    "$IMAGE" sh -c 'python manage.py migrate --noinput && python manage.py createcachetable && exec gunicorn -c gunicorn.conf.py releasetracker.wsgi' \
+    "$IMAGE" sh -c 'python manage.py migrate --noinput && exec gunicorn -c gunicorn.conf.py releasetracker.wsgi' \
     >/dev/null 2>>"$WORK/podman.err"
 
 URL="http://127.0.0.1:$PORT"

@@ -1,4 +1,4 @@
-"""Regenerate docs/screenshots/*.png: the four main pages with demo data, in Debian's Chromium.
+"""Regenerate docs/screenshots/*.png: the main pages with demo data, in Debian's Chromium.
 
     .venv/bin/python scripts/screenshots.py        (or: make screenshots)
 
@@ -87,6 +87,7 @@ def main() -> None:
                     ("timeline", "/orgs/demo/releases/?per_page=10"),
                     ("deployments", "/orgs/demo/deployments/?per_page=10"),
                     ("metrics", "/orgs/demo/metrics/?days=90"),
+                    ("environments", "/orgs/demo/environments/"),
                 ]
                 for name, path in shots:
                     page.goto(base + path)
@@ -97,11 +98,19 @@ def main() -> None:
                 page.wait_for_selector("#commits-title")
                 page.locator("details.history").first.evaluate("element => element.open = true")
                 page.screenshot(path=OUT / "release.png", full_page=True)
+                # What staging holds that production does not yet have.
+                compare = "/orgs/demo/compare/?base_environment=production&head_environment=staging&project=web"
+                page.goto(base + compare)
+                page.screenshot(path=OUT / "compare.png", full_page=True)
                 # And the timeline at phone width.
                 phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
                 phone.context.add_cookies(page.context.cookies())
                 phone.goto(f"{base}/orgs/demo/releases/?per_page=10")
                 phone.screenshot(path=OUT / "timeline-phone.png")
+                phone.goto(base + compare + "#summary")
+                phone.screenshot(path=OUT / "compare-phone.png")
+                phone.goto(f"{base}/orgs/demo/environments/")
+                phone.screenshot(path=OUT / "environments-phone.png", full_page=True)
                 browser.close()
         finally:
             server.terminate()

@@ -28,3 +28,7 @@ REST_FRAMEWORK = {
 # read router can be exercised (tests/perf/test_router.py). Reads use it only inside
 # releasetracker.db_router.replica_reads(), which production turns on with DATABASE_REPLICA_URL.
 DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+
+# Counters in each test process's memory: the throttle tests clear them between tests. The
+# database cache (production's default) has its own tests, which point a cache at its table.
+CACHES = {"default": cache_from_url("locmem://")}  # noqa: F405

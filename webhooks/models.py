@@ -118,7 +118,7 @@ class WebhookDelivery(OrgOwned):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveIntegerField(null=True, blank=True)
-    last_response = models.TextField(blank=True, help_text="first 2,000 characters of the last response or error")
+    last_response = models.TextField(blank=True, help_text="the first 200 characters of the last answer, or the error")
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -2,8 +2,10 @@ from rest_framework import serializers
 
 from deployments.models import Environment
 from releases.models import Project
-from releasetracker.api.serializers import model_max_length
+from releasetracker.api.fields import CappedListField
+from releasetracker.api.serializers import RejectUnknownFieldsMixin, model_max_length
 from webhooks.models import SUBSCRIBABLE_EVENTS, WebhookDelivery, WebhookEndpoint, WebhookFormat
+from webhooks.services import MAX_EVENTS
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -48,14 +50,16 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
         return endpoint.secret or None
 
 
-class WebhookEndpointWriteSerializer(serializers.Serializer):
+class WebhookEndpointWriteSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     url = serializers.URLField(max_length=model_max_length(WebhookEndpoint, "url"))
     format = serializers.ChoiceField(
         choices=WebhookFormat.choices,
         default=WebhookFormat.JSON,
         help_text="json: our signed payload; slack, teams, discord: that service's message. Fixed once created.",
     )
-    events = serializers.ListField(child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False)
+    events = CappedListField(
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False, max_length=MAX_EVENTS
+    )
     secret = serializers.CharField(
         max_length=model_max_length(WebhookEndpoint, "secret"),
         required=False,
@@ -79,8 +83,11 @@ class WebhookEndpointUpdateSerializer(WebhookEndpointWriteSerializer):
     format = serializers.ChoiceField(
         choices=WebhookFormat.choices, required=False, help_text="accepted only when unchanged"
     )
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS), allow_empty=False, required=False
+    events = CappedListField(
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENTS),
+        allow_empty=False,
+        required=False,
+        max_length=MAX_EVENTS,
     )
     is_active = serializers.BooleanField(required=False)
 

@@ -9,16 +9,11 @@ message (``webhooks.formats``), which is posted the same way but not signed.
 
 import hashlib
 import hmac
-import http.client
-import ipaddress
 import json
 import random
 import secrets
-import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -30,7 +25,7 @@ from releases.models import Project
 from releasetracker.errors import DomainError
 from releasetracker.models import Organization
 from releasetracker.validation import clean_text
-from webhooks import formats
+from webhooks import formats, targets
 from webhooks.messages import Message, endpoint_test_message
 from webhooks.models import (
     CHAT_EVENTS,
@@ -42,7 +37,6 @@ from webhooks.models import (
 )
 
 USER_AGENT = "ReleaseTracker-Hookshot/1"
-RESPONSE_KEEP = 2000
 
 
 def _setting(name: str, default):
@@ -52,40 +46,13 @@ def _setting(name: str, default):
 # Target validation ---------------------------------------------------------------------------
 
 
-def _address_refused(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if getattr(ip, "ipv4_mapped", None):
-        ip = ip.ipv4_mapped
-    return any((ip.is_private, ip.is_loopback, ip.is_link_local, ip.is_multicast, ip.is_reserved, ip.is_unspecified))
+def check_target(url: str, *, field: str = "url") -> None:
+    """Refuse non-http(s) URLs and targets that are not public addresses (``webhooks.targets``).
 
-
-def _resolve(host: str, port: int) -> list[str]:
-    try:
-        return sorted({info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)})
-    except (socket.gaierror, UnicodeError):
-        return []
-
-
-def check_target(url: str, *, field: str = "url", resolve: bool = True) -> None:
-    """Refuse non-http(s) URLs and, unless allowed by settings, private, loopback and link-local targets.
-
-    A host name is checked by the addresses it resolves to now; the worker checks again before
-    each delivery, so a name that later points inside the network is refused then.
+    This is the check when an endpoint is saved, from the API, the page or the admin; the worker
+    checks again before each delivery and connects only to the address it checked.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DomainError("must be an http:// or https:// URL with a host", field=field)
-    if _setting("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False):
-        return
-    host = parts.hostname
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-            raise DomainError("must not point at this server or its private network", field=field) from None
-        addresses = _resolve(host, parts.port or (443 if parts.scheme == "https" else 80)) if resolve else []
-    if any(_address_refused(a) for a in addresses):
-        raise DomainError("must not point at a private, loopback or link-local address", field=field)
+    targets.check_url(url, field=field)
 
 
 # Endpoints -------------------------------------------------------------------------------------
@@ -97,11 +64,17 @@ def clean_format(format) -> str:
     return format
 
 
+# Each event once: a longer list repeats one, and is refused before its items are looked at.
+MAX_EVENTS = len(SUBSCRIBABLE_EVENTS)
+
+
 def clean_events(events, *, format: str = WebhookFormat.JSON) -> list[str]:
     """The events an endpoint of ``format`` subscribes to: any for JSON, those a chat message exists for otherwise."""
     allowed = [value for value, _ in SUBSCRIBABLE_EVENTS] if format == WebhookFormat.JSON else list(CHAT_EVENTS)
     if not isinstance(events, (list, tuple)) or not events:
         raise DomainError(f"choose one or more of: {', '.join(allowed)}", field="events")
+    if len(events) > MAX_EVENTS:
+        raise DomainError(f"at most {MAX_EVENTS} events, each once", field="events")
     bad = [e for e in events if e not in allowed]
     if bad:
         if format != WebhookFormat.JSON and bad[0] in WebhookEvent.values:
@@ -307,37 +280,15 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-@dataclass
-class Attempt:
-    ok: bool
-    status_code: int | None
-    response: str
-
-
-def _post(url: str, body: bytes, headers: dict, timeout: float) -> Attempt:
-    """One POST; redirects are answers, not instructions: a 3xx counts as a failure."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if not _setting("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False):
-        addresses = _resolve(parts.hostname, port)
-        if not addresses:
-            return Attempt(False, None, f"cannot resolve host {parts.hostname}")
-        if any(_address_refused(a) for a in addresses):
-            return Attempt(False, None, "refused: target resolves to a private, loopback or link-local address")
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    conn = connection_class(parts.hostname, port, timeout=timeout)
+def _post(url: str, body: bytes, headers: dict, timeout: float) -> targets.Answer:
+    """One POST, after the same check as at save; redirects are answers, not instructions."""
     try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        text = response.read(RESPONSE_KEEP).decode("utf-8", "replace")
-        return Attempt(200 <= response.status < 300, response.status, text)
-    except (OSError, http.client.HTTPException) as exc:
-        return Attempt(False, None, f"{type(exc).__name__}: {exc}"[:RESPONSE_KEEP])
-    finally:
-        conn.close()
+        target = targets.resolve_target(url)
+    except targets.Unresolvable as exc:
+        return targets.Answer(False, None, exc.message[: targets.RESPONSE_EXCERPT])
+    except DomainError as exc:
+        return targets.Answer(False, None, f"refused: {exc.message}"[: targets.RESPONSE_EXCERPT])
+    return targets.post(target, body, headers, timeout)
 
 
 def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:
@@ -362,7 +313,7 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> None:
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.last_status_code = result.status_code
-    delivery.last_response = result.response[:RESPONSE_KEEP]
+    delivery.last_response = result.response[: targets.RESPONSE_EXCERPT]
     if result.ok:
         delivery.state = WebhookDelivery.State.DELIVERED
         delivery.delivered_at = now

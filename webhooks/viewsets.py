@@ -67,14 +67,14 @@ class WebhookEndpointViewSet(
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(
-        summary="Recent deliveries to this endpoint",
+        summary="Deliveries to this endpoint, newest first (a cursor page, like every list)",
         responses={200: WebhookDeliverySerializer(many=True), **DETAIL_ERRORS},
     )
     @action(detail=True, methods=["get"])
     def deliveries(self, request, id=None):
         endpoint = self.get_object()
-        rows = selectors.delivery_list(organization=self.organization, endpoint=endpoint)[:100]
-        return Response(WebhookDeliverySerializer(rows, many=True).data)
+        page = self.paginate_queryset(selectors.delivery_list(organization=self.organization, endpoint=endpoint))
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
     @extend_schema(
         summary="Send a test message now",
@@ -96,7 +96,7 @@ class WebhookEndpointViewSet(
         request=None,
         responses={202: WebhookDeliverySerializer, **DETAIL_ERRORS},
     )
-    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/.]+)/redeliver")
+    @action(detail=True, methods=["post"], url_path=r"deliveries/(?P<delivery_id>[^/]+)/redeliver")
     def redeliver(self, request, id=None, delivery_id=None):
         endpoint = self.get_object()
         try:

@@ -9,7 +9,7 @@ from datetime import datetime
 from django.utils.dateparse import parse_datetime
 
 from integrations.base import invalid
-from releases.services import CommitInput, RefInput
+from releases.services import MAX_COMMITS_PER_REQUEST, MAX_PROJECTS, MAX_REFS, CommitInput, RefInput
 from releasetracker.validation import clean_sha, clean_time
 
 # Sentry refuses these in versions (its Release.is_valid_version); "/" would also break its URLs.
@@ -81,16 +81,23 @@ def text(body: dict, key: str) -> str | None:
     return value
 
 
-def items(body: dict, key: str, *, of: type) -> list | None:
+def items(body: dict, key: str, *, of: type, limit: int) -> list | None:
+    """The list ``key`` of items of type ``of``, refused by its length before any item is looked at."""
     value = body.get(key)
     if value is None:
         return None
     if not isinstance(value, list):
         raise invalid(key, "must be a list")
+    if len(value) > limit:
+        raise invalid(key, f"at most {limit} {key} per request")
     for index, item in enumerate(value):
         if not isinstance(item, of):
             raise invalid(f"{key}.{index}", "must be an object" if of is dict else "must be a string")
     return value
+
+
+def projects(body: dict) -> list[str] | None:
+    return items(body, "projects", of=str, limit=MAX_PROJECTS)
 
 
 def _stripped(item: dict, key: str):
@@ -112,14 +119,14 @@ def commits(body: dict) -> list[CommitInput]:
             author_email=_stripped(item, "author_email"),
             timestamp=time(item, "timestamp", field=f"commits.{index}.timestamp"),
         )
-        for index, item in enumerate(items(body, "commits", of=dict) or [])
+        for index, item in enumerate(items(body, "commits", of=dict, limit=MAX_COMMITS_PER_REQUEST) or [])
     ]
 
 
 def refs(body: dict) -> list[RefInput]:
     """Sentry's ``refs``, as ``set-commits --commit REPO@[PREV..]SHA`` sends them."""
     parsed = []
-    for index, item in enumerate(items(body, "refs", of=dict) or []):
+    for index, item in enumerate(items(body, "refs", of=dict, limit=MAX_REFS) or []):
         repository = item.get("repository")
         if not isinstance(repository, str) or not repository.strip():
             raise invalid(f"refs.{index}.repository", "must be the name of a repository")

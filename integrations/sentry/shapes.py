@@ -4,6 +4,7 @@ Field choices follow Sentry's serializers; ``sentry-cli.md`` lists the fields th
 """
 
 import re
+import uuid
 from datetime import UTC, datetime
 
 from deployments.models import Deployment
@@ -15,6 +16,18 @@ _HEX_SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 # Sentry names providers "integrations:<name>"; repositories registered without one are its
 # "Unknown Provider".
 _PROVIDERS = {"github": "GitHub", "gitlab": "GitLab", "bitbucket": "Bitbucket", "vsts": "Azure DevOps"}
+
+
+def sentry_id(public_id: uuid.UUID) -> int:
+    """The ``id`` Sentry's JSON gives an object: a number drawn from the object's random UUID.
+
+    Our primary keys are one sequence shared by every organization, so answering them would let
+    a token holder count another tenant's releases and deploys in the gaps between its own ids.
+    A number (not the UUID itself) keeps Sentry's types: an integer for a release, a numeric
+    string elsewhere. The 48 bits ahead of the UUID's version digit and its last 5 bits are
+    random; together they stay below 2**53, which JavaScript clients read exactly.
+    """
+    return (public_id.int >> 80) << 5 | (public_id.int & 0x1F)
 
 
 def sentry_time(value: datetime | None) -> str | None:
@@ -33,7 +46,7 @@ def short_version(version: str) -> str:
 def project_json(project: Project) -> dict:
     # Our projects have one name; Sentry's slug and name are both that name.
     return {
-        "id": project.pk,
+        "id": sentry_id(project.public_id),
         "slug": project.name,
         "name": project.name,
         "newGroups": 0,
@@ -49,7 +62,7 @@ def repository_json(repo: Repository) -> dict:
     # Sentry's "Unknown Provider", which the CLI skips.
     provider = (repo.provider or "").lower() if repo.url else ""
     return {
-        "id": str(repo.pk),
+        "id": str(sentry_id(repo.public_id)),
         "name": repo.name,
         "url": repo.url or None,
         "provider": (
@@ -87,7 +100,7 @@ def commit_json(commit: Commit) -> dict:
 
 def deploy_json(deployment: Deployment) -> dict:
     return {
-        "id": str(deployment.pk),
+        "id": str(sentry_id(deployment.public_id)),
         "environment": deployment.environment.name,
         "name": deployment.title or None,
         "url": deployment.url or None,
@@ -107,7 +120,7 @@ def _last_commit(summary: ReleaseSummary) -> dict | None:
 def release_json(summary: ReleaseSummary) -> dict:
     release, deploy = summary.release, summary.latest_deployment
     return {
-        "id": release.pk,
+        "id": sentry_id(release.public_id),
         "version": release.version,
         "shortVersion": short_version(release.version),
         "ref": release.ref or None,

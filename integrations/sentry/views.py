@@ -93,7 +93,7 @@ class Releases(ReleaseView):
         and refs and takes the ``status`` sent (as Sentry answers, whatever the rest of the body)."""
         body = self.body()
         version = parse.version(body)
-        projects = parse.items(body, "projects", of=str) or []
+        projects = parse.projects(body) or []
         if project_slug is not None and project_slug not in projects:
             projects = [project_slug, *projects]
         summary, created = release_create_or_extend(
@@ -130,7 +130,7 @@ class ReleaseDetail(ReleaseView):
         summary = release_extend(
             organization=self.organization,
             release=release,
-            projects=parse.items(body, "projects", of=str),
+            projects=parse.projects(body),
             commits=parse.commits(body),
             refs=parse.refs(body),
             date_released=parse.time(body, "dateReleased"),
@@ -166,7 +166,7 @@ class Deploys(ReleaseView):
         project = self.project(project_slug)
         release = self.release(version, project)
         body = self.body()
-        projects = parse.items(body, "projects", of=str) or []
+        projects = parse.projects(body) or []
         deployment, _ = deployment_record(
             organization=self.organization,
             environment=body.get("environment"),

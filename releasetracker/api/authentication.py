@@ -70,7 +70,27 @@ def authenticate_request(request, *, allow_bare: bool = False, allow_basic: bool
     clear = token_from_header(header, allow_bare=allow_bare, allow_basic=allow_basic)
     if clear is None:
         return None
-    return token_authenticate(clear)
+    return request_token(request, clear)
+
+
+def request_token(request, clear: str) -> ApiToken:
+    """``token_authenticate(clear)``, looked up once per request.
+
+    The rate limiter (``RateLimitMiddleware``) asks whether a request's token is valid before
+    the view authenticates it; both get the same answer from one query. ``request`` is Django's
+    request or DRF's (whose attributes are read through to Django's).
+    """
+    django_request = getattr(request, "_request", request)
+    lookups = django_request.__dict__.setdefault("_api_token_lookups", {})
+    if clear not in lookups:
+        try:
+            lookups[clear] = token_authenticate(clear)
+        except TokenRejected as exc:
+            lookups[clear] = exc
+    found = lookups[clear]
+    if isinstance(found, TokenRejected):
+        raise TokenRejected(str(found), reason=found.reason)
+    return found
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

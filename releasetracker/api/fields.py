@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 NAIVE_MESSAGE = "must carry a timezone, for example 2024-05-01T12:00:00Z (a naive time is not guessed)"
@@ -57,21 +57,56 @@ class AwareDateTimeFilter(filters.Filter):
     field_class = AwareDateTimeFormField
 
 
-@extend_schema_field({"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]})
-class TagsField(serializers.Field):
-    """A list of strings, or one comma-separated string (Multitudes' format)."""
+class CappedListField(serializers.ListField):
+    """A ListField whose length is checked before its items: DRF's own ``max_length`` runs after
+    every item was validated, so a list of a million items would be cleaned before it is refused.
+    A list that may not be empty has a ``min_length`` of 1, so the schema says ``minItems: 1``."""
 
-    default_error_messages = {"invalid": "must be a list of strings or a comma-separated string"}
+    def __init__(self, **kwargs):
+        if kwargs.get("allow_empty") is False:
+            kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if self.max_length is not None and isinstance(data, list) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class TagsField(serializers.Field):
+    """A list of strings, or one comma-separated string (Multitudes' format), of at most
+    ``max_length`` tags, counted before any tag is looked at."""
+
+    default_error_messages = {
+        "invalid": "must be a list of strings or a comma-separated string",
+        "max_length": "at most {max_length} tags",
+    }
+
+    def __init__(self, *, max_length: int, **kwargs):
+        self.max_length = max_length
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, str):
-            data = data.split(",")
-        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            data = data.split(",", self.max_length)  # one piece more than allowed is enough to refuse
+        if not isinstance(data, list):
+            self.fail("invalid")
+        if len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        if not all(isinstance(item, str) for item in data):
             self.fail("invalid")
         return [item.strip() for item in data if item.strip()]
 
     def to_representation(self, value):
         return list(value or [])
+
+
+class TagsFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = TagsField
+
+    def map_serializer_field(self, auto_schema, direction):
+        items = {"type": "array", "items": {"type": "string"}, "maxItems": self.target.max_length}
+        return {"oneOf": [items, {"type": "string", "description": "comma-separated"}]}
 
 
 class StrictBooleanFormField(forms.NullBooleanField):

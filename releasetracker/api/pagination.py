@@ -22,6 +22,16 @@ class CreatedCursorPagination(CursorPagination):
                 raise ValidationError({self.page_size_query_param: ["must be a whole number from 1 to 200"]})
         return super().get_page_size(request)
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = (
+                    f"items per page, from 1; more than {self.max_page_size} is served as {self.max_page_size}"
+                )
+        return parameters
+
     def decode_cursor(self, request):
         # DRF answers a garbled cursor with 404 "Invalid cursor", as if the list were missing;
         # it is bad input, so a 400 naming the parameter.

@@ -1,6 +1,6 @@
 """Error responses shared by every endpoint in the OpenAPI schema."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -44,3 +44,25 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An organization's API token: `Authorization: Bearer rt_...` (`Token rt_...` works too).",
         }
+
+
+class RejectUnknownFieldsExtension(OpenApiSerializerExtension):
+    """A request body whose serializer refuses unknown fields says so: ``additionalProperties: false``."""
+
+    target_class = "releasetracker.api.serializers.RejectUnknownFieldsMixin"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        else:
+            # A pattern is what this endpoint accepts; stored values may come from another entry
+            # point with looser rules (a repository named by a Sentry ref), so answers carry none.
+            for prop in schema.get("properties", {}).values():
+                prop.pop("pattern", None)
+        for name, field in self.target.fields.items():
+            # drf-spectacular leaves out a nested list's max_length; the body's limits are in the schema.
+            if isinstance(field, serializers.ListSerializer) and field.max_length is not None:
+                schema["properties"][name]["maxItems"] = field.max_length
+        return schema

@@ -26,7 +26,44 @@ def _json_type_error(field: serializers.Field, value) -> str | None:
     return None
 
 
-class RejectUnknownFieldsMixin:
+def json_type_errors(fields: Mapping[str, serializers.Field], data: dict) -> dict:
+    """``{name: [reason]}`` for each value of ``data`` whose JSON type its field would coerce, and
+    ``{name: {index: [reason]}}`` for such items of a list (``"projects": [0]``), in the fields'
+    order, as DRF reports."""
+    wrong: dict = {}
+    for name, field in fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if isinstance(field, serializers.ListField) and isinstance(value, list):
+            items = {
+                index: [reason]
+                for index, item in enumerate(value)
+                if (reason := _json_type_error(field.child, item)) is not None
+            }
+            if items:
+                wrong[name] = items
+        elif (reason := _json_type_error(field, value)) is not None:
+            wrong[name] = [reason]
+    return wrong
+
+
+class StrictJSONTypesMixin:
+    """Refuse JSON values of the wrong type instead of coercing them, for a serializer that is
+    also an object nested in a body (a commit, a ref) and keeps accepting keys it does not use.
+
+    DRF's coercion suits HTML forms: ``"false"`` for a boolean would be stored as true, ``0`` for
+    a name as the name "0".
+    """
+
+    def to_internal_value(self, data):
+        # Only a JSON body is a plain dict; the browsable API's forms send strings (a QueryDict).
+        if type(data) is dict and (wrong := json_type_errors(self.fields, data)):
+            raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+class RejectUnknownFieldsMixin(StrictJSONTypesMixin):
     """Refuse fields the endpoint does not know, and JSON values of the wrong type, instead of
     silently dropping or coercing them.
 
@@ -42,15 +79,6 @@ class RejectUnknownFieldsMixin:
                 writable = sorted(name for name, field in self.fields.items() if not field.read_only)
                 message = f"unknown field (accepted: {', '.join(writable)})"
                 raise serializers.ValidationError({name: [message] for name in unknown})
-        # Only a JSON body is a plain dict; the browsable API's forms send strings (a QueryDict).
-        if type(data) is dict:
-            wrong = {
-                name: [reason]
-                for name, field in self.fields.items()  # in the fields' order, as DRF reports
-                if name in data and (reason := _json_type_error(field, data[name])) is not None
-            }
-            if wrong:
-                raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
 
 

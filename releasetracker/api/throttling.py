@@ -1,8 +1,8 @@
-"""Rate limits: per API token, and per client IP for requests that carry no credential.
+"""Rate limits: per API token, and per client IP for requests that carry no valid credential.
 
-Counters live in the cache named by ``settings.RATE_LIMIT_CACHE``. Local memory (the default)
-counts per process; a deployment with several processes or servers points ``CACHE_URL`` at a
-shared cache (``db://rt_cache`` or Redis) so the limit holds across all of them.
+Counters live in the cache named by ``settings.RATE_LIMIT_CACHE``: by default a table in the
+database (``releasetracker.cache``), one store for every gunicorn worker and server, so the
+limit holds across all of them (``locmem://`` counts per process).
 
 The limit is a sliding window estimated from two fixed-window counters (this window's count
 plus the previous window's, weighted by how much of it still overlaps the sliding window).
@@ -19,12 +19,9 @@ from django.core.cache import caches
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from releasetracker.api.authentication import token_from_header
+from releasetracker.api.authentication import request_token, token_from_header
 from releasetracker.models import ApiToken
 from releasetracker.services import TokenRejected, token_hash
-
-# Webhook deliveries authenticate with a signature, not an Authorization header.
-CREDENTIAL_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_X_HUB_SIGNATURE_256")
 
 
 class SlidingWindowThrottle(SimpleRateThrottle):
@@ -118,28 +115,60 @@ class TokenRateThrottle(SlidingWindowThrottle):
         return self.cache_format % {"scope": self.scope, "ident": key}
 
 
+def presents_valid_token(request, *, lenient: bool) -> bool:
+    """Whether the request's Authorization header holds an active token.
+
+    ``lenient`` reads the header as the vendor APIs do (the token alone, or ``Basic
+    base64(token:)``); the native API takes ``Bearer``/``Token`` only, so anything else is no
+    credential there.
+    """
+    if isinstance(getattr(request, "auth", None), ApiToken):
+        return True
+    try:
+        clear = token_from_header(request.META.get("HTTP_AUTHORIZATION", ""), allow_bare=lenient, allow_basic=lenient)
+        return clear is not None and request_token(request, clear) is not None
+    except TokenRejected:
+        return False
+
+
 class AnonymousIpRateThrottle(SlidingWindowThrottle):
-    """``DEFAULT_THROTTLE_RATES["anon"]`` requests per client IP for requests with no credential at all."""
+    """``DEFAULT_THROTTLE_RATES["anon"]`` requests per client IP for requests without a valid credential.
+
+    No token, a wrong, revoked or expired one, a malformed header: all count against the
+    address. A valid token is held to its own limit instead, and so is a delivery whose view
+    vouches for it (``rate_limit_exempt``: a GitHub delivery with a valid signature). Applied by
+    ``RateLimitMiddleware`` before any view authenticates, so a request the API would refuse
+    with a 401 is counted (and refused with a 429 once over the limit) all the same.
+    """
 
     scope = "anon"
 
+    def __init__(self, *, lenient: bool = False, exempt=None) -> None:
+        super().__init__()
+        self.lenient = lenient
+        self.exempt = exempt
+
     def get_cache_key(self, request, view) -> str | None:
-        if isinstance(getattr(request, "auth", None), ApiToken):
+        if presents_valid_token(request, lenient=self.lenient):
             return None
-        if any(request.META.get(header) for header in CREDENTIAL_HEADERS):
+        if self.exempt is not None and self.exempt(request):
             return None
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-def throttle_wait(request) -> float | None:
-    """Apply the API's throttles to a plain Django request (the vendor-compatible endpoints).
+def throttle_wait(request, *, vendor: bool, exempt=None) -> float | None:
+    """Apply the API's throttles to a plain Django request, before any view runs.
 
-    Returns None when the request may proceed, else the seconds to wait. Every throttle counts
-    the request, as DRF's own check does.
+    ``vendor``: both throttles (the vendor views are plain Django views, outside DRF's); else
+    the per-IP one only (DRF applies the per-token one in the native API's views, once the
+    token is authenticated). ``exempt(request)`` says whether the view vouches for a request
+    without a token. Returns None when the request may proceed, else the seconds to wait.
+    Every throttle counts the request, as DRF's own check does.
     """
+    anonymous = AnonymousIpRateThrottle(lenient=vendor, exempt=exempt)
+    throttles = [TokenRateThrottle(), anonymous] if vendor else [anonymous]
     waits = []
-    for throttle_class in (TokenRateThrottle, AnonymousIpRateThrottle):
-        throttle = throttle_class()
+    for throttle in throttles:
         if not throttle.allow_request(request, None):
             waits.append(throttle.wait() or 1)
     return max(waits) if waits else None

@@ -7,6 +7,7 @@ from rest_framework import status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from releasetracker.api.csv import FormatParameterMixin
 from releasetracker.api.idempotency import (
     IdempotentReplay,
     body_fingerprint,
@@ -18,7 +19,7 @@ from releasetracker.api.idempotency import (
 from releasetracker.models import Organization
 
 
-class OrganizationScopedMixin:
+class OrganizationScopedMixin(FormatParameterMixin):
     """Scope every query by ``request.auth.organization``; honour Idempotency-Key on POST.
 
     Subclasses set ``model`` (an ``OrgOwned`` model) or override ``base_queryset``. Objects are

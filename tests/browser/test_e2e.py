@@ -54,6 +54,8 @@ def test_a_person_signs_in_filters_the_timeline_and_opens_a_release(page, acme):
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"environment=production"))
     assert versions(page) == ["api@1.5.0", "api@1.4.0"]
+    # Only the filters that were set go into the URL.
+    assert page.url.split("?", 1)[1] == "environment=production"
 
     page.get_by_role("link", name="api@1.4.0").click()
     page.wait_for_selector("h1:has-text('api@1.4.0')")
@@ -78,10 +80,16 @@ def test_metrics_page_renders_tiles_and_svg_charts(page, acme):
     assert max(heights) > 10
     fill = bars.first.evaluate("element => getComputedStyle(element).fill")
     assert fill not in ("", "none", "rgb(0, 0, 0)")
+    # Without a query the window box shows the window the figures cover.
+    assert page.get_by_label("Window").input_value() == "30"
     page.get_by_label("Environment", exact=True).select_option("staging")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"environment=staging"))
     assert page.locator(".tile").count() == 5
+    assert "deployments to staging" in page.locator(".page-head").inner_text()
+    # Axis labels stay readable: at least 10 px as drawn.
+    label_px = page.locator(".chart__xlabel").first.bounding_box()["height"]
+    assert label_px >= 10
     assert page.console_errors == [] and page.foreign_requests == []
 
 
@@ -100,7 +108,10 @@ def test_an_admin_creates_copies_and_revokes_a_token(page, acme):
 
     page.goto("/orgs/acme/settings/tokens/")
     assert token not in page.content()  # shown once
-    page.get_by_role("button", name="Revoke github-actions").click()
+    reload_after_create = page.locator("tr", has_text="github-actions").count()
+    assert reload_after_create == 1  # the reload did not post the form again
+    page.get_by_role("link", name="Revoke github-actions").click()
+    page.get_by_role("button", name="Revoke token").click()
     page.wait_for_selector(".message--success")
     assert "is revoked" in page.locator(".messages").inner_text()
     assert page.locator("tr", has_text="github-actions").get_by_text("Revoked").is_visible()
@@ -126,3 +137,6 @@ def test_a_phone_sized_screen_needs_no_sideways_scrolling(page, acme):
         page.goto(path)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than the screen"
+    page.goto("/orgs/acme/metrics/")
+    # The charts are drawn at about half size on a phone; their labels are not.
+    assert page.locator(".chart__xlabel").first.bounding_box()["height"] >= 10

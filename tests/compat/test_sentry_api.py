@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus
+from integrations.sentry.shapes import sentry_id
 from releases.models import Commit, Release, ReleaseRef, Repository, Source
 from tests.factories import (
     DeploymentFactory,
@@ -588,7 +589,8 @@ def test_deploy_create_answers_201_and_records_a_deployment(api, release):
         "dateStarted": "2025-11-21T10:00:00Z",
         "dateFinished": "2025-11-21T10:01:30Z",
     }
-    deployment = Deployment.objects.get(pk=int(body["id"]))
+    deployment = Deployment.objects.get()
+    assert body["id"] == str(sentry_id(deployment.public_id))
     assert deployment.release == release
     assert deployment.environment.name == "production" and deployment.environment.is_production
     assert deployment.status == DeploymentStatus.SUCCESS
@@ -652,7 +654,7 @@ def test_repos_lists_the_organizations_repositories(api, repo, other_org):
     assert response.status_code == 200
     assert response.json() == [
         {
-            "id": str(repo.pk),
+            "id": str(sentry_id(repo.public_id)),
             "name": "acme/web",
             "url": "https://github.com/acme/web",
             "provider": {"id": "integrations:github", "name": "GitHub"},
@@ -765,3 +767,46 @@ def test_a_sentry_release_and_production_deploy_count_in_the_dora_metrics(api, o
     assert metrics["deployment_frequency"]["count"] == 1
     assert metrics["lead_time"]["commits"] == 1
     assert metrics["lead_time"]["median_seconds"] == 7200
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "//evil.example"])
+def test_a_release_or_deploy_url_that_is_not_a_web_address_is_refused_as_the_native_api_refuses_it(api, org, url):
+    created = post(api, f"{ORG}/releases/", {"version": "1.0.0", "projects": ["web"], "url": url})
+    assert created.status_code == 400
+    assert created.json() == {
+        "detail": "url: must be an http or https URL, for example https://ci.example.com/builds/1"
+    }
+    assert not Release.objects.exists()
+
+    assert post(api, f"{ORG}/releases/", {"version": "1.0.0", "projects": ["web"]}).status_code == 201
+    assert put(api, f"{ORG}/releases/1.0.0/", {"url": url}).status_code == 400
+    assert post(api, f"{ORG}/releases/1.0.0/deploys/", {"environment": "production", "url": url}).status_code == 400
+    assert Release.objects.get().url == ""
+    assert not Deployment.objects.exists()
+
+
+def test_a_ci_host_without_a_dot_is_still_a_url_sentry_clients_may_send(api, org):
+    url = "http://jenkins:8080/job/web/42/"
+    response = post(api, f"{ORG}/releases/", {"version": "1.0.0", "projects": ["web"], "url": url})
+
+    assert (response.status_code, response.json()["url"]) == (201, url)
+
+
+def test_ids_reveal_nothing_of_another_organizations_activity(api, other_api, org, other_org):
+    # Our primary keys are shared by all organizations: as ids, the gap between acme's two
+    # releases would count globex's releases and deploys made in between.
+    first = post(api, f"{ORG}/releases/", {"version": "1.0.0", "projects": ["web"]}).json()
+    for n in range(3):
+        post(other_api, "/api/0/organizations/globex/releases/", {"version": f"9.{n}", "projects": ["shop"]})
+        post(other_api, f"/api/0/organizations/globex/releases/9.{n}/deploys/", {"environment": "production"})
+    second = post(api, f"{ORG}/releases/", {"version": "1.1.0", "projects": ["web"]}).json()
+    deploy = post(api, f"{ORG}/releases/1.1.0/deploys/", {"environment": "production"}).json()
+
+    keys = set(Release.objects.values_list("pk", flat=True)) | set(Deployment.objects.values_list("pk", flat=True))
+    assert {first["id"], second["id"], int(deploy["id"])}.isdisjoint(keys)
+    assert abs(second["id"] - first["id"]) > 1_000_000
+    # Stable: every read answers the id the create answered, in Sentry's types.
+    assert api.get(f"{ORG}/releases/1.0.0/").json()["id"] == first["id"]
+    assert api.get(f"{ORG}/releases/1.1.0/deploys/").json()[0]["id"] == deploy["id"]
+    assert isinstance(first["id"], int) and 0 <= first["id"] < 2**53
+    assert first["projects"][0]["id"] == second["projects"][0]["id"]

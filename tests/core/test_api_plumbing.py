@@ -104,6 +104,7 @@ def expected_deployment(deployment: Deployment) -> dict:
         "is_hotfix": deployment.is_hotfix,
         "is_forced": deployment.is_forced,
         "is_rollback": deployment.is_rollback,
+        "rollback_detected": deployment.rollback_detected,
         "tags": deployment.tags,
         "triggered_by": deployment.triggered_by,
         "external_id": deployment.external_id,
@@ -448,7 +449,7 @@ RELEASE = {
             "author_name": "Zoë",
             "author_email": "zoe@example.com",
             "timestamp": "2024-06-01T08:00:00.000005+05:30",
-            "pr_number": "7",
+            "pr_number": 7,
         },
         "f" * 40,
     ],
@@ -669,7 +670,7 @@ def test_plain_json_accept_values_get_json(api, accept):
     assert response.json()["results"] == []
 
 
-@pytest.mark.parametrize("accept", ["application/xml", "text/html", "text/csv, application/xml;q=0.9"])
+@pytest.mark.parametrize("accept", ["application/xml", "text/html", "text/plain, application/xml;q=0.9"])
 def test_an_accept_value_the_api_cannot_satisfy_is_a_406_in_the_error_shape(api, accept):
     response = api.get("/api/v1/releases/", HTTP_ACCEPT=accept)
     assert response.status_code == 406
@@ -686,7 +687,10 @@ def test_a_json_accept_with_an_indent_gets_indented_json(api):
 
 def test_a_format_override_picks_a_renderer_the_api_has(api):
     assert api.get("/api/v1/releases/?format=json").status_code == 200
-    assert api.get("/api/v1/releases/?format=xml").status_code == 404
+    assert api.get("/api/v1/releases/?format=csv").status_code == 200
+    unknown = api.get("/api/v1/releases/?format=xml")
+    assert unknown.status_code == 400
+    assert unknown.json()["fields"] == {"format": ["must be one of: json, csv"]}
 
 
 # JSON parser -------------------------------------------------------------------------------

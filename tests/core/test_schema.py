@@ -202,3 +202,27 @@ def test_the_interactive_docs_are_served_without_any_cdn(db):
     assert "swagger-ui" in html
     for src in re.findall(r'(?:src|href)="([^"]+)"', html):
         assert src.startswith("/"), src
+
+
+def test_the_compare_documents_its_parameters_answer_and_errors(schema):
+    operation = schema["paths"]["/api/v1/compare/"]["get"]
+
+    assert {p["name"] for p in operation["parameters"]} == {
+        "base",
+        "head",
+        "base_environment",
+        "head_environment",
+        "project",
+        "limit",
+    }
+    assert {"200", "400", "401", "403", "404"} <= set(operation["responses"])
+    answer = schema["components"]["schemas"]["Compare"]["properties"]
+    assert {"base", "head", "status", "ahead_by", "behind_by", "truncated", "commits", "releases"} <= set(answer)
+    assert operation.get("security")
+
+
+def test_the_api_index_is_documented_without_a_token(schema):
+    operation = schema["paths"]["/api/v1/"]["get"]
+
+    assert set(schema["components"]["schemas"]["ApiIndex"]["properties"]) >= {"docs", "schema", "endpoints"}
+    assert operation.get("security") in (None, [], [{}])

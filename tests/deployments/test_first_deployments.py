@@ -2,9 +2,10 @@
 
 Random writes through the services (fixed seed): releases, deployments of releases and of bare
 shas, status changes both ways, commits appended to deployed releases, commits pushed with the
-sha an earlier deployment named. After them the kept rows must be what
-``first_deployments_fill`` computes from the deployments, and lead time (which reads the rows)
-must be what a plain Python reading of the definition (docs/metrics.md) gives.
+sha an earlier deployment named (and, by the one rule for shas, full shas completing abbreviated
+ones). After them the kept rows must be what ``first_deployments_fill`` computes from the
+deployments, and lead time (which reads the rows) must be what a plain Python reading of the
+definition (docs/metrics.md) gives.
 """
 
 import contextlib
@@ -167,12 +168,76 @@ def test_lead_time_after_random_writes_is_what_the_definition_gives(org, seed):
         assert total["lead_median"] == pytest.approx(median)
 
 
+def _lead_time(org, environments: list[Environment]) -> tuple[int, float | None]:
+    scope = queries.Scope(
+        organization_id=org.pk,
+        environment_ids=[e.pk for e in environments],
+        project_id=None,
+        since=SINCE,
+        until=UNTIL,
+        anchor=SINCE,
+        bucket_seconds=7 * 86400,
+    )
+    total = queries.lead_times(scope).get(queries.TOTAL, {"commits": 0, "lead_median": None})
+    return total["commits"], total["lead_median"]
+
+
+FULL_SHA_ARRIVALS = {
+    "a push": lambda org, full: commits_record(
+        organization=org, commits=[CommitInput(sha=full, timestamp=SINCE - timedelta(hours=5))]
+    ),
+    "a release": lambda org, full: release_create(
+        organization=org,
+        version="2.0",
+        projects=[],
+        commits=[CommitInput(sha=full, timestamp=SINCE - timedelta(hours=5))],
+    ),
+}
+
+
+@pytest.mark.parametrize("arrival", list(FULL_SHA_ARRIVALS))
+def test_a_short_sha_deployed_before_its_full_sha_arrives_keeps_its_first_deployments_exact(org, arrival):
+    full = sha(500)
+    staging, _ = deployment_record(
+        organization=org, environment="staging", commit_sha=full[:7], status="success", finished_at=SINCE
+    )
+    production, _ = deployment_record(
+        organization=org,
+        environment="production",
+        commit_sha=full[:7],
+        status="success",
+        finished_at=SINCE + timedelta(hours=3),
+    )
+    # An earlier deployment of the same commit by a longer abbreviation, renamed by the rule too.
+    deployment_record(
+        organization=org,
+        environment="production",
+        commit_sha=full[:10],
+        status="failure",
+        finished_at=SINCE + timedelta(hours=1),
+    )
+
+    FULL_SHA_ARRIVALS[arrival](org, full)
+    kept = _rows(org)
+    environments = list(Environment.objects.filter(organization=org, name="production"))
+    lead = _lead_time(org, environments)
+    first_deployments_fill()
+
+    commit = Commit.objects.get(organization=org, sha=full)
+    assert not Commit.objects.filter(organization=org, sha=full[:7]).exists()
+    assert Deployment.objects.get(pk=production.pk).commit_sha == full
+    assert {(row[0], row[3]) for row in kept} == {(commit.pk, staging.pk), (commit.pk, production.pk)}
+    assert _rows(org) == kept
+    assert lead == (1, 8 * 3600.0)
+    assert lead == _lead_time_by_definition(org, environments, None)
+
+
 def test_the_migration_fills_the_same_rows_for_deployments_recorded_before_it(org):
     _random_writes(org, random.Random(11), steps=120)
     kept = _rows(org)
     FirstDeployment.objects.all().delete()
 
-    fill = importlib.import_module("deployments.migrations.0007_first_deployments").FILL
+    fill = importlib.import_module("deployments.migrations.0010_first_deployments").FILL
     with connection.cursor() as cursor:
         cursor.execute(fill)
 

@@ -554,6 +554,7 @@ def test_the_secret_set_in_the_admin_is_the_one_deliveries_are_checked_with(staf
         {
             "slug": "acme",
             "name": "Acme",
+            "timezone": "UTC",
             "github_webhook_secret": "set in the admin",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",

@@ -48,6 +48,7 @@ EXPECTED = {
     "change_failure_rate": {"failed": 4, "total": 9, "rate": 0.4444, "band": "low"},
     "recovery_time": {"median_seconds": 7200.0, "recovered": 3, "unrecovered": 1, "band": "high"},
     "rework_rate": {"rework": 2, "total": 7, "rate": 0.2857},
+    "incidents": {"unattributed": 0},
 }
 EXPECTED_WEEKS = {
     "deployments": [4, 3],

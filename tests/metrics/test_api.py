@@ -31,6 +31,7 @@ def test_a_read_token_gets_the_worked_example_in_the_documented_shape(read_api, 
         "change_failure_rate",
         "recovery_time",
         "rework_rate",
+        "incidents",
     ]
     assert (body["since"], body["until"], body["project"], body["environment"]) == (
         "2024-03-04T00:00:00Z",
@@ -162,7 +163,9 @@ def test_the_openapi_schema_documents_the_endpoint_without_warnings():
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
     operation = schema["paths"][URL]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"since", "until", "project", "environment", "bucket"}
+    names = {p["name"] for p in operation["parameters"]}
+    assert names == {"since", "until", "project", "environment", "bucket", "format"}
+    assert "text/csv" in operation["responses"]["200"]["content"]
     assert set(operation["responses"]) == {"200", "400", "401", "403", "429"}
     assert "DoraMetrics" in schema["components"]["schemas"]
     ours = [

@@ -481,6 +481,7 @@ def test_an_empty_window_gives_nulls_and_a_frequency_of_zero(org):
         "change_failure_rate": {"failed": 0, "total": 0, "rate": None, "band": None},
         "recovery_time": {"median_seconds": None, "recovered": 0, "unrecovered": 0, "band": None},
         "rework_rate": {"rework": 0, "total": 0, "rate": None},
+        "incidents": {"unattributed": 0},
     }
     assert [b["count"] for b in result["deployment_frequency"]["series"]] == [0, 0]
     assert result["lead_time"]["series"][0]["median_seconds"] is None

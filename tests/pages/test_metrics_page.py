@@ -69,9 +69,11 @@ def test_metrics_filters_by_window_project_and_environment(alice_client, recent)
     assert staging.status_code == 200
     assert staging.context["days"] == 7
     # The deployments were 10 days ago: nothing in the last 7.
-    assert tile(staging, "deployment_frequency").detail == "0 successful production deployments"
+    assert tile(staging, "deployment_frequency").detail == "0 successful deployments to staging"
     staging30 = alice_client.get("/orgs/acme/metrics/?environment=staging&days=30")
-    assert tile(staging30, "deployment_frequency").detail == "4 successful production deployments"
+    assert tile(staging30, "deployment_frequency").detail == "4 successful deployments to staging"
+    body = staging30.content.decode()
+    assert "deployments to staging" in body and "production deployments" not in body
     assert alice_client.get("/orgs/acme/metrics/?project=api").status_code == 200
     assert alice_client.get("/orgs/acme/metrics/?days=11").status_code == 400
 
@@ -122,3 +124,39 @@ def test_a_chart_scales_bars_to_a_round_maximum_and_marks_missing_weeks():
     assert chart.bars[1].empty and not chart.bars[0].empty
     assert chart.bars[2].height == chart.plot_bottom - 12  # the tallest bar reaches the top
     assert chart.bars[0].label == "week of May 4: 1 h"
+
+
+def test_without_a_query_the_window_box_shows_the_window_the_figures_cover(alice_client, recent):
+    response = alice_client.get("/orgs/acme/metrics/")
+    assert response.context["days"] == 30
+    assert '<option value="30" selected>Last 30 days</option>' in response.content.decode()
+
+
+def test_a_frequency_change_is_in_the_unit_of_its_value(alice_client, org):
+    now = timezone.now().replace(microsecond=0)
+    # 1.5 a day in the last 30 days, 1.0 a day in the 30 before: the value and its change both per day.
+    moments = [now - timedelta(hours=1 + 15 * i) for i in range(45)]
+    moments += [now - timedelta(days=31, hours=22 * i) for i in range(30)]
+    for i, at in enumerate(moments):
+        deploy(org, make_release(org, f"5.{i}.0", at=at - timedelta(hours=1)), "production", at=at)
+    frequency = tile(alice_client.get("/orgs/acme/metrics/"), "deployment_frequency")
+    assert frequency.value == "1.5 / day"
+    assert frequency.change == "▲ 0.5 / day vs the previous window"
+
+
+def test_windows_up_to_a_month_draw_a_bar_per_day_and_longer_ones_per_week(alice_client, recent):
+    month = alice_client.get("/orgs/acme/metrics/?days=30")
+    bars = month.context["charts"][0].bars
+    assert len(bars) in (30, 31) and month.context["charts"][0].title == "Deployments per day"
+    assert "Per day" in month.content.decode()
+    quarter = alice_client.get("/orgs/acme/metrics/?days=90")
+    assert 13 <= len(quarter.context["charts"][0].bars) <= 15
+    assert quarter.context["charts"][0].bars[0].label.startswith("week of ")
+
+
+@pytest.mark.parametrize("path", ["/orgs/acme/metrics/", "/orgs/acme/releases/", "/orgs/acme/deployments/"])
+def test_a_nul_character_in_a_filter_is_named_in_a_clear_error(alice_client, recent, path):
+    response = alice_client.get(f"{path}?environment=%00")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "NUL character" in body and "is not one of" not in body

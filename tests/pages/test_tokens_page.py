@@ -23,8 +23,11 @@ def test_an_admin_sees_the_tokens_with_prefix_scopes_and_last_use(alice_client, 
 
 
 def test_creating_a_token_shows_it_once_and_it_works_against_the_api(alice_client, alice, org, client):
-    response = alice_client.post(URL, {"name": "github-actions", "scopes": ["write"], "expires_in_days": "90"})
-    assert response.status_code == 201
+    posted = alice_client.post(URL, {"name": "github-actions", "scopes": ["write"], "expires_in_days": "90"})
+    # Post/redirect/get: the clear value is never in the POST answer nor in the URL.
+    assert posted.status_code == 303 and posted["Location"] == URL
+    assert "rt_" not in posted.content.decode()
+    response = alice_client.get(URL)
     assert response["Cache-Control"] == "no-store"
     clear = shown_token(response)
     assert clear.startswith("rt_")
@@ -36,6 +39,15 @@ def test_creating_a_token_shows_it_once_and_it_works_against_the_api(alice_clien
     assert clear not in again and token.prefix in again
 
 
+def test_reloading_after_create_shows_the_list_and_issues_no_second_token(alice_client, org):
+    alice_client.post(URL, {"name": "github-actions", "scopes": ["write"]})
+    first = alice_client.get(URL)
+    reloaded = alice_client.get(URL)
+    assert shown_token(first) and not shown_token(reloaded)
+    assert "no-store" not in reloaded.get("Cache-Control", "")
+    assert ApiToken.objects.filter(organization=org, name="github-actions").count() == 1
+
+
 def test_a_token_without_name_or_scope_is_refused_naming_the_fields(alice_client, org):
     response = alice_client.post(URL, {"name": "  ", "expires_in_days": "7"})
     assert response.status_code == 400
@@ -43,6 +55,19 @@ def test_a_token_without_name_or_scope_is_refused_naming_the_fields(alice_client
     assert body.count("This field is required.") == 2
     assert "Select a valid choice. 7 is not one of the available choices." in body
     assert not ApiToken.objects.filter(organization=org).exists()
+
+
+def test_revoke_asks_for_confirmation_before_acting(alice_client, org, client):
+    token, clear = issue_token(org, name="old-ci")
+    listed = alice_client.get(URL).content.decode()
+    assert f'href="{URL}{token.public_id}/revoke/"' in listed
+    page = alice_client.get(f"{URL}{token.public_id}/revoke/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Revoke token “old-ci”?" in body and 'method="post"' in body and "Cancel" in body
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert client.get("/api/v1/organization/", HTTP_AUTHORIZATION=f"Bearer {clear}").status_code == 200
 
 
 def test_revoking_a_token_stops_it_working(alice_client, org, client):
@@ -57,22 +82,25 @@ def test_revoking_a_token_stops_it_working(alice_client, org, client):
 
 def test_regenerating_revokes_the_old_value_and_shows_the_new_one_once(alice_client, org, client):
     token, old = issue_token(org, scopes=["read"], name="dash")
-    response = alice_client.post(f"{URL}{token.public_id}/regenerate/")
-    assert response.status_code == 200
-    new = shown_token(response)
+    assert "Regenerate token “dash”?" in alice_client.get(f"{URL}{token.public_id}/regenerate/").content.decode()
+    assert client.get("/api/v1/organization/", HTTP_AUTHORIZATION=f"Bearer {old}").status_code == 200
+    posted = alice_client.post(f"{URL}{token.public_id}/regenerate/")
+    assert posted.status_code == 303
+    new = shown_token(alice_client.get(URL))
     assert new and new != old
     assert client.get("/api/v1/organization/", HTTP_AUTHORIZATION=f"Bearer {old}").status_code == 401
     assert client.get("/api/v1/organization/", HTTP_AUTHORIZATION=f"Bearer {new}").status_code == 200
     assert ApiToken.objects.get(prefix=new[:11]).scopes == ["read"]
 
 
-def test_token_actions_need_post_and_csrf(alice, org):
+def test_token_actions_act_only_on_a_post_with_csrf(alice, org):
     from django.test import Client
 
     token, _ = issue_token(org)
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
-    assert strict.get(f"{URL}{token.public_id}/revoke/").status_code == 405
+    # A GET only asks; acting needs a POST with the form's CSRF token.
+    assert strict.get(f"{URL}{token.public_id}/revoke/").status_code == 200
     assert strict.post(f"{URL}{token.public_id}/revoke/").status_code == 403
     assert strict.post(URL, {"name": "x", "scopes": ["read"]}).status_code == 403
     token.refresh_from_db()

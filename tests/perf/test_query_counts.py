@@ -1,10 +1,14 @@
 """What the tuning in bench/ relies on, asserted as behaviour and query counts (never as time)."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import ReleaseFactory
+from tests.pages.conftest import T0, deploy, make_release
 
 
 def _release(version: str, commits: int, offset: int = 0) -> dict:
@@ -127,3 +131,27 @@ def test_the_release_list_reads_the_same_number_of_queries_for_10_and_50_release
     for i in range(40):
         ReleaseFactory(organization=org, version=f"b{i}")
     assert list_queries() == ten
+
+
+@pytest.mark.django_db
+def test_the_environments_page_and_the_live_api_take_as_many_queries_for_12_projects_as_for_2(org, alice, read_api):
+    client = Client()
+    client.force_login(alice)
+    read_api.get("/api/v1/environments/live/")  # the token's first use is recorded outside the counts
+    counts = {}
+    made = 0
+    for projects in (2, 12):
+        for n in range(made, projects):
+            older = make_release(org, f"q{n}-1", at=T0, projects=(f"q{n}",))
+            newer = make_release(org, f"q{n}-2", at=T0 + timedelta(hours=n + 1), projects=(f"q{n}",))
+            deploy(org, older, "production", at=T0, project=f"q{n}")
+            deploy(org, newer, "staging", at=T0, project=f"q{n}")
+            deploy(org, None, f"env{n}", at=T0, commit_sha=f"{n:02x}" * 20)
+        made = projects
+        for path in ("/orgs/acme/environments/", "/api/v1/environments/live/"):
+            caller = client if path.startswith("/orgs/") else read_api
+            with CaptureQueriesContext(connection) as queries:
+                assert caller.get(path).status_code == 200
+            counts[path, projects] = len(queries.captured_queries)
+    assert counts["/orgs/acme/environments/", 2] == counts["/orgs/acme/environments/", 12]
+    assert counts["/api/v1/environments/live/", 2] == counts["/api/v1/environments/live/", 12]

@@ -98,6 +98,18 @@ def test_twenty_identical_deployments_with_one_external_id_make_one_deployment(l
     assert len({data["id"] for _, data in answers}) == 1
 
 
+def test_twenty_identical_incidents_with_one_external_id_make_one_incident(live_server, token):
+    from incidents.models import Incident
+
+    body = {"title": "Checkout returns 500", "external_id": "INC-9", "started_at": "2026-10-12T09:00:00Z"}
+    answers = send_at_once(f"{live_server.url}/api/v1/incidents/", token, [body] * THREADS)
+    statuses = Counter(status for status, _ in answers)
+    assert set(statuses) <= {201, 303}, answers
+    assert statuses[201] == 1
+    assert Incident.objects.count() == 1
+    assert len({data["id"] for _, data in answers}) == 1
+
+
 def test_releases_sharing_commits_created_at_once_both_succeed_with_unique_commits(live_server, token):
     shared = [f"{n:040x}" for n in range(200)]
     bodies = []

@@ -31,6 +31,11 @@ FUZZ_SETTINGS = settings(
 )
 
 
+def has_inputs(operation) -> bool:
+    definition = operation.definition.raw
+    return bool(definition.get("parameters") or definition.get("requestBody"))
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 def test_the_api_answers_every_generated_request_within_its_schema(live_server, write_token, mode):
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/")
@@ -39,6 +44,8 @@ def test_the_api_answers_every_generated_request_within_its_schema(live_server, 
     assert len(operations) >= 10, "the schema lost its operations"
     failures: list[str] = []
     for operation in operations:
+        if mode == GenerationMode.NEGATIVE and not has_inputs(operation):
+            continue  # nothing to send wrong (the /api/v1/ index takes no parameter and no body)
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @FUZZ_SETTINGS

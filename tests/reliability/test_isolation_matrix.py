@@ -52,6 +52,9 @@ class Case:
     methods: tuple[str, ...] = ("GET",)
     kwargs: dict = field(default_factory=dict)
     refused: tuple[int, ...] = (403, 404)
+    # A query string whose <name> placeholders are filled like the route's kwargs (routes that
+    # name their objects in the query, like the compare).
+    query: str = ""
 
 
 def api_detail(obj: str, methods=("GET",), **extra) -> Case:
@@ -64,6 +67,7 @@ ROUTES: dict[str, Case] = {
     # No tenant data.
     "healthz": Case("public"),
     "api/v1/schema/": Case("public"),
+    "api/v1/": Case("public"),
     "api/v1/docs/": Case("public"),
     "accounts/login/": Case("public"),
     "accounts/logout/": Case("public", ("POST",)),
@@ -71,6 +75,10 @@ ROUTES: dict[str, Case] = {
     # Native API: lists are A's; B's ids are 404 whatever the method.
     "api/v1/organization/": Case("api"),
     "api/v1/metrics/dora/": Case("api"),
+    # B's version is unknown to A; by environment, A's own live releases are compared.
+    "api/v1/compare/": Case(
+        "api", kwargs={"head": "unmarked_version"}, refused=(404,), query="?base=1.0.0&head=<head>"
+    ),
     "api/v1/releases/": Case("api"),
     "api/v1/releases/<id>/": api_detail("release", ("GET", "PATCH")),
     "api/v1/releases/<id>/commits/": api_detail("release", ("POST",)),
@@ -82,8 +90,11 @@ ROUTES: dict[str, Case] = {
     "api/v1/repositories/<id>/": api_detail("repository"),
     "api/v1/deployments/": Case("api"),
     "api/v1/deployments/<id>/": api_detail("deployment", ("GET", "PATCH")),
+    "api/v1/incidents/": Case("api", ("GET", "POST")),
+    "api/v1/incidents/<id>/": api_detail("incident", ("GET", "PATCH")),
     "api/v1/environments/": Case("api"),
     "api/v1/environments/<id>/": api_detail("environment", ("GET", "PATCH")),
+    "api/v1/environments/live/": Case("api"),
     "api/v1/webhooks/": Case("api"),
     "api/v1/webhooks/<id>/": api_detail("webhook", ("GET", "PATCH", "DELETE")),
     "api/v1/webhooks/<id>/deliveries/": api_detail("webhook"),
@@ -183,18 +194,35 @@ ROUTES: dict[str, Case] = {
     "hooks/github/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
     "hooks/github/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
     "hooks/github/.*": Case("public", ("GET", "POST")),
+    # Incident hooks: authenticated by B's hook secrets; B's slug without them writes nothing.
+    "hooks/pagerduty/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/pagerduty/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/pagerduty/.*": Case("public", ("GET", "POST")),
+    "hooks/opsgenie/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/opsgenie/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/opsgenie/.*": Case("public", ("GET", "POST")),
+    "hooks/incidents/<org_slug>/": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/incidents/<org_slug>": Case("hook", ("POST",), {"org_slug": "slug"}, refused=(400, 401, 403, 404)),
+    "hooks/incidents/.*": Case("public", ("GET", "POST")),
     # Pages: B's slug is a 404; A's slug with B's object is a 404; A's lists show nothing of B.
     "orgs/<org_slug>/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/releases/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/releases/<key>/": Case("page", ("GET",), {"org_slug": "slug", "key": "only_b_version"}),
     "orgs/<org_slug>/deployments/": Case("page", ("GET",), {"org_slug": "slug"}),
+    "orgs/<org_slug>/incidents/": Case("page", ("GET",), {"org_slug": "slug"}),
+    "orgs/<org_slug>/settings/incidents/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/metrics/": Case("page", ("GET",), {"org_slug": "slug"}),
+    "orgs/<org_slug>/settings/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
+    "orgs/<org_slug>/compare/": Case(
+        "page", ("GET",), {"org_slug": "slug", "head": "unmarked_version"}, query="?base=1.0.0&head=<head>"
+    ),
+    "orgs/<org_slug>/environments/": Case("page", ("GET",), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/tokens/<public_id>/revoke/": Case(
-        "page", ("POST",), {"org_slug": "slug", "public_id": "token"}
+        "page", ("GET", "POST"), {"org_slug": "slug", "public_id": "token"}
     ),
     "orgs/<org_slug>/settings/tokens/<public_id>/regenerate/": Case(
-        "page", ("POST",), {"org_slug": "slug", "public_id": "token"}
+        "page", ("GET", "POST"), {"org_slug": "slug", "public_id": "token"}
     ),
     "orgs/<org_slug>/settings/webhooks/": Case("page", ("GET", "POST"), {"org_slug": "slug"}),
     "orgs/<org_slug>/settings/webhooks/<public_id>/toggle/": Case(
@@ -254,6 +282,9 @@ class World:
     slug: str
     release: Release
     only_b_version: str
+    # Another release of its organization's only, whose version holds no marker: forms and
+    # errors show a version the request itself sent.
+    unmarked_version: str
     commit: Commit
     project: Project
     repository: Repository
@@ -262,11 +293,13 @@ class World:
     webhook: object
     delivery: object
     token: ApiToken
+    incident: object
     shared_project: str = "web"
     shared_env: str = "production"
 
 
 def populate(org, *, marker: str, sha: str) -> World:
+    from incidents.services import incident_create, incident_settings_update
     from webhooks.models import WebhookDelivery, WebhookEndpoint
 
     now = timezone.now() - timedelta(hours=1)
@@ -275,6 +308,7 @@ def populate(org, *, marker: str, sha: str) -> World:
         organization=org, version="1.0.0", name=f"{marker} one", projects=["web"], commits=commits
     )
     only, _ = release_create(organization=org, version=f"{marker}-2.0", projects=["web"])
+    unmarked, _ = release_create(organization=org, version=f"{org.slug}-3.0", projects=["web"])
     deployment, _ = deployment_record(
         organization=org,
         environment="production",
@@ -291,10 +325,17 @@ def populate(org, *, marker: str, sha: str) -> World:
         organization=org, endpoint=webhook, event="deployment.created", payload={"marker": marker}
     )
     token, _ = issue_token(org, name=f"{marker} token", scopes=["read", "write"])
+    incident, _ = incident_create(
+        organization=org, title=f"{marker} outage", deployment=deployment, external_id=f"{marker}-inc", project="web"
+    )
+    incident_settings_update(
+        organization=org, pagerduty_secret=marker * 2, opsgenie_secret=marker * 3, generic_secret=marker * 4
+    )
     return World(
         slug=org.slug,
         release=release,
         only_b_version=only.version,
+        unmarked_version=unmarked.version,
         commit=Commit.objects.get(organization=org, sha=sha),
         project=Project.objects.get(organization=org, name="web"),
         repository=Repository.objects.get(organization=org, name=f"{marker}/repo"),
@@ -303,6 +344,7 @@ def populate(org, *, marker: str, sha: str) -> World:
         webhook=webhook,
         delivery=delivery,
         token=token,
+        incident=incident,
     )
 
 
@@ -320,6 +362,7 @@ def worlds():
 
 def b_state(b: World) -> str:
     """Everything of B's that a request from A could change."""
+    from incidents.models import Incident, IncidentEvent, IncidentSettings
     from webhooks.models import WebhookDelivery, WebhookEndpoint
 
     rows = {
@@ -330,6 +373,9 @@ def b_state(b: World) -> str:
         "tokens": list(ApiToken.objects.filter(organization__slug=b.slug).values().order_by("id")),
         "webhooks": list(WebhookEndpoint.objects.filter(organization__slug=b.slug).values().order_by("id")),
         "deliveries": list(WebhookDelivery.objects.filter(organization__slug=b.slug).values().order_by("id")),
+        "incidents": list(Incident.objects.filter(organization__slug=b.slug).values().order_by("id")),
+        "incident_settings": list(IncidentSettings.objects.filter(organization__slug=b.slug).values()),
+        "incident_events": list(IncidentEvent.objects.filter(organization__slug=b.slug).values()),
     }
     return json.dumps(rows, default=str, sort_keys=True)
 
@@ -340,7 +386,7 @@ def value_of(world: World, name: str) -> str:
 
 
 def build_path(route: str, values: dict[str, str]) -> str:
-    path = "/" + route
+    path = "/" + route + ROUTES[route].query
     for name, value in values.items():
         path = path.replace(f"<{name}>", value)
     assert "<" not in path, f"no value for a parameter of {route}"
@@ -357,7 +403,7 @@ def send(client: Client, method: str, path: str, **headers):
 def assert_no_leak(response, b: World, where: str) -> None:
     text = response.content.decode(errors="replace").lower()
     assert MARKER not in text, f"{where} shows B's data:\n{text[:800]}"
-    for obj in (b.release, b.deployment, b.commit, b.webhook, b.token):
+    for obj in (b.release, b.deployment, b.commit, b.webhook, b.token, b.incident):
         # An id A sent in the URL may be echoed in the error ("release not found: <id>").
         if str(obj.public_id) not in where:
             assert str(obj.public_id) not in text, f"{where} shows the id of B's {type(obj).__name__}"

@@ -1,7 +1,13 @@
 """Rate limits: per token, and per client IP for requests without a credential; 429 with Retry-After."""
 
+import hashlib
+import hmac
+import itertools
+import json
+
 import pytest
 from django.core.cache import caches
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.factories import issue_token
@@ -100,30 +106,132 @@ def test_the_counter_store_is_chosen_by_cache_url_and_a_bad_value_stops_start_up
 
     from releasetracker.settings import cache_from_url
 
-    assert cache_from_url("")["BACKEND"].endswith("LocMemCache")
-    assert cache_from_url("db://rt_cache") == {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "rt_cache",
-    }
+    # The default is one store for every worker: the database's table, made by migrate.
+    assert cache_from_url("") == cache_from_url("db://rt_cache")
+    assert cache_from_url("")["BACKEND"] == "releasetracker.cache.DatabaseCache"
+    assert cache_from_url("")["LOCATION"] == "rt_cache"
+    assert cache_from_url("db://other_cache")["LOCATION"] == "other_cache"
+    assert cache_from_url("locmem://")["BACKEND"].endswith("LocMemCache")
     assert cache_from_url("redis://cache:6379/0")["LOCATION"] == "redis://cache:6379/0"
     with pytest.raises(ImproperlyConfigured, match="CACHE_URL"):
         cache_from_url("memcache://nowhere")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_shared_database_cache_holds_the_limit(api, settings):
-    from django.core.management import call_command
+@pytest.fixture
+def database_cache(settings):
+    """The production default: the counters in the ``rt_cache`` table that ``migrate`` made."""
+    from releasetracker.settings import cache_from_url
 
-    settings.CACHES = {
-        **settings.CACHES,
-        "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "rt_test_cache"},
-    }
+    settings.CACHES = {**settings.CACHES, "shared": cache_from_url("")}
     settings.RATE_LIMIT_CACHE = "shared"
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "2/min", "anon": "2/min"}}
-    call_command("createcachetable", "rt_test_cache", verbosity=0)
+    yield caches["shared"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_default_database_cache_holds_the_limit_with_no_setup_step(api, database_cache):
     assert api.get("/api/v1/releases/").status_code == 200
     assert api.get("/api/v1/releases/").status_code == 200
     assert api.get("/api/v1/releases/").status_code == 429
+    anonymous = APIClient(REMOTE_ADDR="203.0.113.30")
+    assert [anonymous.get("/api/v1/releases/").status_code for _ in range(3)] == [401, 401, 429]
+    database_cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_cache_counts_are_kept_in_the_table_and_expire(database_cache):
+    database_cache.clear()
+    assert database_cache.add("count", 1, 60)
+    assert [database_cache.incr("count") for _ in range(3)] == [2, 3, 4]
+    assert database_cache.decr("count") == 3
+    assert database_cache.get("count") == 3
+    database_cache.set("gone", 5, -1)  # already expired
+    with pytest.raises(ValueError):
+        database_cache.incr("gone")
+    with pytest.raises(ValueError):
+        database_cache.incr("never-set")
+    database_cache.clear()
+
+
+# The per-IP limit: every request without a valid token counts, whatever it carries. -------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer rt_not-a-token-of-anyone"},
+        {"HTTP_AUTHORIZATION": "Basic cnRfbm90LWEtdG9rZW46"},
+        {"HTTP_AUTHORIZATION": "Bearer"},
+    ],
+    ids=["no-token", "wrong-token", "basic-auth", "malformed-header"],
+)
+def test_native_api_requests_refused_for_their_credential_are_limited_per_ip(low_rates, headers):
+    client = APIClient(REMOTE_ADDR="203.0.113.40")
+    assert [client.get("/api/v1/releases/", **headers).status_code for _ in range(2)] == [401, 401]
+    response = client.get("/api/v1/releases/", **headers)
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    # Writes too: the limit answers before the permission check.
+    post = client.post("/api/v1/deployments/", {"environment": "x"}, format="json", **headers)
+    assert post.status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_revoked_token_is_limited_per_ip(org, low_rates):
+    from releasetracker.services import token_revoke
+
+    token, clear = issue_token(org, name="revoked")
+    token_revoke(organization=org, token=token)
+    client = APIClient(REMOTE_ADDR="203.0.113.41", HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert [client.get("/api/v1/releases/").status_code for _ in range(3)] == [401, 401, 429]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/releases/", "/compat/multitudes/deployments", "/hooks/github/acme/"])
+def test_a_signature_header_alone_skips_no_limit(org, low_rates, path):
+    client = APIClient(REMOTE_ADDR="203.0.113.42", HTTP_X_HUB_SIGNATURE_256="sha256=" + "0" * 64)
+    statuses = [client.post(path, {}, format="json").status_code for _ in range(3)]
+    assert 429 not in statuses[:2]
+    assert statuses[2] == 429
+
+
+@pytest.mark.django_db
+def test_github_deliveries_with_a_valid_signature_are_not_held_to_the_per_ip_limit(org, low_rates):
+    org.github_webhook_secret = "hook-secret-for-the-limit-test"
+    org.save(update_fields=["github_webhook_secret"])
+    body = json.dumps({"zen": "Keep it logically awesome.", "hook_id": 1}).encode()
+    signature = "sha256=" + hmac.new(org.github_webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+    client = APIClient(REMOTE_ADDR="203.0.113.43")
+
+    def deliver(signature: str) -> int:
+        return client.post(
+            "/hooks/github/acme/",
+            data=body,
+            content_type="application/json",
+            HTTP_X_GITHUB_EVENT="ping",
+            HTTP_X_GITHUB_DELIVERY=f"delivery-{next(deliveries)}",
+            HTTP_X_HUB_SIGNATURE_256=signature,
+        ).status_code
+
+    deliveries = itertools.count()
+    assert [deliver(signature) for _ in range(4)] == [200] * 4
+    # A wrong signature from the same address is counted: two 401s, then the limit.
+    assert [deliver("sha256=" + "1" * 64) for _ in range(3)] == [401, 401, 429]
+    # The signed deliveries still pass.
+    assert deliver(signature) == 200
+
+
+@pytest.mark.django_db
+def test_a_valid_token_is_looked_up_once_per_request(api, low_rates, django_assert_num_queries):
+    from releasetracker.models import ApiToken
+
+    ApiToken.objects.filter(pk=api.token.pk).update(last_used_at=timezone.now())
+    # The token (with its organization) in one query for the limiter and the view alike, then the list.
+    with django_assert_num_queries(2):
+        assert api.get("/api/v1/environments/").status_code == 200
 
 
 def throttled_message(response) -> str:

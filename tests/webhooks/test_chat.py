@@ -675,7 +675,10 @@ def test_the_api_creates_a_chat_webhook_and_shows_its_url_only_once(api, chat):
         ({"events": ["webhook.test"]}, "events.0: "),
         ({"events": ["deployment.failed"], "secret": "abc"}, "secret: teams messages are not signed"),
         ({"events": ["deployment.failed"], "format": "email"}, "format: "),
-        ({"events": ["deployment.failed"], "url": "http://169.254.169.254/x"}, "url: must not point at a private"),
+        (
+            {"events": ["deployment.failed"], "url": "http://169.254.169.254/x"},
+            "url: must be a public address: 169.254",
+        ),
     ],
 )
 def test_the_api_refuses_what_a_chat_webhook_cannot_do(api, payload, error):

@@ -32,6 +32,7 @@ class Receiver:
         self.statuses: list[int] = []  # answered in order; 200 once empty
         self.release = threading.Event()  # set it to let a blocked request answer
         self.block = False
+        self.answer: bytes | None = None  # the body of every answer; "answer <status>" when None
         self.lock = threading.Lock()
         receiver = self
 
@@ -47,7 +48,7 @@ class Receiver:
                 if status in (301, 302, 307, 308):
                     self.send_header("Location", "/redirected")
                 self.end_headers()
-                self.wfile.write(f"answer {status}".encode())
+                self.wfile.write(receiver.answer if receiver.answer is not None else f"answer {status}".encode())
 
             def log_message(self, *args):
                 pass
@@ -300,7 +301,7 @@ def test_redeliver_queues_a_failed_delivery_again(api, org, receiver, allow_loca
     delivery.refresh_from_db()
     assert delivery.state == "delivered"
     listed = api.get(f"/api/v1/webhooks/{endpoint.public_id}/deliveries/").json()
-    assert [d["state"] for d in listed] == ["delivered"]
+    assert [d["state"] for d in listed["results"]] == ["delivered"]
 
 
 @pytest.mark.django_db

@@ -7,6 +7,8 @@ from django.db import migrations, models
 # Every commit's first successful deployment per environment and project, from the deployments
 # recorded so far (the definition deployments.first_deployments maintains from here on): a
 # deployment's commits are its release's commits, or the commit with its sha when it has none.
+# It runs after 0008 has settled every sha to its one stored form, so that equality join is the
+# one the services use.
 FILL = """
 INSERT INTO deployments_firstdeployment
     (organization_id, commit_id, environment_id, project_key, deployment_id, occurred_at, created_at, updated_at)
@@ -33,7 +35,7 @@ WHERE n = 1
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deployments", "0006_workflow_run_id"),
+        ("deployments", "0009_live_index"),
         ("releases", "0004_release_archived_at"),
         ("releasetracker", "0002_github_webhooks"),
     ]
