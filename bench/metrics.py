@@ -24,7 +24,9 @@ Prints one ``<name>: <value> (target <op> <bound>): PASS|FAIL`` line per target 
 on a FAIL. ``--orgs`` and ``--per-org`` scale it down for a quick run. ``--incidents N`` adds N
 incidents per organization (issue 22: ``--incidents 1000`` puts 100,000 next to the million
 deployments); the floor then attributes them by hand too, and the run checks the failure rate,
-recovery time and unattributed count against it.
+recovery time and unattributed count against it. ``--large-org`` measures one very large
+organization instead (issue 22: 4,000,000 deployments, about 1,000,000 of them in the 90-day
+window; ``--per-org`` scales it down, ``--calls`` sets the timed calls). Not run in CI.
 """
 
 import argparse
@@ -192,8 +194,25 @@ def _seed_history(first: int, last: int, releases: int) -> None:
             # What autovacuum would have done on a live database: planner statistics, hint bits and
             # the visibility map, so the first measurement does not pay for the bulk load.
             cursor.execute(f"VACUUM ANALYZE {table}")
+    _seed_first_deployments()
+    with connection.cursor() as cursor:
         # Write the load's dirty pages out now, not in a checkpoint during the measurements.
         cursor.execute("CHECKPOINT")
+
+
+def _seed_first_deployments() -> None:
+    """Each commit's first successful deployment per environment and project, which the deployment
+    services keep on every write, computed once from the seeded deployments by the same code."""
+    from django.db import connection
+
+    from deployments.first_deployments import first_deployments_fill
+
+    table = "deployments_firstdeployment"
+    with connection.cursor() as cursor, _bulk_load(cursor, [table]):
+        first_deployments_fill()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")  # noqa: S608
+        cursor.execute(f"VACUUM ANALYZE {table}")
 
 
 @contextmanager
@@ -436,11 +455,11 @@ def _endpoint_call(clear: str):
     return call
 
 
-def _measure(plan: dict[str, tuple[str, object]]) -> dict[str, tuple[float, object]]:
+def _measure(plan: dict[str, tuple[str, object]], calls: int = CALLS) -> dict[str, tuple[float, object]]:
     """Median latency of every measurement of ``plan`` ({key: (database, call)}), interleaved call by call.
 
     Each database keeps its own open connection, swapped in as Django's default before each
-    call, so the measurements take turns one call at a time (CALLS each, after two warm-up
+    call, so the measurements take turns one call at a time (``calls`` each, after two warm-up
     calls): a slower stretch of this shared machine, which can last seconds, falls
     on every measurement alike instead of on whichever block of calls was running.
     """
@@ -460,7 +479,7 @@ def _measure(plan: dict[str, tuple[str, object]]) -> dict[str, tuple[float, obje
             call()
             results[key] = call()
         keys = list(plan)
-        for turn in range(CALLS):
+        for turn in range(calls):
             for key in keys[turn % len(keys) :] + keys[: turn % len(keys)]:
                 database, call = plan[key]
                 connections[DEFAULT_DB_ALIAS] = wrappers[database]
@@ -530,8 +549,9 @@ def _write_report(*, command: str, figures: list[tuple[str, str]], targets: list
         " client (middleware, token authentication, parameter checks, the two metric queries, JSON"
         " rendering); the floor is one hand-written PostgreSQL"
         " query (`FLOOR_SQL` in bench/metrics.py) computing the same counts and percentiles, whose answers the"
-        " run checks against the endpoint's. No rollup table is needed: both metric queries read only the"
-        " organization's rows through the `(organization, environment, occurred_at)` index.",
+        " run checks against the endpoint's (the floor recomputes every commit's first deployment from the"
+        " deployments; the endpoint reads the `FirstDeployment` rows the deployment services keep, seeded here"
+        " by `first_deployments_fill`, so the comparison also checks those rows).",
         "",
         "Targets:",
         "",
@@ -548,7 +568,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orgs", type=int, default=100, help="organizations in the full run (default 100)")
     parser.add_argument("--small-orgs", type=int, default=10, help="organizations in the first run (default 10)")
-    parser.add_argument("--per-org", type=int, default=10_000, help="deployments per organization (default 10,000)")
+    parser.add_argument("--per-org", type=int, default=None, help="deployments per organization (default 10,000)")
+    parser.add_argument(
+        "--large-org",
+        action="store_true",
+        help="one very large organization (issue 22): --orgs 1 --small-orgs 1, --per-org default 4,000,000"
+        " (about 1,000,000 deployments in the 90-day window), --calls default 5; not run in CI",
+    )
+    parser.add_argument("--calls", type=int, default=None, help=f"timed calls per measurement (default {CALLS})")
     parser.add_argument(
         "--incidents",
         type=int,
@@ -556,6 +583,12 @@ def main() -> int:
         help="incidents per organization (default 0; 1,000 adds 100,000 to the full run's million deployments)",
     )
     args = parser.parse_args()
+    if args.large_org:
+        args.orgs, args.small_orgs = 1, 1
+        args.per_org = args.per_org or 4_000_000
+        args.calls = args.calls or 5
+    args.per_org = args.per_org or 10_000
+    args.calls = args.calls or CALLS
     _check_database()
     django.setup()
     # One access-log line per call would drown the report; no static files are served here.
@@ -595,7 +628,8 @@ def main() -> int:
             "small": (small_db, _endpoint_call(tokens[small_db][1])),
             "full": (full_db, _endpoint_call(tokens[full_db][1])),
             "floor": (full_db, _floor_call(tokens[full_db][0])),
-        }
+        },
+        calls=args.calls,
     )
     small_latency, small_body = measured["small"]
     latency, body = measured["full"]
@@ -623,7 +657,7 @@ def main() -> int:
     ]
     seconds = time.perf_counter() - began
     print(f"total time {seconds:.0f} s", flush=True)
-    if (args.orgs, args.small_orgs, args.per_org, args.incidents) == (100, 10, 10_000, 0):
+    if (args.orgs, args.small_orgs, args.per_org, args.calls, args.incidents) == (100, 10, 10_000, CALLS, 0):
         _write_report(
             command=f"DATABASE_URL={os.environ['DATABASE_URL']} .venv/bin/python bench/metrics.py",
             figures=[

@@ -10,7 +10,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
+from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment, FirstDeployment
 from deployments.services import (
     deployment_change_status,
     deployment_record,
@@ -265,6 +265,28 @@ class DeploymentStatusChangeAdmin(admin.ModelAdmin):
     search_fields = ["deployment__release__version", "deployment__commit_sha"]
     list_select_related = ["deployment__environment", "deployment__release", "organization"]
     date_hierarchy = "at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FirstDeployment)
+class FirstDeploymentAdmin(admin.ModelAdmin):
+    """Each commit's first successful deployment per environment and project: derived from the
+    deployments by the services (lead time reads it), readable here for support, never edited."""
+
+    list_display = ["commit", "environment", "project_key", "deployment", "occurred_at", "organization"]
+    list_filter = ["organization"]
+    search_fields = ["commit__sha"]
+    list_select_related = ["commit", "environment", "deployment__environment", "deployment__release", "organization"]
+    date_hierarchy = "occurred_at"
     show_full_result_count = False
 
     def has_add_permission(self, request):

@@ -4,7 +4,7 @@ import uuid
 
 from django.db import models
 
-from releases.models import Project, Release, Source
+from releases.models import Commit, Project, Release, Source
 from releasetracker.models import Organization, OrgOwned
 
 PRODUCTION_NAMES = frozenset({"production", "prod"})
@@ -165,3 +165,38 @@ class DeploymentStatusChange(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class FirstDeployment(OrgOwned):
+    """A commit's first successful deployment to one environment and project (0: no project).
+
+    Lead time asks, for every commit deployed in its window, whether the commit reached the same
+    scope before: answered from the deployments, that walks every release containing the commit
+    on every read. These rows hold the answer, kept by the deployment services in the writing
+    transaction (``deployments.first_deployments``); a metrics scope (some environments, maybe
+    one project) takes the earliest of its rows per commit.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="+", db_index=False)
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The deployment's project, 0 without one: a plain number, so the unique key holds with no NULL.
+    project_key = models.BigIntegerField(default=0)
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+", db_index=False)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commit", "environment", "project_key"], name="deployments_firstdeployment_unique_scope"
+            ),
+        ]
+        indexes = [
+            # Lead time's window scan: the commits first deployed to an environment in a time range.
+            models.Index(fields=["organization", "environment", "occurred_at"], name="deployments_first_org_env_time"),
+            # Rows to recompute when their deployment stops being a success.
+            models.Index(fields=["deployment"], name="deployments_first_deployment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.commit_id} first in {self.environment_id} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"

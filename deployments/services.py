@@ -17,6 +17,11 @@ from django.core.cache import caches
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from deployments.first_deployments import (
+    first_deployments_add_deployment,
+    first_deployments_recompute_commits,
+    first_deployments_remove_deployment,
+)
 from deployments.models import (
     FINAL_STATUSES,
     PRODUCTION_NAMES,
@@ -241,11 +246,16 @@ def deployment_shas_complete(*, organization: Organization, short_sha: str, sha:
     ``deployments_bare_sha`` index finds them.
     """
     environments = Environment.objects.for_organization(organization).values_list("id", flat=True)
-    return (
+    renamed = (
         Deployment.objects.for_organization(organization)
         .filter(environment_id__in=list(environments), release__isnull=True, commit_sha=short_sha)
         .update(commit_sha=sha)
     )
+    # The commit keeps its id and its bare deployments follow it, so its first deployments should
+    # not move; they are recomputed anyway, since which deployments name it just changed.
+    commit_ids = list(Commit.objects.for_organization(organization).filter(sha=sha).values_list("id", flat=True))
+    first_deployments_recompute_commits(organization_id=organization.pk, commit_ids=commit_ids)
+    return renamed
 
 
 # Rollback detection ------------------------------------------------------------------------
@@ -442,6 +452,7 @@ def deployment_record(
         organization=organization, deployment=deployment, status=status, at=_status_time(deployment, now)
     )
     setattr(deployment, Deployment.HISTORY_LOADED, [change])
+    first_deployments_add_deployment(deployment)
     events.publish(
         events.DEPLOYMENT_CREATED, organization=organization, deployment=deployment, requested=request_workflow
     )
@@ -511,6 +522,10 @@ def deployment_update(
         DeploymentStatusChange.objects.create(organization=organization, deployment=deployment, status=status, at=at)
     deployment.save(update_fields=sorted(changed))
     if previous_status != deployment.status:
+        # Its commits' first deployments: a success that ended gives its rows up, a new one may take them.
+        if previous_status == DeploymentStatus.SUCCESS:
+            first_deployments_remove_deployment(deployment)
+        first_deployments_add_deployment(deployment)
         events.publish(
             events.DEPLOYMENT_STATUS_CHANGED,
             organization=organization,

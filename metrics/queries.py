@@ -2,18 +2,19 @@
 
 Why raw SQL: the definitions (DESIGN.md, "DORA metrics") need window functions (the last success
 before a hotfix, the next good success after a failure), a per-commit "first deployment" anti-join
-and percentiles. The ORM cannot express those without loading rows into Python, which is what we
-must not do at a million deployments.
+(over ``FirstDeployment``, which the deployment services keep) and percentiles. The ORM cannot
+express those without loading rows into Python, which is what we must not do at a million
+deployments.
 
-Every statement starts from ``deployments_deployment`` filtered by organization, the environments
-in scope and the time window, so PostgreSQL walks the ``(organization, environment, occurred_at)``
-index. Only aggregates leave the database: one row per chart bucket plus one row (``k = -1``) for
-the whole window.
+Every statement starts from ``deployments_deployment`` (lead time: ``FirstDeployment``) filtered
+by organization, the environments in scope and the time window, so PostgreSQL walks the
+``(organization, environment, occurred_at)`` index. Only aggregates leave the database: one row
+per chart bucket plus one row (``k = -1``) for the whole window.
 
 The two dialects differ in five places only, each behind a small function below: the seconds
 between two times, the bucket number of a time, the ``is_failure`` tag test, the percentile
 (``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite)
-and the row-by-row lookups of a window's commits (``LATERAL`` and ``OFFSET 0`` on PostgreSQL).
+and the row-by-row lookups of a window's commits (``OFFSET 0`` on PostgreSQL).
 
 Only table names, fixed fragments and generated placeholder names are formatted into the SQL
 (hence the ``noqa: S608``); every value, ids and times included, is a query parameter.
@@ -25,13 +26,14 @@ from datetime import datetime
 
 from django.db import connection
 
-from deployments.models import Deployment, Environment
+from deployments.models import Deployment, Environment, FirstDeployment
 from incidents.models import DEFAULT_ATTRIBUTION_WINDOW, Incident, IncidentSettings
 from releases.models import Commit, ReleaseCommit
 
 DEPLOYMENT = Deployment._meta.db_table
 COMMIT = Commit._meta.db_table
 RELEASE_COMMIT = ReleaseCommit._meta.db_table
+FIRST_DEPLOYMENT = FirstDeployment._meta.db_table
 INCIDENT = Incident._meta.db_table
 ENVIRONMENT = Environment._meta.db_table
 INCIDENT_SETTINGS = IncidentSettings._meta.db_table
@@ -103,13 +105,6 @@ def _row_by_row() -> str:
     so each lookup goes through its index whatever the estimate. SQLite joins row by row anyway.
     """
     return " OFFSET 0" if _postgres() else ""
-
-
-def _join_each(table: str, alias: str, condition: str) -> str:
-    """Join ``table`` to each row before it through an index: ``condition`` names that row's columns."""
-    if _postgres():
-        return f"CROSS JOIN LATERAL (SELECT * FROM {table} {alias} WHERE {condition}{_row_by_row()}) {alias}"  # noqa: S608
-    return f"JOIN {table} {alias} ON {condition}"  # SQLite has no LATERAL
 
 
 def _percentiles(source: str, value: str, percentiles: dict[str, float]) -> str:
@@ -402,55 +397,46 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     return sql, params
 
 
+def _first_scope_sql(alias: str, scope: Scope, params: dict) -> str:
+    """The scope's organization, environments (and project) for ``FirstDeployment`` rows ``alias``."""
+    placeholders = []
+    for index, environment_id in enumerate(scope.environment_ids):
+        params[f"env{index}"] = environment_id
+        placeholders.append(f"%(env{index})s")
+    sql = f"{alias}.organization_id = %(org)s AND {alias}.environment_id IN ({', '.join(placeholders)})"
+    if scope.project_id is not None:
+        sql += f" AND {alias}.project_key = %(project)s"
+    return sql
+
+
 def lead_time_sql(scope: Scope) -> tuple[str, dict]:
     """Change lead time per bucket and in total: median, p90 and the number of commits counted.
 
-    A commit counts when its first successful deployment in scope falls in the window: the
-    earliest one inside the window, and none before ``since`` (two anti-joins: through a
-    release that contains it, or as a deployment's own sha when it has no release).
+    A commit counts when its first successful deployment in scope falls in the window. The
+    deployment services keep each commit's first successful deployment per environment and
+    project (``FirstDeployment``), so a scope's first deployment of a commit is the earliest of
+    its rows there: the window's rows through the (organization, environment, time) index, then
+    one indexed look per commit that no row of the scope is before ``since``.
     """
     params = _params(scope)
-    # The deployments of the organization's releases that contain the commit (rc2 names the
-    # organization): found by release, a few rows each. Scoped by organization too, the planner
-    # walked the environment's whole history before the window for each commit when it misjudged
-    # its size.
-    earlier_by_release = f"""
-        SELECT 1 FROM {RELEASE_COMMIT} rc2
-        JOIN {DEPLOYMENT} e ON e.release_id = rc2.release_id
-        WHERE rc2.commit_id = f.commit_id AND rc2.organization_id = %(org)s
-          AND {_scope_sql("e", scope, params, organization=False)} AND e.status = 'success'
-          AND e.occurred_at < %(since)s{_row_by_row()}"""  # noqa: S608
-    earlier_by_sha = f"""
-        SELECT 1 FROM {DEPLOYMENT} e2
-        WHERE {_scope_sql("e2", scope, params)} AND e2.release_id IS NULL AND e2.commit_sha = c.sha
-          AND e2.status = 'success' AND e2.occurred_at < %(since)s{_row_by_row()}"""  # noqa: S608
-    by_release = "rc.release_id = dd.release_id AND rc.organization_id = %(org)s"
     sql = f"""
-    WITH deployed AS (
-        SELECT d.id, d.occurred_at, d.release_id, d.commit_sha
-        FROM {DEPLOYMENT} d
-        WHERE {_scope_sql("d", scope, params)} AND d.status = 'success'
-          AND d.occurred_at >= %(since)s AND d.occurred_at < %(until)s
-    ),
-    deployed_commits AS (
-        -- A deployment's commits are its release's commits, or its own sha when it has no release.
-        SELECT rc.commit_id, dd.occurred_at
-        FROM deployed dd {_join_each(RELEASE_COMMIT, "rc", by_release)}
-        UNION ALL
-        SELECT c.id AS commit_id, dd.occurred_at
-        FROM deployed dd {_join_each(COMMIT, "c", "c.organization_id = %(org)s AND c.sha = dd.commit_sha")}
-        WHERE dd.release_id IS NULL
-    ),
-    first_in_window AS (
-        SELECT commit_id, MIN(occurred_at) AS deployed_at FROM deployed_commits GROUP BY commit_id
+    WITH first_in_window AS (
+        SELECT f.commit_id, MIN(f.occurred_at) AS deployed_at
+        FROM {FIRST_DEPLOYMENT} f
+        WHERE {_first_scope_sql("f", scope, params)}
+          AND f.occurred_at >= %(since)s AND f.occurred_at < %(until)s
+        GROUP BY f.commit_id
     ),
     lead AS (
         SELECT {_bucket("f.deployed_at", scope)} AS bucket,
                -- An unknown commit time falls back to when the tracker first saw the commit.
                {_seconds("f.deployed_at", "COALESCE(c.timestamp, c.created_at)")} AS seconds
         FROM first_in_window f JOIN {COMMIT} c ON c.id = f.commit_id
-        WHERE NOT EXISTS ({earlier_by_release})
-          AND NOT EXISTS ({earlier_by_sha})
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {FIRST_DEPLOYMENT} e
+            WHERE e.commit_id = f.commit_id AND {_first_scope_sql("e", scope, params)}
+              AND e.occurred_at < %(since)s{_row_by_row()}
+        )
     ),
     expanded AS (
         -- Values <= 0 (a commit time after its deployment: clock skew, rebases) are left out.

@@ -281,7 +281,9 @@ def commits_upsert(*, organization: Organization, commits: Sequence[CommitInput]
             to_update.append(row)
     if to_update:
         Commit.objects.bulk_update(to_update, [*_FILLABLE, "repository"], batch_size=500)
-    return [stored[sha] for sha in shas]
+    result = [stored[sha] for sha in shas]
+    events.publish(events.COMMITS_STORED, organization=organization, commits=result)
+    return result
 
 
 @transaction.atomic
@@ -499,6 +501,7 @@ def release_add_commits(
     _link_commits(organization=organization, release=release, commits=stored)
     _store_refs(organization=organization, release=release, refs=data.refs)
     Release.objects.filter(pk=release.pk).update(updated_at=timezone.now())
+    events.publish(events.RELEASE_COMMITS_ADDED, organization=organization, release=release, commits=stored)
     return stored
 
 

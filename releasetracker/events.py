@@ -12,6 +12,8 @@ Events and their keyword arguments (besides ``organization``):
 - ``deployment.created``: ``deployment`` (with its environment, release and project loaded),
   ``requested`` (the caller asked for the environment's deploy workflow).
 - ``deployment.status_changed``: ``deployment``, ``previous_status``.
+- ``commits.stored``: ``commits`` (Commit rows, new or already known).
+- ``release.commits_added``: ``release``, ``commits`` (Commit rows appended to an existing release).
 - ``commit.sha_completed``: ``short_sha``, ``sha``: a commit stored by an abbreviated sha now has
   its longer one (the one rule for shas, ``releases.services.commit_shas_settle``).
 """
@@ -21,6 +23,8 @@ from django.dispatch import Signal
 RELEASE_CREATED = "release.created"
 DEPLOYMENT_CREATED = "deployment.created"
 DEPLOYMENT_STATUS_CHANGED = "deployment.status_changed"
+COMMITS_STORED = "commits.stored"
+RELEASE_COMMITS_ADDED = "release.commits_added"
 COMMIT_SHA_COMPLETED = "commit.sha_completed"
 
 # ``sender`` is the event's name: a receiver connects with ``sender=DEPLOYMENT_CREATED`` to hear only that one.

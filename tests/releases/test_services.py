@@ -264,4 +264,6 @@ def test_creating_a_release_takes_the_same_queries_for_20_or_200_commits(org):
     assert len(large) == len(small) + extra
     if connection.vendor == "postgresql":
         assert len(large) == len(small)
-    assert len(small) <= 15
+    # 16: the one rule for shas reads the near shas (in a savepoint), and storing commits looks
+    # for the deployments without a release that named them (their first deployments).
+    assert len(small) <= 16
