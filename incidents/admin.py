@@ -139,13 +139,20 @@ class IncidentSettingsAdmin(RefusalMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is None else [*self.readonly_fields, "organization"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Secrets are shown once, where they are made: the form never renders the stored value.
+        if db_field.name in SECRET_FIELDS.values():
+            kwargs["widget"] = forms.PasswordInput(render_value=False)
+            kwargs["help_text"] = f"{db_field.help_text}; left empty, the current secret stays"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         try:
             saved = incident_settings_update(
                 organization=obj.organization,
                 attribution_window=data["attribution_window"],
-                **{name: data.get(name, "") for name in SECRET_FIELDS.values()},
+                **{name: data[name] for name in SECRET_FIELDS.values() if data.get(name)},
             )
         except DomainError as error:
             self._refuse(request, error)

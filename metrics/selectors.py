@@ -21,6 +21,9 @@ from releasetracker.models import Organization
 
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_WINDOW = timedelta(days=366)
+# The previous window (the trend) and the weeks the buckets start in must still be dates a
+# datetime can hold: an earlier window was an OverflowError (a 500).
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC) + MAX_WINDOW + DEFAULT_WINDOW + timedelta(days=14)
 BUCKETS = {"day": 86400, "week": 7 * 86400}
 
 DAY = 86400
@@ -102,8 +105,12 @@ def resolve_window(
     """Fill in the defaults (the 30 days up to now) and check the window; raise ``DomainError`` naming the field."""
     until = _aware(until, "until") if until is not None else (now or datetime.now(UTC)).astimezone(UTC)
     since = _aware(since, "since") if since is not None else None
+    if until < EARLIEST:
+        raise DomainError(f"must be on or after {EARLIEST.date().isoformat()}", field="until")
     if since is None:
         since = until - DEFAULT_WINDOW
+    if since < EARLIEST:
+        raise DomainError(f"must be on or after {EARLIEST.date().isoformat()}", field="since")
     if since >= until:
         raise DomainError("must be before until", field="since")
     if until - since > MAX_WINDOW:

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.core.paginator import Page, Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -31,9 +32,22 @@ class QueryFilterForm(forms.Form):
         return len(self.filters())
 
 
+# A day's bounds in any time zone (up to 14 hours from UTC) and the midnight after "To" must
+# stay inside the years a datetime can hold, or the filter is an OverflowError (a 500).
+EARLIEST_DAY, LATEST_DAY = date(1, 1, 2), date(9999, 12, 30)
+_DAY_BOUNDS = [
+    MinValueValidator(EARLIEST_DAY, message=f"must be on or after {EARLIEST_DAY.isoformat()}"),
+    MaxValueValidator(LATEST_DAY, message=f"must be on or before {LATEST_DAY.isoformat()}"),
+]
+
+
 class DateRangeMixin(forms.Form):
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=_DAY_BOUNDS
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}), validators=_DAY_BOUNDS
+    )
 
     def clean(self):
         cleaned = super().clean()

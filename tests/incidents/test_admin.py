@@ -138,3 +138,27 @@ def test_settings_saved_in_the_admin_go_through_the_service(staff_client, org):
     assert response.status_code == 302, response.content.decode()[:3000]
     row = IncidentSettings.objects.get(organization=org)
     assert row.attribution_window == timedelta(days=3) and row.pagerduty_secret == "from-pagerduty"
+
+
+def test_the_settings_form_never_shows_a_stored_secret_and_an_empty_field_keeps_it(staff_client, org):
+    from incidents.services import incident_settings_update
+
+    row = incident_settings_update(
+        organization=org, opsgenie_secret="og-secret-value", generic_secret="gen-secret-value"
+    )
+    url = f"/admin/incidents/incidentsettings/{row.pk}/change/"
+
+    page = staff_client.get(url).content.decode()
+    assert "og-secret-value" not in page and "gen-secret-value" not in page
+
+    saved = staff_client.post(
+        url,
+        {"attribution_window": "2 00:00:00", "pagerduty_secret": "new-pd", "opsgenie_secret": "", "generic_secret": ""},
+    )
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    row.refresh_from_db()
+    assert (row.pagerduty_secret, row.opsgenie_secret, row.generic_secret) == (
+        "new-pd",
+        "og-secret-value",
+        "gen-secret-value",
+    )

@@ -99,3 +99,15 @@ def test_recent_times_read_as_time_ago(alice_client, alice, org):
 def test_time_ago_uses_the_largest_unit(seconds, text):
     now = datetime(2026, 3, 2, 12, tzinfo=UTC)
     assert ago_text(now - timedelta(seconds=seconds), now) == text
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo", "America/Los_Angeles"])
+@pytest.mark.parametrize("path", ["releases/", "deployments/", "incidents/"])
+def test_dates_at_the_ends_of_the_calendar_are_refused_naming_the_field_not_a_500(alice_client, org, zone, path):
+    set_zone(org, zone)
+
+    for query, field in (("until=9999-12-31", "until"), ("since=0001-01-01", "since")):
+        response = alice_client.get(f"/orgs/acme/{path}?{query}")
+
+        assert response.status_code == 400
+        assert response.context["form"].errors[field]
