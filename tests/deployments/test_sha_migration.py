@@ -22,6 +22,14 @@ def migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture(autouse=True)
+def latest_schema_after():
+    """Whatever the test leaves, the next tests find every migration applied (the later ones too)."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_commit_stored_short_and_full_becomes_one_and_deployments_name_the_full_sha():
     apps = migrate(BEFORE)
