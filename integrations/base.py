@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, re_path
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
@@ -202,3 +202,61 @@ class UnknownPath:
 
     def initial(self, request, *args, **kwargs) -> None:
         raise exceptions.NotFound(f"{request.method} {request.path} is not an endpoint of this API")
+
+
+HOOK_CODES = {
+    400: "validation_error",
+    401: "bad_signature",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "throttled",
+}
+
+
+class SignedHookView(VendorAPIView):
+    """A hook at ``/hooks/<tool>/<org-slug>/`` (GitHub, the incident tools), authenticated by a
+    signature or a shared secret of the organization in the URL instead of a token: the
+    signature is the whole permission. Errors are the native API's shape, which the tools show
+    in their delivery logs. A subclass says how a request proves it (``signed_organization``)."""
+
+    permission_classes = []  # the signature is the permission
+    http_method_names = ["post"]
+    kind = "webhooks"  # what the 405 says only accepts POSTs
+
+    @classmethod
+    def signed_organization(cls, request: HttpRequest, org_slug: str) -> Organization | None:
+        """The organization named ``org_slug`` when ``request`` proves it knows its secret, else None."""
+        raise NotImplementedError
+
+    @classmethod
+    def rate_limit_exempt(cls, request: HttpRequest, org_slug: str = "", **kwargs) -> bool:
+        """A delivery proven with the organization's secret is not held to the per-IP limit (the
+        tools send every customer's deliveries from a few addresses); any other request to this
+        path is, and a header alone exempts nothing (``RateLimitMiddleware``)."""
+        if request.method != "POST":
+            return False
+        try:
+            request.body  # noqa: B018 - read within the body limit, or not exempt
+        except RequestDataTooBig:
+            return False
+        return cls.signed_organization(request, org_slug) is not None
+
+    def initial(self, request, *args, **kwargs) -> None:
+        # The tools only POST: another method is a 405 before any signature is asked for.
+        if request.method != "POST":
+            self.http_method_not_allowed(request)
+        super().initial(request, *args, **kwargs)
+
+    def render_error(self, refusal: Refusal) -> HttpResponse:
+        if refusal.status == 405:
+            message = f"method {self.request.method} not allowed: {self.kind} are POSTs"
+        elif refusal.status == 413:
+            message = "body: request body exceeds the configured maximum size"
+        else:
+            message = str(refusal)
+        body = {"error": message, "code": HOOK_CODES.get(refusal.status, "error")}
+        if refusal.field and refusal.status == 400:
+            body["fields"] = {refusal.field: [refusal.message]}
+        return JsonResponse(body, status=refusal.status, headers=refusal.headers)

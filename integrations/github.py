@@ -14,14 +14,13 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse, QueryDict
 from django.urls import path
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import BaseParser
 
-from integrations.base import Refusal, VendorAPIView, invalid
+from integrations.base import SignedHookView, invalid
 from integrations.github_events import HANDLERS
 from releasetracker.models import GitHubDelivery, Organization
 from releasetracker.selectors import organization_get
@@ -35,15 +34,6 @@ BAD_SIGNATURE = (
     f"{SIGNATURE_HEADER} does not match: the webhook's secret must be the organization's webhook secret "
     "(`manage.py webhook_secret <org-slug>` prints it)"
 )
-CODES = {
-    400: "validation_error",
-    401: "bad_signature",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    429: "throttled",
-}
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -98,44 +88,16 @@ class GitHubPayloadParser(BaseParser):
         return payload
 
 
-class Webhook(VendorAPIView):
+class Webhook(SignedHookView):
     authentication_classes = [GitHubSignatureAuthentication]
-    permission_classes = []  # the signature is the permission (see the module docstring)
     parser_classes = [GitHubPayloadParser]
-    http_method_names = ["post"]
+    kind = "GitHub webhooks"
     field_names = {"project": "repository.name", "ref": "deployment.ref"}
 
     @classmethod
-    def rate_limit_exempt(cls, request: HttpRequest, org_slug: str = "", **kwargs) -> bool:
-        """A delivery signed with the organization's secret is not held to the per-IP limit
-        (GitHub sends every customer's deliveries from a few addresses); any other request to
-        this path is, the header alone exempts nothing (``RateLimitMiddleware``)."""
+    def signed_organization(cls, request: HttpRequest, org_slug: str) -> Organization | None:
         signature = request.headers.get(SIGNATURE_HEADER, "").strip()
-        if request.method != "POST" or not signature:
-            return False
-        try:
-            body = request.body
-        except RequestDataTooBig:
-            return False
-        return signed_by(org_slug, body, signature) is not None
-
-    def initial(self, request, *args, **kwargs) -> None:
-        # GitHub only POSTs: another method is a 405 before any signature is asked for.
-        if request.method != "POST":
-            self.http_method_not_allowed(request)
-        super().initial(request, *args, **kwargs)
-
-    def render_error(self, refusal: Refusal) -> JsonResponse:
-        if refusal.status == 405:
-            message = f"method {self.request.method} not allowed: GitHub webhooks are POSTs"
-        elif refusal.status == 413:
-            message = "body: request body exceeds the configured maximum size"
-        else:
-            message = str(refusal)
-        body = {"error": message, "code": CODES.get(refusal.status, "error")}
-        if refusal.field and refusal.status == 400:
-            body["fields"] = {refusal.field: [refusal.message]}
-        return JsonResponse(body, status=refusal.status, headers=refusal.headers)
+        return signed_by(org_slug, request.body, signature) if signature else None
 
     def header(self, name: str, column: str) -> str:
         value = self.request.headers.get(name, "").strip()

@@ -3,12 +3,15 @@
 Each lives at /hooks/<kind>/<org-slug>/ and is authenticated by the organization's secret for
 that kind (``IncidentSettings``), not by a token: PagerDuty signs the raw body with HMAC-SHA256
 in ``X-PagerDuty-Signature`` (``v1=<hex>``, several comma-separated while a secret rotates);
-the generic hook is signed like GitHub's, ``X-Signature-256: sha256=<hex>``; Opsgenie cannot
-sign, so its webhook integration sends the secret itself in the custom header
-``X-Webhook-Secret``. A missing or wrong signature is a 401.
+the generic hook signs ``<timestamp>.<body>`` (``X-Signature-256: sha256=<hex>``, the Unix
+time in ``X-Signature-Timestamp``, refused more than 5 minutes from now); Opsgenie cannot sign,
+so its webhook integration sends the secret itself in the custom header ``X-Webhook-Secret``.
+A missing or wrong signature is a 401. A delivery that proves its secret is not held to the
+per-IP rate limit (``SignedHookView.rate_limit_exempt``).
 
-Each event is handled once (``incident_event_once``): PagerDuty's ``event.id``; Opsgenie's alert
-id and action; for the generic hook the ``X-Event-Id`` header, else the body's SHA-256. An event
+Each event is handled once (``incident_event_once``), by an id the signature covers:
+PagerDuty's ``event.id``; Opsgenie's alert id and action; for the generic hook the body's
+``event_id``, else the body's SHA-256. An event
 type that says nothing about an incident starting or ending answers 202 and changes nothing.
 The hook URL may name the environment and project (``?environment=staging&project=api``) for
 tools whose payload does not. Errors are the native API's shape, as the GitHub hook's are.
@@ -16,18 +19,20 @@ tools whose payload does not. Errors are the native API's shape, as the GitHub h
 
 import hashlib
 import hmac
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
-from incidents.models import IncidentSource, IncidentStatus
+from incidents.models import IncidentEvent, IncidentSource, IncidentStatus
 from incidents.selectors import incident_secret
 from incidents.services import incident_event_once, incident_report
-from integrations.base import JSONObjectParser, Refusal, VendorAPIView, invalid
+from integrations.base import JSONObjectParser, SignedHookView, invalid
 from releasetracker.api.fields import parse_aware
 from releasetracker.models import Organization
 from releasetracker.selectors import organization_get
@@ -35,17 +40,9 @@ from releasetracker.selectors import organization_get
 # Compared against when the organization is unknown or has no secret, so those cases take the
 # same path as a wrong signature: the answer reveals no slug.
 _NO_SECRET = b"no secret: this value never matches a signature"
-CODES = {
-    400: "validation_error",
-    401: "bad_signature",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    429: "throttled",
-}
 # Query parameters of a hook URL: where the tool's incidents happen.
 URL_OPTIONS = ("environment", "project")
+EVENT_ID_LENGTH = IncidentEvent._meta.get_field("event_id").max_length
 
 
 @dataclass(frozen=True)
@@ -71,20 +68,33 @@ class HookAuthentication(BaseAuthentication):
         return self.header
 
     def authenticate(self, request):
+        signed = SignedEvent(self.organization(request, request.parser_context["kwargs"]["org_slug"]))
+        return signed, signed
+
+    def organization(self, request, org_slug: str) -> Organization:
+        """The organization of ``org_slug`` if ``request`` is signed with its secret; else the 401 saying why."""
         body = request.body  # read first: a body over the limit is a 413 whatever its signature
         presented = request.headers.get(self.header, "").strip()
         if not presented:
             raise exceptions.NotAuthenticated(f"{self.header} header is missing: {self.how}")
-        organization = organization_get(slug=request.parser_context["kwargs"]["org_slug"])
+        signed = self.signed_content(request, body)
+        organization = organization_get(slug=org_slug)
         secret = incident_secret(organization=organization, source=self.source) if organization else ""
-        if not self.matches(secret, body, presented) or not secret:
+        if not self.matches(secret, signed, presented) or not secret:
             raise exceptions.AuthenticationFailed(
                 f"{self.header} does not match: {self.how} (the secret is on the organization's incident settings)"
             )
-        signed = SignedEvent(organization)
-        return signed, signed
+        self.check_fresh(request)
+        return organization
 
-    def matches(self, secret: str, body: bytes, presented: str) -> bool:
+    def signed_content(self, request, body: bytes) -> bytes:
+        """What the signature covers: the raw body unless the scheme says otherwise."""
+        return body
+
+    def check_fresh(self, request) -> None:
+        """Refuse a correctly signed request that is too old to be a delivery (a replay)."""
+
+    def matches(self, secret: str, signed: bytes, presented: str) -> bool:
         raise NotImplementedError
 
 
@@ -95,8 +105,8 @@ class PagerDutySignature(HookAuthentication):
     # A rotation sends a signature per secret; a handful is all PagerDuty ever sends.
     MAX_SIGNATURES = 10
 
-    def matches(self, secret: str, body: bytes, presented: str) -> bool:
-        expected = f"v1={_hmac_hex(secret, body)}".encode()
+    def matches(self, secret: str, signed: bytes, presented: str) -> bool:
+        expected = f"v1={_hmac_hex(secret, signed)}".encode()
         found = False
         for signature in presented.split(",", self.MAX_SIGNATURES)[: self.MAX_SIGNATURES]:
             found |= hmac.compare_digest(expected, signature.strip().encode("utf-8", "replace"))
@@ -104,12 +114,44 @@ class PagerDutySignature(HookAuthentication):
 
 
 class GenericSignature(HookAuthentication):
+    """``X-Signature-256: sha256=<hex>``, the HMAC-SHA256 of ``<timestamp>.<body>``, with the Unix
+    time of signing in ``X-Signature-Timestamp``: a captured request is refused once
+    ``TOLERANCE`` has passed, and within it the event id comes from the signed body."""
+
     source = IncidentSource.GENERIC
     header = "X-Signature-256"
-    how = "sign the raw body with HMAC-SHA256 and the generic hook secret, as sha256=<hex>"
+    timestamp_header = "X-Signature-Timestamp"
+    how = (
+        "sign '<timestamp>.<raw body>' with HMAC-SHA256 and the generic hook secret, as sha256=<hex>, "
+        "with the same Unix timestamp in X-Signature-Timestamp"
+    )
+    TOLERANCE = 300  # seconds either way, as Slack and Stripe allow
+    TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
-    def matches(self, secret: str, body: bytes, presented: str) -> bool:
-        return hmac.compare_digest(f"sha256={_hmac_hex(secret, body)}".encode(), presented.encode("utf-8", "replace"))
+    def timestamp(self, request) -> int:
+        value = request.headers.get(self.timestamp_header, "").strip()
+        if not value:
+            raise exceptions.NotAuthenticated(f"{self.timestamp_header} header is missing: {self.how}")
+        if not self.TIMESTAMP.match(value):
+            raise exceptions.AuthenticationFailed(
+                f"{self.timestamp_header} must be the Unix time of signing in whole seconds"
+            )
+        return int(value)
+
+    def signed_content(self, request, body: bytes) -> bytes:
+        return f"{self.timestamp(request)}.".encode() + body
+
+    def check_fresh(self, request) -> None:
+        skew = int(time.time()) - self.timestamp(request)
+        if abs(skew) > self.TOLERANCE:
+            when = f"{skew} seconds old" if skew > 0 else f"{-skew} seconds in the future"
+            raise exceptions.AuthenticationFailed(
+                f"{self.timestamp_header} is {when}: a signature is accepted for {self.TOLERANCE // 60} minutes "
+                "either side of now (a replayed or delayed request, or the sender's clock is wrong); sign it again"
+            )
+
+    def matches(self, secret: str, signed: bytes, presented: str) -> bool:
+        return hmac.compare_digest(f"sha256={_hmac_hex(secret, signed)}".encode(), presented.encode("utf-8", "replace"))
 
 
 class OpsgenieSecret(HookAuthentication):
@@ -117,7 +159,7 @@ class OpsgenieSecret(HookAuthentication):
     header = "X-Webhook-Secret"
     how = "add it as a custom header of the Opsgenie webhook integration, with the Opsgenie secret as its value"
 
-    def matches(self, secret: str, body: bytes, presented: str) -> bool:
+    def matches(self, secret: str, signed: bytes, presented: str) -> bool:
         # Compared as digests, so the comparison takes the same time whatever the lengths.
         return hmac.compare_digest(_hmac_hex(secret, b""), _hmac_hex(presented, b""))
 
@@ -165,6 +207,11 @@ def _epoch_ms(data: dict, key: str, where: str) -> datetime | None:
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
+def _report(status: str, *, resolved_at: datetime | None, **fields) -> dict:
+    """What ``incident_report`` is given for an event: a resolution time only when it resolves."""
+    return {"status": status, "resolved_at": resolved_at if status == IncidentStatus.RESOLVED else None, **fields}
+
+
 @dataclass(frozen=True)
 class Event:
     """One hook event, in our words: what ``incident_report`` needs, or None to ignore it."""
@@ -174,10 +221,9 @@ class Event:
     report: dict | None
 
 
-class IncidentHook(VendorAPIView):
+class IncidentHook(SignedHookView):
     parser_classes = [JSONObjectParser]
-    permission_classes = []  # the signature is the permission (see the module docstring)
-    http_method_names = ["post"]
+    kind = "incident hooks"
     source = ""
     created_by = ""
 
@@ -185,23 +231,12 @@ class IncidentHook(VendorAPIView):
     def organization(self) -> Organization:
         return self.request.auth.organization
 
-    def initial(self, request, *args, **kwargs) -> None:
-        # The tools only POST: another method is a 405 before any signature is asked for.
-        if request.method != "POST":
-            self.http_method_not_allowed(request)
-        super().initial(request, *args, **kwargs)
-
-    def render_error(self, refusal: Refusal) -> JsonResponse:
-        if refusal.status == 405:
-            message = f"method {self.request.method} not allowed: incident hooks are POSTs"
-        elif refusal.status == 413:
-            message = "body: request body exceeds the configured maximum size"
-        else:
-            message = str(refusal)
-        body = {"error": message, "code": CODES.get(refusal.status, "error")}
-        if refusal.field and refusal.status == 400:
-            body["fields"] = {refusal.field: [refusal.message]}
-        return JsonResponse(body, status=refusal.status, headers=refusal.headers)
+    @classmethod
+    def signed_organization(cls, request: HttpRequest, org_slug: str) -> Organization | None:
+        try:
+            return cls.authentication_classes[0]().organization(request, org_slug)
+        except exceptions.APIException:
+            return None
 
     def url_options(self) -> dict:
         options = {}
@@ -277,16 +312,16 @@ class PagerDutyHook(IncidentHook):
             raise invalid("event.data.priority", "must be an object or null")
         severity = _str(priority, "summary", "event.data.priority.summary", required=False) if priority else ""
         occurred_at = _time(event, "occurred_at", "event.occurred_at")
-        report = {
-            "external_id": _str(data, "id", "event.data.id"),
-            "status": status,
-            "title": _str(data, "title", "event.data.title"),
-            "url": _str(data, "html_url", "event.data.html_url", required=False),
-            "severity": severity or _str(data, "urgency", "event.data.urgency", required=False),
-            "started_at": _time(data, "created_at", "event.data.created_at") or occurred_at,
-            "resolved_at": occurred_at if status == IncidentStatus.RESOLVED else None,
-            "occurred_at": occurred_at,
-        }
+        report = _report(
+            status,
+            external_id=_str(data, "id", "event.data.id"),
+            title=_str(data, "title", "event.data.title"),
+            started_at=_time(data, "created_at", "event.data.created_at") or occurred_at,
+            resolved_at=occurred_at,
+            occurred_at=occurred_at,
+            url=_str(data, "html_url", "event.data.html_url", required=False),
+            severity=severity or _str(data, "urgency", "event.data.urgency", required=False),
+        )
         return Event(event_id, event_type, report)
 
 
@@ -315,16 +350,17 @@ class OpsgenieHook(IncidentHook):
         status = self.STATUSES.get(action)
         if status is None:
             return Event(event_id, action, None)
-        report = {
-            "external_id": alert_id,
-            "status": status,
-            "title": _str(alert, "message", "alert.message"),
-            "severity": _str(alert, "priority", "alert.priority", required=False),
-            "started_at": _epoch_ms(alert, "createdAt", "alert.createdAt"),
-            "resolved_at": _epoch_ms(alert, "updatedAt", "alert.updatedAt") if status == "resolved" else None,
-        }
-        # A Create that arrives after its Close is older news (an alert does not reopen).
-        report["occurred_at"] = report["started_at"]
+        started_at = _epoch_ms(alert, "createdAt", "alert.createdAt")
+        report = _report(
+            status,
+            external_id=alert_id,
+            title=_str(alert, "message", "alert.message"),
+            started_at=started_at,
+            resolved_at=_epoch_ms(alert, "updatedAt", "alert.updatedAt") if status == IncidentStatus.RESOLVED else None,
+            # A Create that arrives after its Close is older news (an alert does not reopen).
+            occurred_at=started_at,
+            severity=_str(alert, "priority", "alert.priority", required=False),
+        )
         return Event(event_id, action, report)
 
 
@@ -344,25 +380,30 @@ class GenericHook(IncidentHook):
     TEXT = ("severity", "environment", "project", "commit_sha", "url", "deployment")
 
     def event(self, payload: dict) -> Event:
+        if "X-Event-Id" in self.request.headers:
+            # A header outside the signature would let a replay pass as a new event.
+            raise invalid("X-Event-Id", "is not covered by the signature: send the event id as the body's event_id")
         raw_status = _str(payload, "status", "status")
-        header = self.request.headers.get("X-Event-Id", "").strip()
-        event_id = header or hashlib.sha256(self.request.body).hexdigest()
+        # The id comes from the signed body only: its event_id, else the body's own digest.
+        event_id = _str(payload, "event_id", "event_id", required=False)
+        if len(event_id) > EVENT_ID_LENGTH:
+            raise invalid("event_id", f"must be at most {EVENT_ID_LENGTH} characters")
+        event_id = event_id or hashlib.sha256(self.request.body).hexdigest()
         status = self.STATUSES.get(raw_status.lower())
         if status is None:
             return Event(event_id, raw_status, None)
-        report = {
-            "external_id": _str(payload, "id", "id"),
-            "status": status,
-            "title": _str(payload, "title", "title"),
-            "started_at": _time(payload, "started_at", "started_at"),
-            "resolved_at": _time(payload, "resolved_at", "resolved_at") if status == "resolved" else None,
-        }
-        # Firing again with the start it had before its resolution is a late delivery, not a new start.
-        report["occurred_at"] = report["started_at"]
-        for name in self.TEXT:
-            value = _str(payload, name, name, required=False)
-            if value:
-                report[name] = value
+        started_at = _time(payload, "started_at", "started_at")
+        text = {name: _str(payload, name, name, required=False) for name in self.TEXT}
+        report = _report(
+            status,
+            external_id=_str(payload, "id", "id"),
+            title=_str(payload, "title", "title"),
+            started_at=started_at,
+            resolved_at=_time(payload, "resolved_at", "resolved_at") if status == IncidentStatus.RESOLVED else None,
+            # Firing again with the start it had before its resolution is a late delivery, not a new start.
+            occurred_at=started_at,
+            **{name: value for name, value in text.items() if value},
+        )
         return Event(event_id, f"incident.{status}", report)
 
 

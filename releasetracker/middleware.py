@@ -276,8 +276,9 @@ VENDOR_PATH_PREFIXES = ("/v1/signals/", "/api/releases/", "/api/0/", "/compat/",
 
 def rate_limit_exempt(request: HttpRequest) -> bool:
     """Whether the view the path resolves to vouches for a request that has no token, asked only of
-    a request the per-IP limit would count. The GitHub webhook's ``rate_limit_exempt`` says yes
-    for a delivery with a valid signature; the core asks the view, never the integrations."""
+    a request the per-IP limit would count. The signed hooks' ``rate_limit_exempt`` (GitHub,
+    PagerDuty, Opsgenie, the generic incident hook) says yes for a delivery whose signature or
+    secret is right for the organization in the URL; the core asks the view, never the integrations."""
     try:
         match = resolve(request.path_info, getattr(request, "urlconf", None))
     except Resolver404:

@@ -136,7 +136,7 @@ class AnonymousIpRateThrottle(SlidingWindowThrottle):
 
     No token, a wrong, revoked or expired one, a malformed header: all count against the
     address. A valid token is held to its own limit instead, and so is a delivery whose view
-    vouches for it (``rate_limit_exempt``: a GitHub delivery with a valid signature). Applied by
+    vouches for it (``rate_limit_exempt``: a hook delivery with a valid signature). Applied by
     ``RateLimitMiddleware`` before any view authenticates, so a request the API would refuse
     with a 401 is counted (and refused with a 429 once over the limit) all the same.
     """

@@ -173,13 +173,17 @@ def test_settings_default_to_a_seven_day_window_and_secrets_are_made_once(org):
         incident_settings_update(organization=org, attribution_window=timedelta(days=91))
 
 
-def test_the_incident_secret_command_prints_the_secret_and_makes_it_once(org):
+def test_the_incident_secret_command_prints_a_secret_only_when_it_makes_or_rotates_one(org):
     from io import StringIO
 
     from django.core.management import call_command
 
-    first, second = StringIO(), StringIO()
+    first, second, second_err, rotated = StringIO(), StringIO(), StringIO(), StringIO()
     call_command("incident_secret", "acme", "opsgenie", stdout=first, stderr=StringIO())
-    call_command("incident_secret", "acme", "opsgenie", stdout=second, stderr=StringIO())
+    made = incident_secret(organization=org, source="opsgenie")
+    call_command("incident_secret", "acme", "opsgenie", stdout=second, stderr=second_err)
+    call_command("incident_secret", "acme", "opsgenie", "--rotate", stdout=rotated, stderr=StringIO())
 
-    assert first.getvalue().strip() == second.getvalue().strip() == incident_secret(organization=org, source="opsgenie")
+    assert first.getvalue().strip() == made
+    assert second.getvalue() == "" and "exists; use --rotate to replace it" in second_err.getvalue()
+    assert rotated.getvalue().strip() == incident_secret(organization=org, source="opsgenie") != made

@@ -4,6 +4,7 @@ real payload shape and signature; bad signatures, replays and unknown event type
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 from django.test import Client
@@ -275,11 +276,19 @@ def test_a_malformed_opsgenie_time_is_a_400(client, org, secrets):
 # Generic ------------------------------------------------------------------------------------------
 
 
-def generic_post(client: Client, body: dict, *, secret=GENERIC_SECRET, event_id=None):
+def generic_headers(raw: bytes, *, secret=GENERIC_SECRET, timestamp=None) -> dict:
+    """The generic hook's signature: HMAC-SHA256 of ``<timestamp>.<body>``, the timestamp in its own header."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signed = f"{timestamp}.".encode() + raw
+    return {
+        "HTTP_X_SIGNATURE_256": "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest(),
+        "HTTP_X_SIGNATURE_TIMESTAMP": str(timestamp),
+    }
+
+
+def generic_post(client: Client, body: dict, *, secret=GENERIC_SECRET, timestamp=None, **extra):
     raw = json.dumps(body).encode()
-    headers = {"HTTP_X_SIGNATURE_256": "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()}
-    if event_id:
-        headers["HTTP_X_EVENT_ID"] = event_id
+    headers = {**generic_headers(raw, secret=secret, timestamp=timestamp), **extra}
     return client.post("/hooks/incidents/acme/", raw, content_type="application/json", **headers)
 
 
@@ -322,11 +331,60 @@ def test_a_bad_generic_signature_is_a_401(client, org, secrets):
 def test_the_same_generic_body_or_event_id_again_changes_nothing(client, org, secrets):
     body = {"id": "1", "title": "x", "status": "open"}
     generic_post(client, body)
-    generic_post(client, {**body, "status": "resolved"}, event_id="ev-2")
+    generic_post(client, {**body, "status": "resolved", "event_id": "ev-2"})
 
     assert "already processed" in generic_post(client, body).json()["note"]
-    assert "already processed" in generic_post(client, {**body, "title": "y"}, event_id="ev-2").json()["note"]
+    assert "already processed" in generic_post(client, {**body, "title": "y", "event_id": "ev-2"}).json()["note"]
     assert Incident.objects.get(organization=org).status == "resolved"
+
+
+def test_a_captured_generic_firing_sent_again_does_not_reopen_the_resolved_incident(client, org, secrets):
+    firing = json.dumps({"id": "grafana-9", "title": "Error rate above 5%", "status": "firing"}).encode()
+    captured = generic_headers(firing)
+    assert client.post("/hooks/incidents/acme/", firing, "application/json", **captured).status_code == 200
+    assert (
+        generic_post(client, {"id": "grafana-9", "title": "Error rate above 5%", "status": "resolved"}).status_code
+        == 200
+    )
+
+    # The same signed bytes under a fresh, unsigned event id: refused, as the id is not signed.
+    renamed = client.post("/hooks/incidents/acme/", firing, "application/json", HTTP_X_EVENT_ID="new-1", **captured)
+    # The same signed bytes as they were: the signed content names an event already handled.
+    again = client.post("/hooks/incidents/acme/", firing, "application/json", **captured)
+
+    assert renamed.status_code == 400 and "X-Event-Id" in renamed.json()["fields"]
+    assert again.status_code == 200 and "already processed" in again.json()["note"]
+    assert Incident.objects.get(organization=org).status == "resolved"
+
+
+@pytest.mark.parametrize(("offset", "words"), [(-301, "seconds old"), (301, "seconds in the future")])
+def test_a_generic_signature_more_than_five_minutes_from_now_is_a_401_saying_why(client, org, secrets, offset, words):
+    response = generic_post(client, {"id": "1", "title": "x", "status": "open"}, timestamp=int(time.time()) + offset)
+
+    assert response.status_code == 401
+    assert "X-Signature-Timestamp" in response.json()["error"] and words in response.json()["error"]
+    assert not Incident.objects.exists()
+
+
+def test_a_generic_signature_of_the_body_alone_or_without_its_timestamp_is_a_401(client, org, secrets):
+    raw = json.dumps({"id": "1", "title": "x", "status": "open"}).encode()
+    body_only = "sha256=" + hmac.new(GENERIC_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    now = str(int(time.time()))
+
+    unsigned_time = client.post(
+        "/hooks/incidents/acme/",
+        raw,
+        "application/json",
+        HTTP_X_SIGNATURE_256=body_only,
+        HTTP_X_SIGNATURE_TIMESTAMP=now,
+    )
+    no_time = client.post("/hooks/incidents/acme/", raw, "application/json", HTTP_X_SIGNATURE_256=body_only)
+    garbled = generic_post(client, {"id": "1", "title": "x", "status": "open"}, HTTP_X_SIGNATURE_TIMESTAMP="soon")
+
+    assert unsigned_time.status_code == no_time.status_code == garbled.status_code == 401
+    assert "X-Signature-Timestamp header is missing" in no_time.json()["error"]
+    assert "Unix time" in garbled.json()["error"]
+    assert not Incident.objects.exists()
 
 
 def test_an_unknown_generic_status_is_a_202(client, org, secrets):
@@ -359,9 +417,8 @@ def test_a_malformed_generic_body_is_a_400_naming_the_field(client, org, secrets
 
 def test_a_body_that_is_not_a_json_object_is_a_400(client, org, secrets):
     raw = b"[1, 2]"
-    signature = "sha256=" + hmac.new(GENERIC_SECRET.encode(), raw, hashlib.sha256).hexdigest()
 
-    response = client.post("/hooks/incidents/acme/", raw, "application/json", HTTP_X_SIGNATURE_256=signature)
+    response = client.post("/hooks/incidents/acme/", raw, "application/json", **generic_headers(raw))
 
     assert response.status_code == 400
 
@@ -372,16 +429,16 @@ def test_a_nul_byte_or_a_deeply_nested_body_is_a_400(client, org, secrets):
     assert pd_post(client, body).status_code == 400
 
     raw = b"[" * 100_000 + b"]" * 100_000
-    signature = "sha256=" + hmac.new(GENERIC_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    response = client.post("/hooks/incidents/acme/", raw, "application/json", HTTP_X_SIGNATURE_256=signature)
+    response = client.post("/hooks/incidents/acme/", raw, "application/json", **generic_headers(raw))
     assert response.status_code == 400
     assert not Incident.objects.exists()
 
 
 def test_an_overlong_event_id_is_a_400(client, org, secrets):
-    response = generic_post(client, {"id": "1", "title": "x", "status": "open"}, event_id="e" * 201)
+    response = generic_post(client, {"id": "1", "title": "x", "status": "open", "event_id": "e" * 201})
 
-    assert response.status_code == 400 and not Incident.objects.exists()
+    assert response.status_code == 400 and "event_id" in response.json()["fields"]
+    assert not Incident.objects.exists()
 
 
 def test_a_trigger_delivered_after_its_resolution_does_not_reopen_the_incident(client, org, secrets):

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import time
 
 import pytest
 from django.core.cache import caches
@@ -263,3 +264,64 @@ def test_vendor_endpoints_limit_requests_without_a_credential_per_ip(low_rates):
     for _ in range(2):
         assert client.get("/compat/multitudes/deployments").status_code != 429
     assert client.get("/compat/multitudes/deployments").status_code == 429
+
+
+def _incident_delivery(kind: str, secret: str) -> tuple[bytes, dict]:
+    """A delivery each incident tool sends, of an event type the hook acknowledges (202) and ignores."""
+    if kind == "pagerduty":
+        body = json.dumps({"event": {"id": "01DEN0VJQBX7", "event_type": "pagey.ping"}}).encode()
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return body, {"HTTP_X_PAGERDUTY_SIGNATURE": f"v1={digest}"}
+    if kind == "opsgenie":
+        body = json.dumps({"action": "Acknowledge", "alert": {"alertId": "70413a06"}}).encode()
+        return body, {"HTTP_X_WEBHOOK_SECRET": secret}
+    body = json.dumps({"id": "grafana-1", "title": "Error rate above 5%", "status": "acknowledged"}).encode()
+    timestamp = str(int(time.time()))
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, {"HTTP_X_SIGNATURE_256": f"sha256={digest}", "HTTP_X_SIGNATURE_TIMESTAMP": timestamp}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "path"), [("pagerduty", "pagerduty"), ("opsgenie", "opsgenie"), ("generic", "incidents")]
+)
+def test_incident_deliveries_with_a_valid_signature_are_not_held_to_the_per_ip_limit(org, low_rates, kind, path):
+    from incidents.services import incident_settings_update
+
+    secret = f"{kind}-secret-for-the-limit-test"
+    incident_settings_update(organization=org, **{f"{kind}_secret": secret})
+    client = APIClient(REMOTE_ADDR="203.0.113.44")
+
+    def deliver(secret: str) -> int:
+        body, headers = _incident_delivery(kind, secret)
+        return client.post(f"/hooks/{path}/acme/", data=body, content_type="application/json", **headers).status_code
+
+    assert [deliver(secret) for _ in range(4)] == [202] * 4
+    # A wrong signature (or secret) from the same address is counted: two 401s, then the limit.
+    assert [deliver("not-the-secret") for _ in range(3)] == [401, 401, 429]
+    # The signed deliveries still pass.
+    assert deliver(secret) == 202
+
+
+@pytest.mark.django_db
+def test_a_generic_incident_delivery_signed_too_long_ago_is_held_to_the_per_ip_limit(org, low_rates):
+    from incidents.services import incident_settings_update
+
+    incident_settings_update(organization=org, generic_secret="generic-secret")
+    body = json.dumps({"id": "1", "title": "x", "status": "acknowledged"}).encode()
+    timestamp = str(int(time.time()) - 3600)
+    digest = hmac.new(b"generic-secret", f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    client = APIClient(REMOTE_ADDR="203.0.113.45")
+
+    statuses = [
+        client.post(
+            "/hooks/incidents/acme/",
+            data=body,
+            content_type="application/json",
+            HTTP_X_SIGNATURE_256=f"sha256={digest}",
+            HTTP_X_SIGNATURE_TIMESTAMP=timestamp,
+        ).status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [401, 401, 429]

@@ -7,8 +7,9 @@ from releasetracker.selectors import organization_get
 
 class Command(BaseCommand):
     help = (
-        "Print the organization's secret for an incoming incident hook (opsgenie or generic; pagerduty "
-        "only with --rotate, as PagerDuty makes its own), creating it when it has none."
+        "Make the organization's secret for an incoming incident hook (opsgenie or generic; pagerduty "
+        "only with --rotate, as PagerDuty makes its own) and print it; an existing secret is printed "
+        "only when --rotate replaces it."
     )
 
     def add_arguments(self, parser):
@@ -21,7 +22,10 @@ class Command(BaseCommand):
         if org is None:
             raise CommandError(f"no organization with slug '{org_slug}'")
         secret, created = incident_secret_ensure(organization=org, source=source, rotate=rotate)
-        if created:
-            self.stderr.write(f"Created a new {source} hook secret for {org.slug}.")
+        if not created:
+            # A secret is printed once, when it is made, as the settings page shows it once.
+            self.stderr.write(f"The {source} hook secret of {org.slug} exists; use --rotate to replace it.")
+            return
+        self.stderr.write(f"Created a new {source} hook secret for {org.slug}.")
         # Only the secret on stdout, so `$(manage.py incident_secret acme generic)` captures it.
         self.stdout.write(secret)
