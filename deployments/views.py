@@ -1,5 +1,7 @@
 """The deployments page: what is live in each environment now, then the history, filterable."""
 
+from datetime import UTC
+
 from django import forms
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
@@ -37,6 +39,9 @@ class DeploymentFilterForm(DateRangeMixin, QueryFilterForm):
     )
     # The metrics' rework: successful deployments flagged is_fix or is_hotfix.
     rework = forms.ChoiceField(required=False, label="Rework", choices=[("", "Any"), ("1", "Fixes and hotfixes")])
+    # The metrics count whole UTC days: their links say so, and From/To are then read as UTC days
+    # instead of the organization's, so the list holds exactly what the number counted.
+    tz = forms.ChoiceField(required=False, choices=[("UTC", "UTC")], widget=forms.HiddenInput, label="Time zone")
 
     def __init__(self, data, *, projects: list[str], environments: list[str]):
         super().__init__(data)
@@ -90,8 +95,9 @@ def deployments(request: HttpRequest) -> HttpResponse:
     now = live_now(queryset)
     if "status" in filters:
         queryset = queryset.filter(status=filters["status"])
-    since = day_start(filters["since"]) if "since" in filters else None
-    until = day_end(filters["until"]) if "until" in filters else None
+    days_in = UTC if filters.get("tz") == "UTC" else None
+    since = day_start(filters["since"], days_in) if "since" in filters else None
+    until = day_end(filters["until"], days_in) if "until" in filters else None
     if since is not None:
         queryset = queryset.filter(occurred_at__gte=since)
     if until is not None:
@@ -124,6 +130,7 @@ def deployments(request: HttpRequest) -> HttpResponse:
         per_page=per_page,
         page_query=query_without(request, "page"),
         csv_query=query_without(request, "page", "per_page", "format"),
+        dates_in_utc=days_in is not None,
         nav="deployments",
     )
     return render(request, "deployments/list.html", context, status=400 if form.errors else 200)

@@ -1,6 +1,7 @@
 """The incidents page (/orgs/<slug>/incidents/) and the incident settings (hook URLs and secrets)."""
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -17,7 +18,7 @@ from incidents.services import MAX_ATTRIBUTION_WINDOW
 from releases.selectors import project_list
 from releasetracker.errors import DomainError
 from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
-from releasetracker.pages import org_admin_page, org_page, page_context
+from releasetracker.pages import org_admin_page, org_page, page_context, show_once_keep, show_once_take
 
 
 class IncidentFilterForm(DateRangeMixin, QueryFilterForm):
@@ -95,6 +96,25 @@ def _hook_url(request: HttpRequest, name: str) -> str:
     return f"{public}{path}" if public else request.build_absolute_uri(path)
 
 
+# The clear value of a secret just made waits in the session for one GET of the settings page
+# (post/redirect/get, as the tokens page does): a reload never posts again, so never replaces it.
+MADE_SESSION_KEY = "incidents:secret"
+LABELS = {source: label for source, label, _ in HOOKS}
+MADE_HERE = (IncidentSource.OPSGENIE, IncidentSource.GENERIC)
+
+
+def _back_to_settings(request: HttpRequest, query: str = "") -> HttpResponse:
+    # 303 See Other: the browser follows with a GET, so a reload of what it shows posts nothing.
+    url = reverse("orgs:incident-settings", kwargs={"org_slug": request.org.slug})
+    response = redirect(f"{url}?{query}" if query else url)
+    response.status_code = 303
+    return response
+
+
+def _has_secret(current, source: str) -> bool:
+    return bool(getattr(current, selectors.SECRET_FIELDS[source]))
+
+
 @require_http_methods(["GET", "POST"])
 @org_admin_page
 def incident_settings(request: HttpRequest) -> HttpResponse:
@@ -103,8 +123,16 @@ def incident_settings(request: HttpRequest) -> HttpResponse:
     window_form = WindowForm(initial={"attribution_window_days": current.attribution_window.days})
     pagerduty_form = PagerDutySecretForm()
     created: tuple[str, str] | None = None
+    replacing: dict | None = None
     status = 200
-    if request.method == "POST":
+    if request.method == "GET":
+        waiting = show_once_take(request, MADE_SESSION_KEY)
+        if waiting and waiting.get("source") in MADE_HERE:
+            created = (LABELS[waiting["source"]], waiting["clear"])
+        asked = request.GET.get("replace")
+        if asked in MADE_HERE and _has_secret(current, asked):
+            replacing = {"source": asked, "label": LABELS[asked]}
+    else:
         action = request.POST.get("action", "")
         try:
             if action == "window":
@@ -113,7 +141,7 @@ def incident_settings(request: HttpRequest) -> HttpResponse:
                     days = window_form.cleaned_data["attribution_window_days"]
                     services.incident_settings_update(organization=org, attribution_window=timedelta(days=days))
                     messages.success(request, f"Attribution window set to {days} days.")
-                    return redirect("orgs:incident-settings", org_slug=org.slug)
+                    return _back_to_settings(request)
                 status = 400
             elif action == "pagerduty":
                 pagerduty_form = PagerDutySecretForm(request.POST)
@@ -122,12 +150,15 @@ def incident_settings(request: HttpRequest) -> HttpResponse:
                         organization=org, pagerduty_secret=pagerduty_form.cleaned_data["pagerduty_secret"]
                     )
                     messages.success(request, "PagerDuty signing secret saved.")
-                    return redirect("orgs:incident-settings", org_slug=org.slug)
+                    return _back_to_settings(request)
                 status = 400
-            elif action in (IncidentSource.OPSGENIE, IncidentSource.GENERIC):
+            elif action in MADE_HERE:
+                if _has_secret(current, action) and request.POST.get("confirm") != "yes":
+                    # Replacing a secret breaks the tool that uses it: only after the question is answered.
+                    return _back_to_settings(request, urlencode({"replace": action}))
                 secret, _ = services.incident_secret_ensure(organization=org, source=action, rotate=True)
-                created = ({s: label for s, label, _ in HOOKS}[action], secret)
-                current = selectors.incident_settings_get(organization=org)
+                show_once_keep(request, MADE_SESSION_KEY, {"source": action, "clear": secret})
+                return _back_to_settings(request)
             else:
                 messages.error(request, "Unknown action.")
                 status = 400
@@ -139,7 +170,7 @@ def incident_settings(request: HttpRequest) -> HttpResponse:
             "source": source,
             "label": label,
             "url": _hook_url(request, name),
-            "configured": bool(getattr(current, selectors.SECRET_FIELDS[source])),
+            "configured": _has_secret(current, source),
         }
         for source, label, name in HOOKS
     ]
@@ -150,6 +181,7 @@ def incident_settings(request: HttpRequest) -> HttpResponse:
         window_form=window_form,
         pagerduty_form=pagerduty_form,
         created=created,
+        replacing=replacing,
     )
     response = render(request, "incidents/settings.html", context, status=status)
     if created is not None:

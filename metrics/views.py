@@ -369,7 +369,10 @@ def deployments_link(org, scope: dict, since: datetime, until: datetime, extra: 
     query = {"environment": scope["environment"]} if scope.get("environment") else {"is_production": "1"}
     if scope.get("project"):
         query["project"] = scope["project"]
-    query |= {"since": since.date().isoformat(), "until": (until - timedelta(seconds=1)).date().isoformat(), **extra}
+    first, last = since.astimezone(UTC).date(), (until - timedelta(seconds=1)).astimezone(UTC).date()
+    # tz=UTC: the view reads these dates as the UTC days counted here, not as days of the
+    # organization's time zone, so the link lists exactly what the number counts.
+    query |= {"since": first.isoformat(), "until": last.isoformat(), "tz": "UTC", **extra}
     return f"{reverse('deployments:list', kwargs={'org_slug': org.slug})}?{urlencode(query)}"
 
 

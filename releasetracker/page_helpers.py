@@ -1,6 +1,6 @@
 """Small pieces the pages share: filter forms bound to the query string, pagination, durations."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlencode
 
 from django import forms
@@ -57,15 +57,16 @@ class DateRangeMixin(forms.Form):
         return cleaned
 
 
-def day_start(value: date) -> datetime:
-    """Midnight of ``value`` in the page's time zone (the organization's): date filters are whole
-    days there, like the timeline's grouping."""
-    return datetime.combine(value, time.min, tzinfo=timezone.get_current_timezone())
+def day_start(value: date, tz: tzinfo | None = None) -> datetime:
+    """Midnight of ``value`` in ``tz``, by default the page's time zone (the organization's): date
+    filters are whole days there, like the timeline's grouping."""
+    return datetime.combine(value, time.min, tzinfo=tz or timezone.get_current_timezone())
 
 
-def day_end(value: date) -> datetime:
-    """Midnight after ``value`` in the page's time zone, so "To" includes the whole day (exclusive bound)."""
-    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
+def day_end(value: date, tz: tzinfo | None = None) -> datetime:
+    """Midnight after ``value`` in ``tz`` (default: the page's time zone), so "To" includes the whole
+    day (exclusive bound)."""
+    return datetime.combine(value + timedelta(days=1), time.min, tzinfo=tz or timezone.get_current_timezone())
 
 
 class CappedPaginator(Paginator):

@@ -273,15 +273,39 @@ class TokenCreateForm(forms.Form):
     )
 
 
-# The clear value of a token just issued waits in the session for exactly one GET of the tokens
-# page (post/redirect/get: reloading that page does not issue a second token); reading it removes it.
+# A clear value just made (a token, a hook secret) waits in the session for exactly one GET of its
+# page (post/redirect/get: reloading that page does not make a second one); reading it removes it.
+# One left unread (the redirect never followed) is dropped once stale rather than shown much later.
 ISSUED_SESSION_KEY = "tokens:issued"
+SHOW_ONCE_FOR = timedelta(minutes=5)
+
+
+def show_once_keep(request: HttpRequest, key: str, value: dict) -> None:
+    """Keep ``value`` (which holds a clear secret) in the session for the next GET of this organization's page."""
+    request.session[key] = {**value, "organization": request.org.pk, "issued_at": timezone.now().timestamp()}
+
+
+def show_once_take(request: HttpRequest, key: str) -> dict | None:
+    """The value kept under ``key``, removed from the session; None on a POST, for another
+    organization, or when older than ``SHOW_ONCE_FOR``."""
+    if request.method != "GET":
+        return None
+    waiting = request.session.pop(key, None)
+    if not isinstance(waiting, dict) or waiting.get("organization") != request.org.pk:
+        return None
+    issued_at = waiting.get("issued_at")
+    if not isinstance(issued_at, int | float):
+        return None
+    age = timezone.now().timestamp() - issued_at
+    if not 0 <= age <= SHOW_ONCE_FOR.total_seconds():
+        return None
+    return waiting
 
 
 def _tokens_page(request: HttpRequest, form: TokenCreateForm, *, status=200) -> HttpResponse:
     issued = None
-    waiting = request.session.pop(ISSUED_SESSION_KEY, None) if request.method == "GET" else None
-    if waiting and waiting.get("organization") == request.org.pk:
+    waiting = show_once_take(request, ISSUED_SESSION_KEY)
+    if waiting:
         token = selectors.token_get(organization=request.org, public_id=waiting["public_id"])
         if token is not None:
             issued = IssuedToken(token=token, clear=waiting["clear"])
@@ -301,11 +325,7 @@ def _back_to_tokens(request: HttpRequest) -> HttpResponse:
 
 
 def _show_once(request: HttpRequest, issued: IssuedToken) -> HttpResponse:
-    request.session[ISSUED_SESSION_KEY] = {
-        "organization": request.org.pk,
-        "public_id": str(issued.token.public_id),
-        "clear": issued.clear,
-    }
+    show_once_keep(request, ISSUED_SESSION_KEY, {"public_id": str(issued.token.public_id), "clear": issued.clear})
     return _back_to_tokens(request)
 
 

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 
 from incidents.models import IncidentSettings
-from incidents.services import incident_create, incident_settings_update
+from incidents.services import incident_create, incident_secret_ensure, incident_settings_update
 from tests.pages.conftest import T0, deploy, make_release
 
 pytestmark = pytest.mark.django_db
+
+SETTINGS = "/orgs/acme/settings/incidents/"
 
 
 @pytest.fixture
@@ -134,13 +136,69 @@ def test_settings_show_each_hook_url_and_whether_its_secret_is_set(alice_client,
     assert "from-pagerduty" not in body
 
 
-def test_making_a_secret_shows_it_once(alice_client, org):
-    response = alice_client.post("/orgs/acme/settings/incidents/", {"action": "generic"})
+def shown_secret(response) -> str:
+    match = re.search(r'id="new-secret"[^>]*>([0-9a-f]{64})<', response.content.decode())
+    return match.group(1) if match else ""
 
-    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+
+def age_the_kept_value(client, key: str, seconds: int) -> None:
+    session = client.session
+    session[key] = {**session[key], "issued_at": session[key]["issued_at"] - seconds}
+    session.save()
+
+
+def test_making_a_secret_shows_it_once(alice_client, org):
+    posted = alice_client.post(SETTINGS, {"action": "generic"})
+
+    # Post/redirect/get: the secret is never in the POST answer, so a reload cannot post again.
+    assert posted.status_code == 303 and posted["Location"] == SETTINGS
     secret = IncidentSettings.objects.get(organization=org).generic_secret
-    assert len(secret) == 64 and secret in response.content.decode()
-    assert secret not in alice_client.get("/orgs/acme/settings/incidents/").content.decode()
+    assert len(secret) == 64 and secret not in posted.content.decode()
+    response = alice_client.get(SETTINGS)
+    assert response["Cache-Control"] == "no-store" and shown_secret(response) == secret
+    assert secret not in alice_client.get(SETTINGS).content.decode()
+
+
+def test_reloading_after_making_a_secret_shows_nothing_and_replaces_nothing(alice_client, org):
+    alice_client.post(SETTINGS, {"action": "opsgenie"})
+    secret = shown_secret(alice_client.get(SETTINGS))
+
+    reloaded = alice_client.get(SETTINGS)
+    # A browser that posts the form again is asked first, and nothing changes until it answers.
+    posted_again = alice_client.post(SETTINGS, {"action": "opsgenie"})
+
+    assert secret and not shown_secret(reloaded) and "no-store" not in reloaded.get("Cache-Control", "")
+    assert posted_again.status_code == 303 and posted_again["Location"] == f"{SETTINGS}?replace=opsgenie"
+    assert IncidentSettings.objects.get(organization=org).opsgenie_secret == secret
+    assert not shown_secret(alice_client.get(SETTINGS))
+
+
+def test_replacing_a_secret_asks_for_confirmation_first(alice_client, org):
+    incident_secret_ensure(organization=org, source="generic")
+    old = IncidentSettings.objects.get(organization=org).generic_secret
+
+    body = alice_client.get(SETTINGS).content.decode()
+    question = alice_client.get(f"{SETTINGS}?replace=generic").content.decode()
+
+    assert 'href="?replace=generic#replace-title"' in body and "Replace the secret…" in body
+    assert 'name="confirm"' not in body
+    assert "Replace the Generic (Grafana, Alertmanager, scripts) secret?" in question
+    assert 'name="confirm" value="yes"' in question
+    assert IncidentSettings.objects.get(organization=org).generic_secret == old
+    confirmed = alice_client.post(SETTINGS, {"action": "generic", "confirm": "yes"})
+    assert confirmed.status_code == 303 and confirmed["Location"] == SETTINGS
+    new = IncidentSettings.objects.get(organization=org).generic_secret
+    assert new != old and shown_secret(alice_client.get(SETTINGS)) == new
+
+
+def test_a_secret_left_unread_for_more_than_five_minutes_is_not_shown(alice_client, org):
+    alice_client.post(SETTINGS, {"action": "generic"})
+    age_the_kept_value(alice_client, "incidents:secret", 6 * 60)
+
+    response = alice_client.get(SETTINGS)
+
+    assert not shown_secret(response)
+    assert IncidentSettings.objects.get(organization=org).generic_secret not in response.content.decode()
 
 
 def test_pasting_the_pagerduty_secret_and_setting_the_window(alice_client, org):

@@ -48,6 +48,19 @@ def test_reloading_after_create_shows_the_list_and_issues_no_second_token(alice_
     assert ApiToken.objects.filter(organization=org, name="github-actions").count() == 1
 
 
+def test_a_token_left_unread_for_more_than_five_minutes_is_not_shown(alice_client, org):
+    alice_client.post(URL, {"name": "github-actions", "scopes": ["write"]})
+    session = alice_client.session
+    kept = session["tokens:issued"]
+    session["tokens:issued"] = {**kept, "issued_at": kept["issued_at"] - 6 * 60}
+    session.save()
+
+    response = alice_client.get(URL)
+
+    assert not shown_token(response) and kept["clear"] not in response.content.decode()
+    assert ApiToken.objects.filter(organization=org, name="github-actions").count() == 1
+
+
 def test_a_token_without_name_or_scope_is_refused_naming_the_fields(alice_client, org):
     response = alice_client.post(URL, {"name": "  ", "expires_in_days": "7"})
     assert response.status_code == 400
