@@ -21,18 +21,23 @@ from incidents.selectors import incidents_of_deployments
 from metrics.selectors import deployment_recoveries, failed_change_ids
 from releases.selectors import project_list
 from releasetracker.exports import serializer_csv_response, wants_csv
-from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
+from releasetracker.page_helpers import (
+    DateRangeMixin,
+    OrgFilterForm,
+    day_end,
+    day_start,
+    paginate,
+    query_without,
+)
 from releasetracker.pages import org_page, page_context
 
 
-class DeploymentFilterForm(DateRangeMixin, QueryFilterForm):
+class DeploymentFilterForm(DateRangeMixin, OrgFilterForm):
     field_order = ["environment", "is_production", "project", "status", "failed_change", "rework", "since", "until"]
-    environment = forms.ChoiceField(required=False)
     # The metrics count production environments by default: their links land here with it.
     is_production = forms.ChoiceField(
         required=False, label="Kind", choices=[("", "Any environment"), ("1", "Production environments")]
     )
-    project = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DeploymentStatus.choices])
     failed_change = forms.ChoiceField(
         required=False, label="Failed change", choices=[("", "Any"), ("1", "Failed changes only")]
@@ -42,11 +47,6 @@ class DeploymentFilterForm(DateRangeMixin, QueryFilterForm):
     # The metrics count whole UTC days: their links say so, and From/To are then read as UTC days
     # instead of the organization's, so the list holds exactly what the number counted.
     tz = forms.ChoiceField(required=False, choices=[("UTC", "UTC")], widget=forms.HiddenInput, label="Time zone")
-
-    def __init__(self, data, *, projects: list[str], environments: list[str]):
-        super().__init__(data)
-        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
-        self.fields["environment"].choices = [("", "All environments"), *((name, name) for name in environments)]
 
 
 def live_now(queryset) -> list[Deployment]:
@@ -136,14 +136,8 @@ def deployments(request: HttpRequest) -> HttpResponse:
     return render(request, "deployments/list.html", context, status=400 if form.errors else 200)
 
 
-class LiveFilterForm(QueryFilterForm):
-    project = forms.ChoiceField(required=False)
-    environment = forms.ChoiceField(required=False)
-
-    def __init__(self, data, *, projects: list[str], environments: list[str]):
-        super().__init__(data)
-        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
-        self.fields["environment"].choices = [("", "All environments"), *((name, name) for name in environments)]
+class LiveFilterForm(OrgFilterForm):
+    """The matrix's filters: a project, an environment."""
 
 
 @org_page

@@ -17,20 +17,20 @@ from incidents.models import IncidentSource, IncidentStatus
 from incidents.services import MAX_ATTRIBUTION_WINDOW
 from releases.selectors import project_list
 from releasetracker.errors import DomainError
-from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
+from releasetracker.page_helpers import (
+    DateRangeMixin,
+    OrgFilterForm,
+    day_end,
+    day_start,
+    paginate,
+    query_without,
+)
 from releasetracker.pages import org_admin_page, org_page, page_context, show_once_keep, show_once_take
 
 
-class IncidentFilterForm(DateRangeMixin, QueryFilterForm):
+class IncidentFilterForm(DateRangeMixin, OrgFilterForm):
     field_order = ["status", "environment", "project", "since", "until"]
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *IncidentStatus.choices])
-    environment = forms.ChoiceField(required=False)
-    project = forms.ChoiceField(required=False)
-
-    def __init__(self, data, *, projects: list[str], environments: list[str]):
-        super().__init__(data)
-        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
-        self.fields["environment"].choices = [("", "All environments"), *((name, name) for name in environments)]
 
 
 @org_page

@@ -16,7 +16,7 @@ from metrics.selectors import dora_metrics
 from releases.selectors import project_list
 from releasetracker.errors import DomainError
 from releasetracker.exports import csv_response, wants_csv
-from releasetracker.page_helpers import QueryFilterForm, humanize_seconds, query_without
+from releasetracker.page_helpers import OrgFilterForm, humanize_seconds, query_without
 from releasetracker.pages import org_page, page_context
 
 WINDOW_CHOICES = [(7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"), (180, "Last 180 days")]
@@ -24,21 +24,17 @@ DEFAULT_WINDOW = 30
 DAILY_BARS_UP_TO_DAYS = 31
 
 
-class MetricsFilterForm(QueryFilterForm):
+class MetricsFilterForm(OrgFilterForm):
+    field_order = ["days", "project", "environment"]
     days = forms.TypedChoiceField(choices=WINDOW_CHOICES, coerce=int, required=False, label="Window")
-    project = forms.ChoiceField(required=False)
     environment = forms.ChoiceField(required=False, help_text="default: all production environments")
+    all_environments_label = "Production (all)"
 
     def __init__(self, data, *, projects: list[str], environments: list[str]):
-        super().__init__(data)
+        super().__init__(data, projects=projects, environments=environments)
         if "days" not in self.data:
             # The select shows the window the figures cover, so Apply without a change keeps it.
             self.data = {**self.data, "days": str(DEFAULT_WINDOW)}
-        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
-        self.fields["environment"].choices = [
-            ("", "Production (all)"),
-            *((name, name) for name in environments),
-        ]
 
 
 # Tiles -------------------------------------------------------------------------------------------

@@ -21,25 +21,26 @@ from releases.serializers import ReleaseSerializer
 from releasetracker.api.serializers import model_max_length
 from releasetracker.errors import DomainError
 from releasetracker.exports import serializer_csv_response, wants_csv
-from releasetracker.page_helpers import DateRangeMixin, QueryFilterForm, day_end, day_start, paginate, query_without
+from releasetracker.page_helpers import (
+    DateRangeMixin,
+    OrgFilterForm,
+    QueryFilterForm,
+    day_end,
+    day_start,
+    paginate,
+    query_without,
+)
 from releasetracker.pages import org_page, page_context
 
 
-class TimelineFilterForm(DateRangeMixin, QueryFilterForm):
+class TimelineFilterForm(DateRangeMixin, OrgFilterForm):
     field_order = ["q", "project", "environment", "status", "since", "until"]
     q = forms.CharField(required=False, max_length=200, label="Version")
-    project = forms.ChoiceField(required=False)
-    environment = forms.ChoiceField(required=False)
     status = forms.ChoiceField(
         required=False,
         choices=[("", "Any status"), *DeploymentStatus.choices],
         help_text="latest deployment status (in the chosen environment, or in any)",
     )
-
-    def __init__(self, data, *, projects: list[str], environments: list[str]):
-        super().__init__(data)
-        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
-        self.fields["environment"].choices = [("", "All environments"), *((name, name) for name in environments)]
 
 
 @org_page

@@ -41,6 +41,22 @@ _DAY_BOUNDS = [
 ]
 
 
+class OrgFilterForm(QueryFilterForm):
+    """A filter form whose project and environment are chosen from the organization's own names."""
+
+    project = forms.ChoiceField(required=False)
+    environment = forms.ChoiceField(required=False)
+    all_environments_label = "All environments"
+
+    def __init__(self, data, *, projects: list[str], environments: list[str]):
+        super().__init__(data)
+        self.fields["project"].choices = [("", "All projects"), *((name, name) for name in projects)]
+        self.fields["environment"].choices = [
+            ("", self.all_environments_label),
+            *((name, name) for name in environments),
+        ]
+
+
 class DateRangeMixin(forms.Form):
     since = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=_DAY_BOUNDS
