@@ -32,8 +32,10 @@ DEPLOYMENT = Deployment._meta.db_table
 COMMIT = Commit._meta.db_table
 RELEASE_COMMIT = ReleaseCommit._meta.db_table
 
-# Ids per statement: well under SQLite's parameter limit.
-CHUNK = 500
+# Ids per statement: well under SQLite's parameter limit; PostgreSQL has none worth the name, so
+# there one statement takes all the ids a request can bring and the query count stays constant.
+SQLITE_CHUNK = 500
+CHUNK = 20_000
 
 NEVER = "1 = 0"
 
@@ -94,14 +96,19 @@ def _in(column: str, ids: Sequence[int], params: dict, *, prefix: str = "id") ->
     return f"{column} IN ({', '.join(names)})"
 
 
-def _bare_by_commit(organization_id: int, commit_ids: Sequence[int], params: dict) -> str | None:
+def _environment_ids(organization_id: int) -> list[int]:
+    return list(Environment.objects.filter(organization_id=organization_id).values_list("id", flat=True))
+
+
+def _bare_by_commit(
+    organization_id: int, environment_ids: Sequence[int], commit_ids: Sequence[int], params: dict
+) -> str | None:
     """The filter of the deployments without a release that name these commits' shas.
 
     It names the organization's environments, so the lookup goes through the whole
     ``(organization, environment, commit_sha)`` index rather than every bare deployment of the
     organization. ``None`` when the organization has no environment (so no deployment).
     """
-    environment_ids = list(Environment.objects.filter(organization_id=organization_id).values_list("id", flat=True))
     if not environment_ids:
         return None
     params["org"] = organization_id
@@ -113,7 +120,8 @@ def _bare_by_commit(organization_id: int, commit_ids: Sequence[int], params: dic
 
 def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
     ids = sorted(set(ids))
-    return [ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK)]
+    size = SQLITE_CHUNK if connection.features.max_query_params else CHUNK
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def first_deployments_add_deployment(deployment: Deployment) -> None:
@@ -162,9 +170,10 @@ def first_deployments_add_release_commits(*, organization_id: int, release_id: i
 
 def first_deployments_add_commits(*, organization_id: int, commit_ids: Sequence[int]) -> None:
     """Commits stored: a successful deployment without a release may have named one's sha before it existed."""
+    environment_ids = _environment_ids(organization_id)
     for chunk in _chunks(commit_ids):
         params: dict = {}
-        bare_filter = _bare_by_commit(organization_id, chunk, params)
+        bare_filter = _bare_by_commit(organization_id, environment_ids, chunk, params)
         if bare_filter is not None:
             _upsert_earliest(NEVER, bare_filter, params)
 
@@ -188,10 +197,11 @@ def first_deployments_recompute_commits(*, organization_id: int, commit_ids: Seq
     For the rare changes that can move a first deployment anywhere: an admin deleting a release,
     a project, a deployment or a release's commit link.
     """
+    environment_ids = _environment_ids(organization_id)
     for chunk in _chunks(commit_ids):
         FirstDeployment.objects.filter(organization_id=organization_id, commit_id__in=chunk).delete()
         params: dict = {}
-        bare_filter = _bare_by_commit(organization_id, chunk, params)
+        bare_filter = _bare_by_commit(organization_id, environment_ids, chunk, params)
         if bare_filter is not None:
             release_filter = f"d.organization_id = %(org)s AND {_in('rc.commit_id', chunk, params)}"
             _upsert_earliest(release_filter, bare_filter, params)
