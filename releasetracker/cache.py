@@ -10,8 +10,7 @@ import base64
 import pickle
 
 from django.core.cache.backends import db
-from django.db import connections, models, router, transaction
-from django.utils.timezone import now as tz_now
+from django.db import connections, router, transaction
 
 DEFAULT_TABLE = "rt_cache"
 
@@ -26,38 +25,28 @@ class DatabaseCache(db.DatabaseCache):
     """
 
     def incr(self, key, delta=1, version=None):
-        key = self.make_and_validate_key(key, version=version)
+        made_key = self.make_and_validate_key(key, version=version)
         alias = router.db_for_write(self.cache_model_class)
         connection = connections[alias]
         quote = connection.ops.quote_name
-        table, key_column = quote(self._table), quote("cache_key")
-        value_column, expires_column = quote("value"), quote("expires")
-        with transaction.atomic(using=alias), connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET {expires_column} = {expires_column} WHERE {key_column} = %s",  # noqa: S608 - quoted names, values bound
-                [key],
-            )
-            cursor.execute(
-                f"SELECT {value_column}, {expires_column} FROM {table} WHERE {key_column} = %s",  # noqa: S608
-                [key],
-            )
-            row = cursor.fetchone()
-            if row is None or self._expires(connection, row[1]) < tz_now():
-                raise ValueError(f"Key '{key}' not found")
-            # The rows are written by this cache alone, pickled as Django's own get() reads them.
-            stored = base64.b64decode(connection.ops.process_clob(row[0]).encode())
-            value = pickle.loads(stored) + delta  # noqa: S301
+        table, key_column, value_column = quote(self._table), quote("cache_key"), quote("value")
+        with transaction.atomic(using=alias):
+            with connection.cursor() as cursor:
+                # A no-op write that takes the row's lock until the transaction ends.
+                cursor.execute(
+                    f"UPDATE {table} SET {value_column} = {value_column} WHERE {key_column} = %s",  # noqa: S608 - quoted names, values bound
+                    [made_key],
+                )
+            # Read as every other read of this cache: expiry, decoding and all (None: missing or expired).
+            current = self.get(key, version=version)
+            if current is None:
+                raise ValueError(f"Key '{made_key}' not found")
+            value = current + delta
+            # Only the value changes: the expiry the counter's window started with stays.
             encoded = base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
-            cursor.execute(
-                f"UPDATE {table} SET {value_column} = %s WHERE {key_column} = %s",  # noqa: S608
-                [encoded, key],
-            )
-        return value
-
-    @staticmethod
-    def _expires(connection, value):
-        # The column comes back aware or naive depending on the backend: converted as Django's get() does.
-        expression = models.Expression(output_field=models.DateTimeField())
-        for converter in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
-            value = converter(value, expression, connection)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET {value_column} = %s WHERE {key_column} = %s",  # noqa: S608
+                    [encoded, made_key],
+                )
         return value
