@@ -9,7 +9,6 @@ exception handler (a ``DomainError`` from the selector becomes a 400 naming the 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -263,10 +262,3 @@ class DoraMetricsView(FormatParameterMixin, APIView):
         if isinstance(request.accepted_renderer, CSVRenderer):
             return csv_response(filename="dora-metrics.csv", header=SERIES_HEADER, rows=dora_series_rows(result))
         return Response(result)
-
-    def handle_exception(self, exc):
-        # Errors read as JSON in the native shape, whatever format was asked for.
-        if isinstance(getattr(self.request, "accepted_renderer", None), CSVRenderer):
-            self.request.accepted_renderer = JSONRenderer()
-            self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)

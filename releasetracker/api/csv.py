@@ -28,7 +28,15 @@ class CSVRenderer(BaseRenderer):
 
 class FormatParameterMixin:
     """``?format=`` names a format the endpoint has, else it is a 400 naming the parameter
-    (DRF answers a 404, as if the resource were missing)."""
+    (DRF answers a 404, as if the resource were missing); and an error is JSON whatever format
+    was asked for."""
+
+    def handle_exception(self, exc):
+        # A 400 for a bad filter or a 401 reads as JSON, like every other error of the API.
+        if isinstance(getattr(self.request, "accepted_renderer", None), CSVRenderer):
+            self.request.accepted_renderer = JSONRenderer()
+            self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
 
     def perform_content_negotiation(self, request, force=False):
         try:
@@ -61,12 +69,3 @@ class CSVListMixin:
             filename=self.csv_filename,
             context=self.get_serializer_context(),
         )
-
-    def handle_exception(self, exc):
-        # A 400 for a bad filter or a 401 reads as JSON, like every other error of the API.
-        if getattr(self.request, "accepted_renderer", None) is not None and isinstance(
-            self.request.accepted_renderer, CSVRenderer
-        ):
-            self.request.accepted_renderer = JSONRenderer()
-            self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
