@@ -7,7 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -25,7 +25,7 @@ from releasetracker.page_helpers import (
     paginate,
     query_without,
 )
-from releasetracker.pages import org_admin_page, org_page, page_context, show_once_keep, show_once_take
+from releasetracker.pages import org_admin_page, org_page, page_context, see_other, show_once_keep, show_once_take
 
 
 class IncidentFilterForm(DateRangeMixin, OrgFilterForm):
@@ -104,11 +104,8 @@ MADE_HERE = (IncidentSource.OPSGENIE, IncidentSource.GENERIC)
 
 
 def _back_to_settings(request: HttpRequest, query: str = "") -> HttpResponse:
-    # 303 See Other: the browser follows with a GET, so a reload of what it shows posts nothing.
     url = reverse("orgs:incident-settings", kwargs={"org_slug": request.org.slug})
-    response = redirect(f"{url}?{query}" if query else url)
-    response.status_code = 303
-    return response
+    return see_other(f"{url}?{query}" if query else url)
 
 
 def _has_secret(current, source: str) -> bool:

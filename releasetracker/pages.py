@@ -220,6 +220,14 @@ def org_home(request: HttpRequest) -> HttpResponse:
     return redirect("releases:timeline", org_slug=request.org.slug)
 
 
+def see_other(url: str) -> HttpResponse:
+    """303 See Other after a form's POST: the browser follows with a GET, so a reload of the page
+    it lands on posts nothing again (post/redirect/get)."""
+    response = redirect(url)
+    response.status_code = 303
+    return response
+
+
 # Organization settings ---------------------------------------------------------------------------
 
 
@@ -250,9 +258,7 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
         context = page_context(request, form=form, nav="settings")
         return render(request, "settings/organization.html", context, status=400)
     messages.success(request, f"Times on {request.org.name}'s pages are now shown in {request.org.timezone}.")
-    response = redirect(reverse("orgs:settings", kwargs={"org_slug": request.org.slug}))
-    response.status_code = 303
-    return response
+    return see_other(reverse("orgs:settings", kwargs={"org_slug": request.org.slug}))
 
 
 # API tokens ------------------------------------------------------------------------------------
@@ -318,10 +324,7 @@ def _tokens_page(request: HttpRequest, form: TokenCreateForm, *, status=200) -> 
 
 
 def _back_to_tokens(request: HttpRequest) -> HttpResponse:
-    # 303 See Other: the browser follows with a GET, so a reload never posts the form again.
-    response = redirect(reverse("orgs:tokens", kwargs={"org_slug": request.org.slug}))
-    response.status_code = 303
-    return response
+    return see_other(reverse("orgs:tokens", kwargs={"org_slug": request.org.slug}))
 
 
 def _show_once(request: HttpRequest, issued: IssuedToken) -> HttpResponse:
