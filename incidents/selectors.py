@@ -1,6 +1,5 @@
 """Reads of incidents and of an organization's incident settings, scoped by organization."""
 
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -17,15 +16,6 @@ def incident_list(*, organization: Organization) -> QuerySet[Incident]:
         .select_related("environment", "project", "deployment", "deployment__release")
         .order_by("-started_at", "-id")
     )
-
-
-def incident_get(*, organization: Organization, public_id) -> Incident | None:
-    """An incident by its public id; None for a malformed id, as for another organization's."""
-    try:
-        key = uuid.UUID(str(public_id))
-    except ValueError:
-        return None
-    return incident_list(organization=organization).filter(public_id=key).first()
 
 
 def incident_get_by_external_id(*, organization: Organization, source: str, external_id: str) -> Incident | None:
