@@ -279,13 +279,13 @@ class DeploymentStatusChangeAdmin(admin.ModelAdmin):
 
 @admin.register(FirstDeployment)
 class FirstDeploymentAdmin(admin.ModelAdmin):
-    """Each commit's first successful deployment per environment and project: derived from the
-    deployments by the services (lead time reads it), readable here for support, never edited."""
+    """Each commit's first successful deployment per lead-time scope: derived from the deployments
+    by the services (lead time reads it), readable here for support, never edited."""
 
-    list_display = ["commit", "environment", "project_key", "deployment", "occurred_at", "organization"]
+    list_display = ["commit", "environment_key", "project_key", "deployment", "occurred_at", "organization"]
     list_filter = ["organization"]
     search_fields = ["commit__sha"]
-    list_select_related = ["commit", "environment", "deployment__environment", "deployment__release", "organization"]
+    list_select_related = ["commit", "deployment__environment", "deployment__release", "organization"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False
 

@@ -1,4 +1,8 @@
-"""Keeping ``FirstDeployment`` exact: each commit's first successful deployment per environment and project.
+"""Keeping ``FirstDeployment`` exact: each commit's first successful deployment in every lead-time scope.
+
+A successful deployment to environment E of project P counts in four scopes: (E, P), (E, every
+project), and, when E is a production environment, (every production environment, P) and
+(every production environment, every project); without a project only the "every project" ones.
 
 The rows are a function of three things: the successful deployments (their environment, project
 and time), the commits of their releases, and, for a deployment without a release, the commit
@@ -9,8 +13,9 @@ transaction:
 - a success that stops being one (``first_deployments_remove_deployment``): the rows it held are
   recomputed from the deployments that remain;
 - commits appended to a release that was already deployed (``first_deployments_add_release_commits``);
-- a commit stored with the sha of an earlier deployment without a release
-  (``first_deployments_add_commits``).
+- a commit stored with the sha of an earlier deployment without a release, or gaining its time
+  (``first_deployments_add_commits``);
+- an environment joining or leaving production (``first_deployments_environment_changed``).
 
 Adding a success can only make a first deployment earlier, so the adds are one
 ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` that keeps the earlier of the stored row and
@@ -29,6 +34,7 @@ from releases.models import Commit, ReleaseCommit
 
 FIRST = FirstDeployment._meta.db_table
 DEPLOYMENT = Deployment._meta.db_table
+ENVIRONMENT = Environment._meta.db_table
 COMMIT = Commit._meta.db_table
 RELEASE_COMMIT = ReleaseCommit._meta.db_table
 
@@ -47,40 +53,60 @@ def _sources(release_filter: str, bare_filter: str) -> str:
     has no release (``d`` is the deployment, ``rc`` the release's commit link, ``c`` the commit).
     """
     return f"""
-        SELECT d.organization_id, rc.commit_id, d.environment_id, COALESCE(d.project_id, 0) AS project_key,
-               d.id AS deployment_id, d.occurred_at
+        SELECT d.organization_id, rc.commit_id, d.environment_id, d.project_id, d.id AS deployment_id, d.occurred_at
         FROM {DEPLOYMENT} d JOIN {RELEASE_COMMIT} rc ON rc.release_id = d.release_id
         WHERE d.status = '{DeploymentStatus.SUCCESS}' AND {release_filter}
         UNION ALL
-        SELECT d.organization_id, c.id AS commit_id, d.environment_id, COALESCE(d.project_id, 0) AS project_key,
-               d.id AS deployment_id, d.occurred_at
+        SELECT d.organization_id, c.id AS commit_id, d.environment_id, d.project_id, d.id AS deployment_id,
+               d.occurred_at
         FROM {DEPLOYMENT} d JOIN {COMMIT} c ON c.organization_id = d.organization_id AND c.sha = d.commit_sha
         WHERE d.release_id IS NULL AND d.status = '{DeploymentStatus.SUCCESS}' AND {bare_filter}"""  # noqa: S608
 
 
+# The four scopes a deployment counts in: by its own environment (1) or every production one (0),
+# by its own project (1) or every project (0).
+KINDS = "(SELECT 1 AS by_env, 1 AS by_project UNION ALL SELECT 1, 0 UNION ALL SELECT 0, 1 UNION ALL SELECT 0, 0)"
+
+
+def _scoped(release_filter: str, bare_filter: str) -> str:
+    """The filtered sources once per scope they count in, with the scope's keys and the commit's time."""
+    return f"""
+        SELECT s.organization_id, s.commit_id,
+               CASE WHEN k.by_env = 1 THEN s.environment_id ELSE {FirstDeployment.ALL} END AS environment_key,
+               CASE WHEN k.by_project = 1 THEN s.project_id ELSE {FirstDeployment.ALL} END AS project_key,
+               s.deployment_id, s.occurred_at, COALESCE(c.timestamp, c.created_at) AS committed_at
+        FROM ({_sources(release_filter, bare_filter)}) s
+        JOIN {ENVIRONMENT} e ON e.id = s.environment_id
+        JOIN {COMMIT} c ON c.id = s.commit_id
+        CROSS JOIN {KINDS} k
+        WHERE (k.by_env = 1 OR e.is_production) AND (k.by_project = 0 OR s.project_id IS NOT NULL)"""  # noqa: S608
+
+
 def _upsert_earliest(release_filter: str, bare_filter: str, params: dict, *, empty: bool = False) -> None:
-    """Store the earliest of the filtered sources per row, unless the stored row is earlier already.
+    """Store the earliest of the filtered sources per scope, unless the stored row is earlier already.
 
     ``empty``: no row of these sources is stored, so a plain insert does (the benchmark's bulk
     load drops the unique constraint the conflict clause needs).
     """
     params = {**params, "now": connection.ops.adapt_datetimefield_value(timezone.now())}
     sql = f"""
-    INSERT INTO {FIRST} (organization_id, commit_id, environment_id, project_key, deployment_id, occurred_at,
-                         created_at, updated_at)
-    SELECT organization_id, commit_id, environment_id, project_key, deployment_id, occurred_at, %(now)s, %(now)s
+    INSERT INTO {FIRST} (organization_id, commit_id, environment_key, project_key, deployment_id, occurred_at,
+                         committed_at, created_at, updated_at)
+    SELECT organization_id, commit_id, environment_key, project_key, deployment_id, occurred_at, committed_at,
+           %(now)s, %(now)s
     FROM (
         SELECT s.*, ROW_NUMBER() OVER (
-                   PARTITION BY commit_id, environment_id, project_key ORDER BY occurred_at, deployment_id
+                   PARTITION BY commit_id, environment_key, project_key ORDER BY occurred_at, deployment_id
                ) AS n
-        FROM ({_sources(release_filter, bare_filter)}) s
+        FROM ({_scoped(release_filter, bare_filter)}) s
     ) ranked
     WHERE n = 1
     """  # noqa: S608
     if not empty:
         sql += f"""
-    ON CONFLICT (commit_id, environment_id, project_key) DO UPDATE
-    SET deployment_id = excluded.deployment_id, occurred_at = excluded.occurred_at, updated_at = excluded.updated_at
+    ON CONFLICT (commit_id, environment_key, project_key) DO UPDATE
+    SET deployment_id = excluded.deployment_id, occurred_at = excluded.occurred_at,
+        committed_at = excluded.committed_at, updated_at = excluded.updated_at
     WHERE excluded.occurred_at < {FIRST}.occurred_at
        OR (excluded.occurred_at = {FIRST}.occurred_at AND excluded.deployment_id < {FIRST}.deployment_id)
     """  # noqa: S608
@@ -135,27 +161,13 @@ def first_deployments_add_deployment(deployment: Deployment) -> None:
 def first_deployments_remove_deployment(deployment: Deployment) -> None:
     """A deployment stopped being a success: the rows it held fall to the next earliest success.
 
-    Only the rows that name it can change (it was no other commit's first deployment), all in its
-    own environment and project; each is recomputed from the deployments that remain.
+    Only the rows that name it can change (it was no other commit's first deployment); their
+    commits are recomputed from the deployments that remain.
     """
     rows = FirstDeployment.objects.filter(organization_id=deployment.organization_id, deployment_id=deployment.pk)
-    commit_ids = list(rows.values_list("commit_id", flat=True))
-    if not commit_ids:
-        return
-    rows.delete()
-    for chunk in _chunks(commit_ids):
-        params = {
-            "org": deployment.organization_id,
-            "environment": deployment.environment_id,
-            "project_key": deployment.project_id or 0,
-        }
-        scope = (
-            "d.organization_id = %(org)s AND d.environment_id = %(environment)s"
-            " AND COALESCE(d.project_id, 0) = %(project_key)s"
-        )
-        release_filter = f"{scope} AND {_in('rc.commit_id', chunk, params)}"
-        bare_filter = f"{scope} AND {_in('c.id', chunk, params)}"
-        _upsert_earliest(release_filter, bare_filter, params)
+    commit_ids = list(rows.values_list("commit_id", flat=True).distinct())
+    if commit_ids:
+        first_deployments_recompute_commits(organization_id=deployment.organization_id, commit_ids=commit_ids)
 
 
 def first_deployments_add_release_commits(*, organization_id: int, release_id: int, commit_ids: Sequence[int]) -> None:
@@ -169,13 +181,37 @@ def first_deployments_add_release_commits(*, organization_id: int, release_id: i
 
 
 def first_deployments_add_commits(*, organization_id: int, commit_ids: Sequence[int]) -> None:
-    """Commits stored: a successful deployment without a release may have named one's sha before it existed."""
+    """Commits stored: a successful deployment without a release may have named one's sha before
+    it existed, and a commit first seen without a time may have gained one."""
     environment_ids = _environment_ids(organization_id)
     for chunk in _chunks(commit_ids):
         params: dict = {}
         bare_filter = _bare_by_commit(organization_id, environment_ids, chunk, params)
         if bare_filter is not None:
             _upsert_earliest(NEVER, bare_filter, params)
+        _refresh_commit_times(organization_id, chunk)
+
+
+def _refresh_commit_times(organization_id: int, commit_ids: Sequence[int]) -> None:
+    params: dict = {"org": organization_id}
+    committed_at = f"(SELECT COALESCE(c.timestamp, c.created_at) FROM {COMMIT} c WHERE c.id = {FIRST}.commit_id)"  # noqa: S608
+    sql = f"""
+    UPDATE {FIRST} SET committed_at = {committed_at}
+    WHERE organization_id = %(org)s AND {_in("commit_id", commit_ids, params)} AND committed_at <> {committed_at}
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def first_deployments_environment_changed(environment: Environment) -> None:
+    """An environment joined or left production: the "every production environment" rows of the
+    commits deployed there gain or lose its deployments."""
+    commit_ids = list(
+        FirstDeployment.objects.filter(organization_id=environment.organization_id, environment_key=environment.pk)
+        .values_list("commit_id", flat=True)
+        .distinct()
+    )
+    first_deployments_recompute_commits(organization_id=environment.organization_id, commit_ids=commit_ids)
 
 
 def first_deployments_fill(*, organization_id: int | None = None) -> None:
@@ -192,10 +228,11 @@ def first_deployments_fill(*, organization_id: int | None = None) -> None:
 
 
 def first_deployments_recompute_commits(*, organization_id: int, commit_ids: Sequence[int]) -> None:
-    """Recompute every row of these commits (all environments and projects) from the deployments.
+    """Recompute every row of these commits (every scope) from the deployments.
 
-    For the rare changes that can move a first deployment anywhere: an admin deleting a release,
-    a project, a deployment or a release's commit link.
+    For the changes that can move a first deployment anywhere: a success that stops being one,
+    an environment joining or leaving production, and an admin deleting a release, a project, a
+    deployment or a release's commit link.
     """
     environment_ids = _environment_ids(organization_id)
     for chunk in _chunks(commit_ids):

@@ -168,35 +168,49 @@ class DeploymentStatusChange(OrgOwned):
 
 
 class FirstDeployment(OrgOwned):
-    """A commit's first successful deployment to one environment and project (0: no project).
+    """A commit's first successful deployment in one lead-time scope.
 
     Lead time asks, for every commit deployed in its window, whether the commit reached the same
     scope before: answered from the deployments, that walks every release containing the commit
-    on every read. These rows hold the answer, kept by the deployment services in the writing
-    transaction (``deployments.first_deployments``); a metrics scope (some environments, maybe
-    one project) takes the earliest of its rows per commit.
+    on every read. These rows hold the answer for every scope the metrics can be asked for, kept
+    by the deployment services in the writing transaction (``deployments.first_deployments``):
+    one environment or every production environment together (``environment_key`` 0), one
+    project or every project (``project_key`` 0). So a scope's lead time is one index range of
+    its own rows, each already that commit's first deployment there.
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     commit = models.ForeignKey(Commit, on_delete=models.CASCADE, related_name="+", db_index=False)
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+", db_index=False)
-    # The deployment's project, 0 without one: a plain number, so the unique key holds with no NULL.
-    project_key = models.BigIntegerField(default=0)
+    # The environment's id, or ALL (0): the organization's production environments together.
+    environment_key = models.BigIntegerField()
+    # The project's id, or ALL (0): every project, and deployments without one.
+    project_key = models.BigIntegerField()
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="+", db_index=False)
     occurred_at = models.DateTimeField()
+    # The commit's time (when the tracker first saw it, if unknown): lead time is the span to
+    # ``occurred_at``, read without a join to the commits.
+    committed_at = models.DateTimeField()
+
+    ALL = 0
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["commit", "environment", "project_key"], name="deployments_firstdeployment_unique_scope"
+                fields=["commit", "environment_key", "project_key"], name="deployments_firstdeployment_unique_scope"
             ),
         ]
         indexes = [
-            # Lead time's window scan: the commits first deployed to an environment in a time range.
-            models.Index(fields=["organization", "environment", "occurred_at"], name="deployments_first_org_env_time"),
+            # Lead time: a scope's commits first deployed in a time range, with their commit time.
+            models.Index(
+                fields=["organization", "environment_key", "project_key", "occurred_at"],
+                include=["committed_at"],
+                name="deployments_first_scope_time",
+            ),
             # Rows to recompute when their deployment stops being a success.
             models.Index(fields=["deployment"], name="deployments_first_deployment"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.commit_id} first in {self.environment_id} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+        environment = "production" if self.environment_key == self.ALL else f"environment {self.environment_key}"
+        project = "every project" if self.project_key == self.ALL else f"project {self.project_key}"
+        return f"{self.commit_id} first in {environment}, {project} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"

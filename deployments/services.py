@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from deployments.first_deployments import (
     first_deployments_add_deployment,
+    first_deployments_environment_changed,
     first_deployments_recompute_commits,
     first_deployments_remove_deployment,
 )
@@ -107,12 +108,15 @@ def environment_update(
             raise Conflict(f"an environment named '{name}' already exists", field="name")
         environment.name = name
         changed.append("name")
+    production_changed = is_production is not None and bool(is_production) != environment.is_production
     if is_production is not None:
         environment.is_production = bool(is_production)
         changed.append("is_production")
     try:
         with transaction.atomic():
             environment.save(update_fields=changed)
+            if production_changed:
+                first_deployments_environment_changed(environment)
     except IntegrityError:
         raise Conflict(f"an environment named '{name}' already exists", field="name") from None
     return environment

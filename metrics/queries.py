@@ -1,20 +1,20 @@
 """The SQL behind the DORA metrics: two aggregate statements per request, written for PostgreSQL and SQLite.
 
 Why raw SQL: the definitions (DESIGN.md, "DORA metrics") need window functions (the last success
-before a hotfix, the next good success after a failure), a per-commit "first deployment" anti-join
-(over ``FirstDeployment``, which the deployment services keep) and percentiles. The ORM cannot
+before a hotfix, the next good success after a failure) and percentiles (lead time reads each
+commit's first deployment from ``FirstDeployment``, which the deployment services keep). The ORM cannot
 express those without loading rows into Python, which is what we must not do at a million
 deployments.
 
-Every statement starts from ``deployments_deployment`` (lead time: ``FirstDeployment``) filtered
-by organization, the environments in scope and the time window, so PostgreSQL walks the
-``(organization, environment, occurred_at)`` index. Only aggregates leave the database: one row
-per chart bucket plus one row (``k = -1``) for the whole window.
+Every statement starts from ``deployments_deployment`` filtered by organization, the environments
+in scope and the time window, so PostgreSQL walks the ``(organization, environment, occurred_at)``
+index (lead time: ``FirstDeployment``'s rows of the scope, through its own index). Only
+aggregates leave the database: one row per chart bucket plus one row (``k = -1``) for the whole
+window.
 
-The two dialects differ in five places only, each behind a small function below: the seconds
-between two times, the bucket number of a time, the ``is_failure`` tag test, the percentile
-(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite)
-and the row-by-row lookups of a window's commits (``OFFSET 0`` on PostgreSQL).
+The two dialects differ in four places only, each behind a small function below: the seconds
+between two times, the bucket number of a time, the ``is_failure`` tag test and the percentile
+(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite).
 
 Only table names, fixed fragments and generated placeholder names are formatted into the SQL
 (hence the ``noqa: S608``); every value, ids and times included, is a query parameter.
@@ -56,6 +56,9 @@ class Scope:
     bucket_seconds: int
     # The organization's production environments: where an incident's commit is looked for.
     production_ids: Sequence[int] = ()
+    # Lead time's scope among ``FirstDeployment``'s: the one environment asked for, or every
+    # production environment (``FirstDeployment.ALL``).
+    environment_key: int = FirstDeployment.ALL
 
 
 def _postgres() -> bool:
@@ -91,20 +94,6 @@ def _tagged_failure(alias: str) -> str:
         f"(CASE WHEN EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE json_each.value = 'is_failure')"  # noqa: S608
         " THEN 1 ELSE 0 END)"
     )
-
-
-def _row_by_row() -> str:
-    """A subquery's suffix that keeps it a lookup run per row of the query around it.
-
-    PostgreSQL merges a subquery into the query around it and then picks the join method from
-    its row estimates, which for a window of one organization's deployments can be off by a
-    hundred times either way (other organizations' recent rows; organization, environment and
-    time are not independent). Too high, it hashes every release commit of the organization's
-    history; too low, it rescans a materialized list of earlier deployments once per commit.
-    ``OFFSET 0`` stops the merge,
-    so each lookup goes through its index whatever the estimate. SQLite joins row by row anyway.
-    """
-    return " OFFSET 0" if _postgres() else ""
 
 
 def _percentiles(source: str, value: str, percentiles: dict[str, float]) -> str:
@@ -397,46 +386,26 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     return sql, params
 
 
-def _first_scope_sql(alias: str, scope: Scope, params: dict) -> str:
-    """The scope's organization, environments (and project) for ``FirstDeployment`` rows ``alias``."""
-    placeholders = []
-    for index, environment_id in enumerate(scope.environment_ids):
-        params[f"env{index}"] = environment_id
-        placeholders.append(f"%(env{index})s")
-    sql = f"{alias}.organization_id = %(org)s AND {alias}.environment_id IN ({', '.join(placeholders)})"
-    if scope.project_id is not None:
-        sql += f" AND {alias}.project_key = %(project)s"
-    return sql
-
-
 def lead_time_sql(scope: Scope) -> tuple[str, dict]:
     """Change lead time per bucket and in total: median, p90 and the number of commits counted.
 
     A commit counts when its first successful deployment in scope falls in the window. The
-    deployment services keep each commit's first successful deployment per environment and
-    project (``FirstDeployment``), so a scope's first deployment of a commit is the earliest of
-    its rows there: the window's rows through the (organization, environment, time) index, then
-    one indexed look per commit that no row of the scope is before ``since``.
+    deployment services keep each commit's first successful deployment in every scope a request
+    can ask for (``FirstDeployment``: one environment or every production one, one project or
+    every project), with the commit's time: so the scope's commits are one range of the
+    ``deployments_first_scope_time`` index, each row already the commit's first there.
     """
     params = _params(scope)
+    params["environment_key"] = scope.environment_key
+    params["project_key"] = FirstDeployment.ALL if scope.project_id is None else scope.project_id
     sql = f"""
-    WITH first_in_window AS (
-        SELECT f.commit_id, MIN(f.occurred_at) AS deployed_at
-        FROM {FIRST_DEPLOYMENT} f
-        WHERE {_first_scope_sql("f", scope, params)}
-          AND f.occurred_at >= %(since)s AND f.occurred_at < %(until)s
-        GROUP BY f.commit_id
-    ),
-    lead AS (
-        SELECT {_bucket("f.deployed_at", scope)} AS bucket,
+    WITH lead AS (
+        SELECT {_bucket("f.occurred_at", scope)} AS bucket,
                -- An unknown commit time falls back to when the tracker first saw the commit.
-               {_seconds("f.deployed_at", "COALESCE(c.timestamp, c.created_at)")} AS seconds
-        FROM first_in_window f JOIN {COMMIT} c ON c.id = f.commit_id
-        WHERE NOT EXISTS (
-            SELECT 1 FROM {FIRST_DEPLOYMENT} e
-            WHERE e.commit_id = f.commit_id AND {_first_scope_sql("e", scope, params)}
-              AND e.occurred_at < %(since)s{_row_by_row()}
-        )
+               {_seconds("f.occurred_at", "f.committed_at")} AS seconds
+        FROM {FIRST_DEPLOYMENT} f
+        WHERE f.organization_id = %(org)s AND f.environment_key = %(environment_key)s
+          AND f.project_key = %(project_key)s AND f.occurred_at >= %(since)s AND f.occurred_at < %(until)s
     ),
     expanded AS (
         -- Values <= 0 (a commit time after its deployment: clock skew, rebases) are left out.

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from django.db.models.expressions import RawSQL
 
-from deployments.models import Deployment, Environment
+from deployments.models import Deployment, Environment, FirstDeployment
 from metrics import queries
 from releases.models import Project
 from releasetracker.errors import DomainError
@@ -211,6 +211,7 @@ def dora_metrics(
             anchor=anchor,
             bucket_seconds=size,
             production_ids=environment_ids if environment is None else _environment_ids(organization, None),
+            environment_key=FirstDeployment.ALL if environment is None else environment_ids[0],
         )
         changes = queries.changes(scope)
         leads = queries.lead_times(scope)

@@ -20,7 +20,7 @@ from django.db import connection
 
 from deployments.first_deployments import first_deployments_fill
 from deployments.models import FINAL_STATUSES, Deployment, DeploymentStatus, Environment, FirstDeployment
-from deployments.services import deployment_record, deployment_update
+from deployments.services import deployment_record, deployment_update, environment_update
 from metrics import queries
 from releases.models import Commit, Project, Release, ReleaseCommit
 from releases.services import CommitInput, commits_record, release_add_commits, release_create
@@ -42,7 +42,7 @@ def sha(number: int) -> str:
 def _rows(org) -> set[tuple]:
     return set(
         FirstDeployment.objects.filter(organization=org).values_list(
-            "commit_id", "environment_id", "project_key", "deployment_id", "occurred_at"
+            "commit_id", "environment_key", "project_key", "deployment_id", "occurred_at", "committed_at"
         )
     )
 
@@ -59,10 +59,13 @@ def _random_writes(org, rng: random.Random, steps: int) -> None:
 
     def commits(count: int) -> list[CommitInput]:
         numbers = rng.sample(range(40), count)
-        return [CommitInput(sha=sha(n), timestamp=START - timedelta(hours=n)) for n in numbers]
+        # Every fifth commit comes without a time: a later push of it (its short sha) brings one.
+        return [CommitInput(sha=sha(n), timestamp=START - timedelta(hours=n) if n % 5 else None) for n in numbers]
 
     for step in range(steps):
-        action = rng.choice(["release", "deploy", "deploy", "deploy_sha", "status", "status", "append", "push"])
+        action = rng.choice(
+            ["release", "deploy", "deploy", "deploy_sha", "status", "status", "append", "push", "production"]
+        )
         if action == "release" or not releases:
             version = f"1.{step}"
             project = rng.choice([["api"], ["web"], [], ["api", "web"]])
@@ -103,6 +106,13 @@ def _random_writes(org, rng: random.Random, steps: int) -> None:
         elif action == "push":
             number = rng.randrange(60)
             commits_record(organization=org, commits=[CommitInput(sha=sha(number)[:8], timestamp=START)])
+        elif action == "production":
+            # An environment joins or leaves production: the "every production environment" scope changes.
+            environment = Environment.objects.filter(organization=org, name=rng.choice(ENVIRONMENTS)).first()
+            if environment is not None:
+                environment_update(
+                    organization=org, environment=environment, is_production=not environment.is_production
+                )
 
 
 def _lead_time_by_definition(org, environments: list[Environment], project: Project | None) -> tuple[int, float]:
@@ -147,11 +157,19 @@ def test_the_kept_first_deployments_equal_a_computation_from_scratch_after_rando
 @pytest.mark.parametrize("seed", [7, 2024])
 def test_lead_time_after_random_writes_is_what_the_definition_gives(org, seed):
     _random_writes(org, random.Random(seed), steps=160)
-    production = list(Environment.objects.filter(organization=org, name__in=["production", "prod"]))
-    scopes = [(production, None), (production[:1], None)]
-    scopes += [(production, project) for project in Project.objects.filter(organization=org)]
+    production = list(Environment.objects.filter(organization=org, is_production=True))
+    projects = [None, *Project.objects.filter(organization=org)]
+    # Every production environment together, and each environment on its own; each with every
+    # project and with one.
+    scopes = [(production, FirstDeployment.ALL, project) for project in projects]
+    scopes += [
+        ([environment], environment.pk, project)
+        for environment in Environment.objects.filter(organization=org)
+        for project in projects
+    ]
+    assert len(scopes) >= 9
 
-    for environments, project in scopes:
+    for environments, environment_key, project in scopes:
         scope = queries.Scope(
             organization_id=org.pk,
             environment_ids=[e.pk for e in environments],
@@ -160,11 +178,12 @@ def test_lead_time_after_random_writes_is_what_the_definition_gives(org, seed):
             until=UNTIL,
             anchor=SINCE,
             bucket_seconds=7 * 86400,
+            environment_key=environment_key,
         )
         total = queries.lead_times(scope).get(queries.TOTAL, {"commits": 0, "lead_median": None})
         commits, median = _lead_time_by_definition(org, environments, project)
 
-        assert total["commits"] == commits
+        assert total["commits"] == commits, (environments, project)
         assert total["lead_median"] == pytest.approx(median)
 
 
@@ -177,6 +196,7 @@ def _lead_time(org, environments: list[Environment]) -> tuple[int, float | None]
         until=UNTIL,
         anchor=SINCE,
         bucket_seconds=7 * 86400,
+        environment_key=environments[0].pk,
     )
     total = queries.lead_times(scope).get(queries.TOTAL, {"commits": 0, "lead_median": None})
     return total["commits"], total["lead_median"]
@@ -237,7 +257,7 @@ def test_the_migration_fills_the_same_rows_for_deployments_recorded_before_it(or
     kept = _rows(org)
     FirstDeployment.objects.all().delete()
 
-    fill = importlib.import_module("deployments.migrations.0010_first_deployments").FILL
+    fill = importlib.import_module("deployments.migrations.0011_first_deployment_scopes").FILL
     with connection.cursor() as cursor:
         cursor.execute(fill)
 
