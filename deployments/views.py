@@ -1,7 +1,5 @@
 """The deployments page: what is live in each environment now, then the history, filterable."""
 
-from datetime import UTC
-
 from django import forms
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
@@ -23,6 +21,7 @@ from releases.selectors import project_list
 from releasetracker.exports import serializer_csv_response, wants_csv
 from releasetracker.page_helpers import (
     DateRangeMixin,
+    MetricsLinkMixin,
     OrgFilterForm,
     day_end,
     day_start,
@@ -32,21 +31,14 @@ from releasetracker.page_helpers import (
 from releasetracker.pages import org_page, page_context
 
 
-class DeploymentFilterForm(DateRangeMixin, OrgFilterForm):
+class DeploymentFilterForm(MetricsLinkMixin, DateRangeMixin, OrgFilterForm):
     field_order = ["environment", "is_production", "project", "status", "failed_change", "rework", "since", "until"]
-    # The metrics count production environments by default: their links land here with it.
-    is_production = forms.ChoiceField(
-        required=False, label="Kind", choices=[("", "Any environment"), ("1", "Production environments")]
-    )
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *DeploymentStatus.choices])
     failed_change = forms.ChoiceField(
         required=False, label="Failed change", choices=[("", "Any"), ("1", "Failed changes only")]
     )
     # The metrics' rework: successful deployments flagged is_fix or is_hotfix.
     rework = forms.ChoiceField(required=False, label="Rework", choices=[("", "Any"), ("1", "Fixes and hotfixes")])
-    # The metrics count whole UTC days: their links say so, and From/To are then read as UTC days
-    # instead of the organization's, so the list holds exactly what the number counted.
-    tz = forms.ChoiceField(required=False, choices=[("UTC", "UTC")], widget=forms.HiddenInput, label="Time zone")
 
 
 def live_now(queryset) -> list[Deployment]:
@@ -95,7 +87,7 @@ def deployments(request: HttpRequest) -> HttpResponse:
     now = live_now(queryset)
     if "status" in filters:
         queryset = queryset.filter(status=filters["status"])
-    days_in = UTC if filters.get("tz") == "UTC" else None
+    days_in = form.days_tz()
     since = day_start(filters["since"], days_in) if "since" in filters else None
     until = day_end(filters["until"], days_in) if "until" in filters else None
     if since is not None:

@@ -19,6 +19,7 @@ from releases.selectors import project_list
 from releasetracker.errors import DomainError
 from releasetracker.page_helpers import (
     DateRangeMixin,
+    MetricsLinkMixin,
     OrgFilterForm,
     day_end,
     day_start,
@@ -28,8 +29,8 @@ from releasetracker.page_helpers import (
 from releasetracker.pages import org_admin_page, org_page, page_context, see_other, show_once_keep, show_once_take
 
 
-class IncidentFilterForm(DateRangeMixin, OrgFilterForm):
-    field_order = ["status", "environment", "project", "since", "until"]
+class IncidentFilterForm(MetricsLinkMixin, DateRangeMixin, OrgFilterForm):
+    field_order = ["status", "environment", "is_production", "project", "since", "until"]
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *IncidentStatus.choices])
 
 
@@ -45,12 +46,15 @@ def incidents(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(status=filters["status"])
     if "environment" in filters:
         queryset = queryset.filter(environment__name=filters["environment"])
+    if "is_production" in filters:
+        queryset = queryset.filter(environment__is_production=True)
     if "project" in filters:
         queryset = queryset.filter(project__name=filters["project"])
+    days_in = form.days_tz()
     if "since" in filters:
-        queryset = queryset.filter(started_at__gte=day_start(filters["since"]))
+        queryset = queryset.filter(started_at__gte=day_start(filters["since"], days_in))
     if "until" in filters:
-        queryset = queryset.filter(started_at__lt=day_end(filters["until"]))
+        queryset = queryset.filter(started_at__lt=day_end(filters["until"], days_in))
     page, per_page = paginate(request, queryset)
     context = page_context(
         request,
@@ -59,6 +63,7 @@ def incidents(request: HttpRequest) -> HttpResponse:
         page=page,
         per_page=per_page,
         page_query=query_without(request, "page"),
+        dates_in_utc=days_in is not None,
         nav="incidents",
     )
     return render(request, "incidents/list.html", context, status=400 if form.errors else 200)

@@ -53,6 +53,8 @@ class Tile:
     explain: str = ""
     # The deployments view filtered to what is behind the number (set by the view).
     href: str = ""
+    # The incidents list of the same window and scope, for the numbers incidents feed.
+    incidents_href: str = ""
 
 
 def _rate(value: float | None) -> str:
@@ -356,20 +358,35 @@ CHART_FILTERS = {
     "failure_rate": TILE_FILTERS["change_failure_rate"],
     "recovery_time": TILE_FILTERS["recovery_time"],
 }
+# The tiles whose numbers incidents feed (an attributed incident makes a failed change, and its
+# start and resolution time the recovery): they also link to the incidents list.
+INCIDENT_TILES = ("change_failure_rate", "recovery_time")
 BUCKET = timedelta(days=7)
 
 
-def deployments_link(org, scope: dict, since: datetime, until: datetime, extra: dict) -> str:
-    """The deployments view filtered to ``scope``'s environment (or every production one) and
-    project, the whole UTC days of ``[since, until)``, and ``extra``."""
+def _scope_query(scope: dict, since: datetime, until: datetime) -> dict:
+    """A list page's filters for ``scope``'s environment (or every production one) and project,
+    and the whole UTC days of ``[since, until)``."""
     query = {"environment": scope["environment"]} if scope.get("environment") else {"is_production": "1"}
     if scope.get("project"):
         query["project"] = scope["project"]
     first, last = since.astimezone(UTC).date(), (until - timedelta(seconds=1)).astimezone(UTC).date()
-    # tz=UTC: the view reads these dates as the UTC days counted here, not as days of the
+    # tz=UTC: the page reads these dates as the UTC days counted here, not as days of the
     # organization's time zone, so the link lists exactly what the number counts.
-    query |= {"since": first.isoformat(), "until": last.isoformat(), "tz": "UTC", **extra}
+    return query | {"since": first.isoformat(), "until": last.isoformat(), "tz": "UTC"}
+
+
+def deployments_link(org, scope: dict, since: datetime, until: datetime, extra: dict) -> str:
+    """The deployments view filtered to ``scope``, the whole UTC days of ``[since, until)``, and ``extra``."""
+    query = _scope_query(scope, since, until) | extra
     return f"{reverse('deployments:list', kwargs={'org_slug': org.slug})}?{urlencode(query)}"
+
+
+def incidents_link(org, scope: dict, since: datetime, until: datetime) -> str:
+    """The incidents list filtered to ``scope``: every incident that started in the window's whole
+    UTC days in its environments (and project), open or resolved, as the metrics read them."""
+    query = _scope_query(scope, since, until)
+    return f"{reverse('incidents:list', kwargs={'org_slug': org.slug})}?{urlencode(query)}"
 
 
 def link_numbers(
@@ -378,6 +395,8 @@ def link_numbers(
     span = timedelta(days=1) if bucket == "day" else BUCKET
     for tile in tiles:
         tile.href = deployments_link(org, scope, since, until, TILE_FILTERS[tile.key])
+        if tile.key in INCIDENT_TILES:
+            tile.incidents_href = incidents_link(org, scope, since, until)
     for chart in charts:
         for bar in chart.bars:
             if bar.start is not None and not bar.empty:
@@ -416,6 +435,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     tiles = build_tiles(current, previous, environment=scope["environment"])
     charts = build_charts(current, bucket)
     link_numbers(org, scope, since, until, tiles, charts, bucket=bucket)
+    # Incidents that blame no deployment count in no number: the page says how many there are.
+    unattributed = current["incidents"]["unattributed"]
     context = page_context(
         request,
         form=form,
@@ -425,6 +446,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         until=(until - timedelta(seconds=1)).date(),
         tiles=tiles,
         charts=charts,
+        unattributed=unattributed,
+        unattributed_href=incidents_link(org, scope, since, until) if unattributed else "",
         per_day=bucket == "day",
         csv_query=query_without(request, "format"),
         nav="metrics",

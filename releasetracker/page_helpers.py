@@ -1,6 +1,6 @@
 """Small pieces the pages share: filter forms bound to the query string, pagination, durations."""
 
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from urllib.parse import urlencode
 
 from django import forms
@@ -71,6 +71,21 @@ class DateRangeMixin(forms.Form):
         if since and until and since > until:
             self.add_error("until", "must be on or after the From date")
         return cleaned
+
+
+class MetricsLinkMixin(forms.Form):
+    """The two filters the metrics page's links set on a list page besides its own: every
+    production environment (the metrics' default scope), and From/To read as UTC days (the days
+    the metrics count) instead of the organization's, so the list holds exactly what the number
+    counted. ``days_tz()`` is the time zone to read From/To in (None: the page's own)."""
+
+    is_production = forms.ChoiceField(
+        required=False, label="Kind", choices=[("", "Any environment"), ("1", "Production environments")]
+    )
+    tz = forms.ChoiceField(required=False, choices=[("UTC", "UTC")], widget=forms.HiddenInput, label="Time zone")
+
+    def days_tz(self) -> tzinfo | None:
+        return UTC if self.filters().get("tz") == "UTC" else None
 
 
 def day_start(value: date, tz: tzinfo | None = None) -> datetime:

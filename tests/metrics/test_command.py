@@ -1,10 +1,12 @@
 """``manage.py dora``: the worked example's numbers as a table, and its errors."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from incidents.services import incident_create, incident_settings_update
 from tests.metrics.scenario import at, build_worked_example, deploy, release
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +43,25 @@ def test_it_prints_the_worked_example_as_a_table(org, other_org):
     assert "median of 3 recovered; 1 not yet recovered" in row(output, "recovery time")
     assert "28.57 %" in row(output, "rework rate")
     assert "2 fixes of 7 successful deployments" in row(output, "rework rate")
+    assert row(output, "unattributed incidents") == (
+        "unattributed incidents: 0 (started in the window, attributed to no deployment, so counted in no metric above)"
+    )
+
+
+def test_it_prints_the_incidents_of_the_window_attributed_to_no_deployment(org):
+    build_worked_example(org)
+    # The last production success is on day 9: with a 1-day attribution window, an incident on day
+    # 13 blames nothing, and neither does one in staging, where nothing was deployed since day 1.
+    incident_settings_update(organization=org, attribution_window=timedelta(days=1))
+    for day, environment in [(13, "production"), (12, "production"), (5, "staging"), (14, "production")]:
+        incident_create(organization=org, title=f"day {day}", started_at=at(day, 12), environment=environment)
+
+    output = run("acme", "--since", "2024-03-04", "--until", "2024-03-18")
+    staging = run("acme", "--since", "2024-03-04", "--until", "2024-03-18", "--environment", "staging")
+
+    # Day 14 is after the window (until is exclusive).
+    assert row(output, "unattributed incidents").startswith("unattributed incidents: 2 (")
+    assert row(staging, "unattributed incidents").startswith("unattributed incidents: 1 (")
 
 
 def test_it_prints_the_weekly_series_on_request(org):

@@ -2,7 +2,7 @@
 and the incident settings page (hook URLs, secrets shown once, the attribution window)."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -60,6 +60,8 @@ def test_the_incidents_page_lists_newest_first_and_is_in_the_nav(alice_client, i
         ("project=web", ["Web assets 404"]),
         ("since=2026-03-03", ["Web assets 404", "Staging queue stuck"]),
         ("until=2026-03-02", ["Checkout returns 500"]),
+        # The metrics' scope: every production environment (the web one has the default, production).
+        ("is_production=1", ["Web assets 404", "Checkout returns 500"]),
     ],
 )
 def test_the_incidents_page_filters(alice_client, incidents, query, expected):
@@ -67,6 +69,27 @@ def test_the_incidents_page_filters(alice_client, incidents, query, expected):
 
     assert response.status_code == 200
     assert titles(response) == expected
+
+
+def test_the_incidents_page_reads_from_and_to_as_utc_days_only_when_asked(alice_client, org, incidents):
+    org.timezone = "America/Los_Angeles"
+    org.save(update_fields=["timezone"])
+    # 02:00 UTC on 3 March: still 2 March in Los Angeles.
+    incident_create(organization=org, title="Night pager", started_at=datetime(2026, 3, 3, 2, tzinfo=UTC))
+
+    in_utc = alice_client.get("/orgs/acme/incidents/?since=2026-03-03&until=2026-03-03&tz=UTC")
+    in_los_angeles = alice_client.get("/orgs/acme/incidents/?since=2026-03-03&until=2026-03-03")
+
+    assert titles(in_utc) == ["Web assets 404", "Staging queue stuck", "Night pager"]
+    assert titles(in_los_angeles) == ["Web assets 404", "Staging queue stuck"]
+    body = in_utc.content.decode()
+    assert "From and To are dates in UTC" in body and '<input type="hidden" name="tz" value="UTC"' in body
+    assert "From and To are dates in UTC" not in in_los_angeles.content.decode()
+
+
+@pytest.mark.parametrize("query", ["tz=Europe/Paris", "tz=utc", "is_production=true"])
+def test_a_bad_value_of_the_metrics_filters_is_a_400(alice_client, incidents, query):
+    assert alice_client.get(f"/orgs/acme/incidents/?{query}").status_code == 400
 
 
 def test_a_bad_filter_is_shown_not_a_500(alice_client, incidents):

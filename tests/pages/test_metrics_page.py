@@ -1,9 +1,13 @@
+import re
 from datetime import timedelta
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
 
-from deployments.models import DeploymentStatus
+from deployments.models import Deployment, DeploymentStatus
+from incidents.services import incident_create
 from metrics.views import build_chart, window_bounds
 from tests.pages.conftest import deploy, make_release
 
@@ -91,9 +95,13 @@ def test_metrics_query_count_does_not_grow_with_rows(alice_client, org, django_a
     now = timezone.now().replace(microsecond=0)
     for i in range(releases):
         release = make_release(org, f"9.{i}.0", at=now - timedelta(days=1, hours=i))
-        deploy(org, release, "production", at=now - timedelta(hours=i), status=DeploymentStatus.SUCCESS)
+        deploy(org, release, "production", at=now - timedelta(hours=i + 1), status=DeploymentStatus.SUCCESS)
+        # Attributed incidents, and one in a project nothing deployed: the unattributed line shows too.
+        incident_create(organization=org, title=f"incident {i}", started_at=now - timedelta(hours=i, minutes=30))
+    incident_create(organization=org, title="web down", project="web", started_at=now - timedelta(hours=1))
     with django_assert_max_num_queries(12):
-        alice_client.get("/orgs/acme/metrics/")
+        response = alice_client.get("/orgs/acme/metrics/")
+    assert response.context["unattributed"] == 1
 
 
 def test_metrics_of_another_organization_are_404(charlie_client, org):
@@ -160,3 +168,123 @@ def test_a_nul_character_in_a_filter_is_named_in_a_clear_error(alice_client, rec
     assert response.status_code == 400
     body = response.content.decode()
     assert "NUL character" in body and "is not one of" not in body
+
+
+# Incidents behind the failure-rate and recovery tiles ----------------------------------------------
+
+
+@pytest.fixture
+def with_incidents(org, recent):
+    """``recent`` plus incidents: one attributed to 8.3.0 (the last production deployment), one in
+    staging, one 40 days ago, and one in production 9 days after the last deployment, past the
+    7-day attribution window: unattributed."""
+    now = timezone.now().replace(microsecond=0)
+    last = Deployment.objects.get(organization=org, environment__name="production", release__version="8.3.0")
+    made = {}
+    for title, fields in {
+        "Checkout down": {"started_at": last.occurred_at + timedelta(hours=1), "environment": "production"},
+        "Staging queue stuck": {"started_at": last.occurred_at + timedelta(hours=1), "environment": "staging"},
+        "Old outage": {"started_at": now - timedelta(days=40), "environment": "production"},
+        "Late alarm": {"started_at": recent + timedelta(days=9), "environment": "production"},
+    }.items():
+        made[title], _ = incident_create(organization=org, title=title, **fields)
+    return made
+
+
+def incident_titles(client, href: str) -> list[str]:
+    response = client.get(href)
+    assert response.status_code == 200
+    return [incident.title for incident in response.context["page"].object_list]
+
+
+def test_the_failure_rate_and_recovery_tiles_link_to_the_incidents_of_the_window(alice_client, with_incidents):
+    response = alice_client.get("/orgs/acme/metrics/")
+    body = response.content.decode()
+    since, until = window_bounds(30)
+
+    for key in ("change_failure_rate", "recovery_time"):
+        href = tile(response, key).incidents_href
+        tile_html = re.search(rf'data-metric="{key}">(.*?)</li>', body, re.S).group(1)
+        links = [unescape(link) for link in re.findall(r'class="tile__link small"><a href="([^"]+)"', tile_html)]
+        assert links == [tile(response, key).href, href]
+        assert urlsplit(href).path == "/orgs/acme/incidents/"
+        assert parse_qs(urlsplit(href).query) == {
+            "is_production": ["1"],
+            "since": [since.date().isoformat()],
+            "until": [(until - timedelta(days=1)).date().isoformat()],
+            "tz": ["UTC"],
+        }
+        # Every status, production only, inside the window.
+        assert incident_titles(alice_client, href) == ["Late alarm", "Checkout down"]
+    assert not any(
+        t.incidents_href for t in response.context["tiles"] if t.key not in ("change_failure_rate", "recovery_time")
+    )
+    assert body.count("The incidents of this window") == 3  # two tiles and the unattributed line
+
+
+def test_the_incidents_links_keep_the_environment_and_project_chosen(alice_client, with_incidents):
+    response = alice_client.get("/orgs/acme/metrics/?environment=staging&project=api&days=90")
+    href = tile(response, "recovery_time").incidents_href
+
+    query = parse_qs(urlsplit(href).query)
+    assert query["environment"] == ["staging"] and query["project"] == ["api"] and "is_production" not in query
+    # The staging incident names no project: the project filter leaves it out, as the metrics do.
+    assert incident_titles(alice_client, href) == []
+    everything = alice_client.get("/orgs/acme/metrics/?environment=staging&days=90")
+    assert incident_titles(alice_client, tile(everything, "recovery_time").incidents_href) == ["Staging queue stuck"]
+
+
+def test_an_incidents_link_lists_an_incident_early_in_the_window_in_an_organization_west_of_utc(alice_client, org):
+    org.timezone = "America/Los_Angeles"
+    org.save(update_fields=["timezone"])
+    since, _ = window_bounds(30)
+    # Two hours into the window's first UTC day: the evening before in Los Angeles.
+    incident_create(organization=org, title="Early", started_at=since + timedelta(hours=2))
+
+    response = alice_client.get("/orgs/acme/metrics/")
+
+    assert response.context["unattributed"] == 1
+    assert incident_titles(alice_client, tile(response, "change_failure_rate").incidents_href) == ["Early"]
+    assert incident_titles(alice_client, response.context["unattributed_href"]) == ["Early"]
+
+
+def unattributed_line(body: str) -> str | None:
+    found = re.search(r'<p class="unattributed small" id="unattributed">(.*?)</p>', body, re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split()) if found else None
+
+
+def test_the_page_counts_the_incidents_of_the_window_attributed_to_no_deployment(alice_client, with_incidents):
+    response = alice_client.get("/orgs/acme/metrics/")
+    body = response.content.decode()
+
+    assert unattributed_line(body) == (
+        "1 incident in this window could not be attributed to a deployment: it counts in neither the "
+        "failure rate nor the recovery time. The incidents of this window →"
+    )
+    href = unescape(re.search(r'id="unattributed">.*?<a href="([^"]+)"', body, re.S).group(1))
+    assert href == tile(response, "change_failure_rate").incidents_href
+    assert "Late alarm" in incident_titles(alice_client, href)
+
+
+def test_the_unattributed_count_follows_the_scope_and_says_they(alice_client, org, with_incidents):
+    incident_create(organization=org, title="Another", started_at=timezone.now() - timedelta(hours=1))
+
+    production = alice_client.get("/orgs/acme/metrics/").content.decode()
+    staging = alice_client.get("/orgs/acme/metrics/?environment=staging").content.decode()
+
+    assert unattributed_line(production).startswith("2 incidents in this window could not be attributed")
+    assert "they count in neither" in unattributed_line(production)
+    # The staging incident is attributed to 8.3.0's staging deployment: nothing to say there.
+    assert unattributed_line(staging) is None
+
+
+@pytest.mark.parametrize("attributed", [False, True])
+def test_no_unattributed_line_when_every_incident_of_the_window_is_attributed(alice_client, org, recent, attributed):
+    if attributed:
+        incident_create(organization=org, title="Checkout down", started_at=recent + timedelta(hours=1))
+
+    response = alice_client.get("/orgs/acme/metrics/")
+
+    assert response.context["unattributed"] == 0
+    assert unattributed_line(response.content.decode()) is None
+    assert "could not be attributed" not in response.content.decode()

@@ -116,6 +116,10 @@ class Command(BaseCommand):
             ),
         ]
         self._table(rows)
+        self.stdout.write(
+            f"unattributed incidents: {result['incidents']['unattributed']} "
+            "(started in the window, attributed to no deployment, so counted in no metric above)"
+        )
         if bucket:
             self.stdout.write("")
             self._table(
