@@ -12,9 +12,10 @@ index (lead time: ``FirstDeployment``'s rows of the scope, through its own index
 aggregates leave the database: one row per chart bucket plus one row (``k = -1``) for the whole
 window.
 
-The two dialects differ in four places only, each behind a small function below: the seconds
-between two times, the bucket number of a time, the ``is_failure`` tag test and the percentile
-(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite).
+The two dialects differ in five places only, each behind a small function below: the seconds
+between two times, the bucket number of a time, the ``is_failure`` tag test, the percentile
+(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite)
+and the CTEs computed once (``MATERIALIZED`` on PostgreSQL).
 
 Only table names, fixed fragments and generated placeholder names are formatted into the SQL
 (hence the ``noqa: S608``); every value, ids and times included, is a query parameter.
@@ -96,6 +97,13 @@ def _tagged_failure(alias: str) -> str:
     )
 
 
+def _once() -> str:
+    """``MATERIALIZED`` on PostgreSQL: a CTE whose lookups are computed once per row, not inlined
+    into every expression that names its columns (which ran each incident's lookups a dozen
+    times). SQLite computes these CTEs once anyway."""
+    return "MATERIALIZED " if _postgres() else ""
+
+
 def _percentiles(source: str, value: str, percentiles: dict[str, float]) -> str:
     """``SELECT k, <name> ...`` with the continuous percentile of ``value`` per ``k`` (NULLs ignored).
 
@@ -173,11 +181,24 @@ def _ids_in(name: str, ids: Sequence[int], params: dict) -> str:
     return f"IN ({', '.join(f'%({name}{index})s' for index in range(len(ids)))})"
 
 
-def _latest_success(where: str, *, source: str = f"{DEPLOYMENT} d") -> str:
+def _latest_success(where: str) -> str:
     """The id of the latest successful deployment ``d`` (of those ``where`` names) before the incident ``u`` started."""
-    return f"""(SELECT d.id FROM {source}
+    return f"""(SELECT d.id FROM {DEPLOYMENT} d
         WHERE {where} AND d.status = 'success' AND d.occurred_at < u.started_at
         ORDER BY d.occurred_at DESC, d.id DESC LIMIT 1)"""  # noqa: S608
+
+
+def _time_of(deployment_id: str) -> str:
+    """When deployment ``deployment_id`` happened: a lookup by primary key, run per row."""
+    return f"(SELECT t.occurred_at FROM {DEPLOYMENT} t WHERE t.id = {deployment_id})"  # noqa: S608
+
+
+def _later(first: str, second: str) -> str:
+    """The later of two deployment ids by (time, id), either possibly NULL."""
+    first_at, second_at = _time_of(first), _time_of(second)
+    return f"""CASE WHEN {first} IS NOT NULL AND ({second} IS NULL OR {first_at} > {second_at}
+                              OR ({first_at} = {second_at} AND {first} > {second}))
+                    THEN {first} ELSE {second} END"""
 
 
 def _attribution_window() -> str:
@@ -208,17 +229,26 @@ def _attribution_ctes(params: dict, production_ids: Sequence[int] | None, *, sin
     that shipped the incident's commit (through its release's commits, or as its own sha: a
     prefix of 7+ digits names the commit), else the latest successful deployment to the
     incident's environment (and project, when it names one); either only when it finished at
-    most the attribution window before the incident started. Each lookup is a correlated
-    subquery through an index, run once per incident.
+    most the attribution window before the incident started.
+
+    Every lookup is a subquery correlated to one incident (or one of its commits), so each runs
+    through an index whatever the planner guesses: a prefix range of shas looks to it like
+    thousands of commits, and joined it hashed every release commit and deployment of a large
+    organization once per incident.
     """
     params["default_window"] = DEFAULT_ATTRIBUTION_WINDOW.total_seconds()
     production = _production_in(production_ids, params)
     sha_range = "{column} >= u.commit_sha AND {column} < u.commit_sha || 'g'"
-    by_release = _latest_success(
-        f"c.organization_id = %(org)s AND {sha_range.format(column='c.sha')} AND d.environment_id {production}",
-        source=f"{COMMIT} c JOIN {RELEASE_COMMIT} rc ON rc.commit_id = c.id"
-        f" JOIN {DEPLOYMENT} d ON d.release_id = rc.release_id",
-    )
+    # Per commit the prefix names: the latest production success of a release listing it.
+    of_commit = f"""(SELECT d.id FROM {RELEASE_COMMIT} rc JOIN {DEPLOYMENT} d ON d.release_id = rc.release_id
+        WHERE rc.commit_id = c.id AND d.environment_id {production} AND d.status = 'success'
+          AND d.occurred_at < u.started_at
+        ORDER BY d.occurred_at DESC, d.id DESC LIMIT 1)"""  # noqa: S608
+    by_release = f"""(SELECT x.id FROM (
+            SELECT {of_commit} AS id FROM {COMMIT} c
+            WHERE c.organization_id = %(org)s AND {sha_range.format(column="c.sha")}
+        ) x WHERE x.id IS NOT NULL
+        ORDER BY {_time_of("x.id")} DESC, x.id DESC LIMIT 1)"""  # noqa: S608
     by_sha = _latest_success(
         f"d.organization_id = %(org)s AND d.environment_id {production} AND d.release_id IS NULL"
         f" AND {sha_range.format(column='d.commit_sha')}"
@@ -228,7 +258,7 @@ def _attribution_ctes(params: dict, production_ids: Sequence[int] | None, *, sin
         " AND (u.project_id IS NULL OR d.project_id = u.project_id)"
     )
     return f"""
-    unlinked AS (
+    unlinked AS {_once()}(
         SELECT u.id, u.started_at, u.resolved_at, u.environment_id, u.project_id,
                CASE WHEN u.commit_sha <> '' THEN {by_release} END AS by_release,
                CASE WHEN u.commit_sha <> '' THEN {by_sha} END AS by_sha,
@@ -236,24 +266,20 @@ def _attribution_ctes(params: dict, production_ids: Sequence[int] | None, *, sin
         FROM {INCIDENT} u
         WHERE u.organization_id = %(org)s AND u.deployment_id IS NULL{" AND u.started_at >= %(since)s" if since else ""}
     ),
-    by_commit AS (
+    by_commit AS {_once()}(
         -- The later of the two deployments that shipped the commit.
-        SELECT n.*, CASE WHEN r.id IS NOT NULL AND (b.id IS NULL OR r.occurred_at > b.occurred_at
-                              OR (r.occurred_at = b.occurred_at AND r.id > b.id))
-                         THEN r.id ELSE b.id END AS by_commit
+        SELECT n.*, {_later("n.by_release", "n.by_sha")} AS by_commit
         FROM unlinked n
-        LEFT JOIN {DEPLOYMENT} r ON r.id = n.by_release
-        LEFT JOIN {DEPLOYMENT} b ON b.id = n.by_sha
     ),
     window_length AS (SELECT {_attribution_window()} AS seconds),
     attributed_unlinked AS (
         SELECT n.id, n.started_at, n.resolved_at, n.environment_id, n.project_id,
-               CASE WHEN c.id IS NOT NULL AND {_seconds("n.started_at", "c.occurred_at")} <= w.seconds THEN c.id
-                    WHEN e.id IS NOT NULL AND {_seconds("n.started_at", "e.occurred_at")} <= w.seconds THEN e.id
+               CASE WHEN n.by_commit IS NOT NULL
+                         AND {_seconds("n.started_at", _time_of("n.by_commit"))} <= w.seconds THEN n.by_commit
+                    WHEN n.by_environment IS NOT NULL
+                         AND {_seconds("n.started_at", _time_of("n.by_environment"))} <= w.seconds THEN n.by_environment
                END AS deployment_id
         FROM by_commit n CROSS JOIN window_length w
-        LEFT JOIN {DEPLOYMENT} c ON c.id = n.by_commit
-        LEFT JOIN {DEPLOYMENT} e ON e.id = n.by_environment
     )"""  # noqa: S608
 
 
