@@ -570,6 +570,17 @@ def _write_report(*, command: str, figures: list[tuple[str, str]], targets: list
 GOAL_SECONDS = 2.0  # issue 22: one call for the very large organization
 
 
+def _print_window(body: dict) -> None:
+    """What the measured organization's window holds, from the endpoint's answer."""
+    print(
+        f"window {WINDOW[0]:%Y-%m-%d}..{WINDOW[1]:%Y-%m-%d} of bench-001: "
+        f"{body['deployment_frequency']['count']:,} deployments, {body['lead_time']['commits']:,} commits, "
+        f"{body['change_failure_rate']['failed']:,}/{body['change_failure_rate']['total']:,} failed changes, "
+        f"{body['incidents']['unattributed']:,} unattributed incidents",
+        flush=True,
+    )
+
+
 def _report_large(args, measured: dict, seconds: float) -> int:
     """One very large organization: the endpoint's latency against the goal and the floor, numbers exact."""
     latency, body = measured["full"]
@@ -577,13 +588,7 @@ def _report_large(args, measured: dict, seconds: float) -> int:
     total = args.per_org
     print(f"endpoint median at {total:,} deployments in one organization: {latency * 1000:.1f} ms", flush=True)
     print(f"raw SQL floor median: {floor_latency * 1000:.1f} ms", flush=True)
-    print(
-        f"window {WINDOW[0]:%Y-%m-%d}..{WINDOW[1]:%Y-%m-%d}: "
-        f"{body['deployment_frequency']['count']:,} deployments, {body['lead_time']['commits']:,} commits, "
-        f"{body['change_failure_rate']['failed']:,}/{body['change_failure_rate']['total']:,} failed changes, "
-        f"{body['incidents']['unattributed']:,} unattributed incidents",
-        flush=True,
-    )
+    _print_window(body)
     mismatches = _same_numbers(body, floor_row)
     for line in mismatches:
         print(f"mismatch: {line}", flush=True)
@@ -675,13 +680,7 @@ def main() -> int:
     print(f"endpoint median at {small_total:,} deployments: {small_latency * 1000:.1f} ms", flush=True)
     print(f"endpoint median at {full_total:,} deployments: {latency * 1000:.1f} ms", flush=True)
     print(f"raw SQL floor median at {full_total:,} deployments: {floor_latency * 1000:.1f} ms", flush=True)
-    print(
-        f"window {WINDOW[0]:%Y-%m-%d}..{WINDOW[1]:%Y-%m-%d} of bench-001: "
-        f"{body['deployment_frequency']['count']} deployments, {body['lead_time']['commits']} commits, "
-        f"{body['change_failure_rate']['failed']}/{body['change_failure_rate']['total']} failed changes, "
-        f"{body['incidents']['unattributed']} unattributed incidents",
-        flush=True,
-    )
+    _print_window(body)
 
     mismatches = _same_numbers(body, floor_row)
     if small_body != body:
