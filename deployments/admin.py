@@ -20,7 +20,7 @@ from deployments.services import (
 )
 from releases.admin import adopt
 from releases.models import Source
-from releasetracker.admin import HTTPS_URL_FIELDS
+from releasetracker.admin import HTTPS_URL_FIELDS, ReadOnlyAdminMixin, ReadOnlyNoDeleteAdminMixin
 from releasetracker.errors import DomainError
 
 AUDIT_FIELDS = ("public_id", "created_at", "updated_at")
@@ -78,19 +78,13 @@ class EnvironmentAdmin(RefusalMixin, admin.ModelAdmin):
         adopt(obj, saved)
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = DeploymentStatusChange
     fields = ["status", "at", "created_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ["at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class DeploymentAddForm(forms.ModelForm):
@@ -257,7 +251,7 @@ class DeploymentAdmin(RefusalMixin, admin.ModelAdmin):
 
 
 @admin.register(DeploymentStatusChange)
-class DeploymentStatusChangeAdmin(admin.ModelAdmin):
+class DeploymentStatusChangeAdmin(ReadOnlyNoDeleteAdminMixin, admin.ModelAdmin):
     """The status history is an audit trail: readable here, written only by the services."""
 
     list_display = ["deployment", "status", "at", "organization"]
@@ -267,18 +261,9 @@ class DeploymentStatusChangeAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(FirstDeployment)
-class FirstDeploymentAdmin(admin.ModelAdmin):
+class FirstDeploymentAdmin(ReadOnlyNoDeleteAdminMixin, admin.ModelAdmin):
     """Each commit's first successful deployment per lead-time scope: derived from the deployments
     by the services (lead time reads it), readable here for support, never edited."""
 
@@ -288,12 +273,3 @@ class FirstDeploymentAdmin(admin.ModelAdmin):
     list_select_related = ["commit", "deployment__environment", "deployment__release", "organization"]
     date_hierarchy = "occurred_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

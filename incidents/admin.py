@@ -13,7 +13,7 @@ from incidents.models import Incident, IncidentEvent, IncidentSettings, Incident
 from incidents.selectors import SECRET_FIELDS
 from incidents.services import incident_create, incident_settings_update, incident_update
 from releases.admin import adopt
-from releasetracker.admin import HTTPS_URL_FIELDS
+from releasetracker.admin import HTTPS_URL_FIELDS, ReadOnlyAdminMixin
 from releasetracker.errors import DomainError
 
 
@@ -160,7 +160,7 @@ class IncidentSettingsAdmin(RefusalMixin, admin.ModelAdmin):
 
 
 @admin.register(IncidentEvent)
-class IncidentEventAdmin(admin.ModelAdmin):
+class IncidentEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The hook events handled: readable here, written only by the hooks."""
 
     list_display = ["event_id", "event_type", "source", "organization", "created_at"]
@@ -168,9 +168,3 @@ class IncidentEventAdmin(admin.ModelAdmin):
     search_fields = ["event_id"]
     list_select_related = ["organization"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from deployments.models import Deployment
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, ReleaseRef, Repository, Source
 from releases.services import project_get_or_create, release_create, release_update, repository_get_or_create
-from releasetracker.admin import HTTPS_URL_FIELDS
+from releasetracker.admin import HTTPS_URL_FIELDS, ReadOnlyAdminMixin
 from releasetracker.errors import DomainError
 
 AUDIT_FIELDS = ("public_id", "created_at", "updated_at")
@@ -29,17 +29,11 @@ def adopt(obj, saved) -> None:
     obj._state.fields_cache = {}
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     formfield_overrides = HTTPS_URL_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ReleaseCommitInline(ReadOnlyInline):
@@ -254,7 +248,7 @@ class RepositoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Commit)
-class CommitAdmin(admin.ModelAdmin):
+class CommitAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Commits arrive from CI; ops staff look them up here but do not edit them."""
 
     list_display = ["short", "organization", "repository", "first_line", "author_name", "timestamp", "pr_number"]
@@ -263,12 +257,6 @@ class CommitAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "repository"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="sha", ordering="sha")
     def short(self, commit: Commit) -> str:
@@ -279,14 +267,8 @@ class CommitAdmin(admin.ModelAdmin):
         return commit.message.splitlines()[0][:100] if commit.message else ""
 
 
-class _LinkRowAdmin(admin.ModelAdmin):
+class _LinkRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Link rows between a release and its projects or commits: visible for support, edited through the release."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="release", ordering="release__version")
     def release_link(self, row) -> str:

@@ -16,6 +16,25 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 HTTPS_URL_FIELDS = {models.URLField: {"widget": widgets.AdminURLFieldWidget, "assume_scheme": "https"}}
 
 
+class ReadOnlyAdminMixin:
+    """Rows that only the services write (a history, a delivery log, the links a release edits):
+    readable here for support, never added or edited. For model admins and inlines alike."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyNoDeleteAdminMixin(ReadOnlyAdminMixin):
+    """Rows not deleted by hand either: an audit trail (a deployment's status history), or rows the
+    services derive from others and keep exact (deleting what they come from recomputes them)."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -143,7 +162,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(GitHubDelivery)
-class GitHubDeliveryAdmin(admin.ModelAdmin):
+class GitHubDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only log of processed GitHub webhook deliveries (the secret is on the organization)."""
 
     list_display = ["delivery_id", "event", "action", "organization", "received_at"]
@@ -151,9 +170,3 @@ class GitHubDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["delivery_id", "organization__slug"]
     list_select_related = ["organization"]
     date_hierarchy = "received_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -206,3 +206,33 @@ def test_archive_and_restore_actions_go_through_the_service(staff_client, org, h
     staff_client.post("/admin/releases/release/", {"action": "restore", "_selected_action": [release.pk]})
     release.refresh_from_db()
     assert release.archived_at is None
+
+
+# Rows only the services write: a superuser may read them, not add or edit them (nor delete the
+# status history or the first deployments, which the services keep exact).
+READ_ONLY = {
+    "releases.commit": False,
+    "releases.releasecommit": False,
+    "releases.releaseproject": False,
+    "deployments.deploymentstatuschange": True,
+    "deployments.firstdeployment": True,
+}
+
+
+@pytest.mark.parametrize("label", list(READ_ONLY))
+def test_rows_only_the_services_write_are_read_only_in_the_admin(staff_client, org, history, label):
+    release = make_release(org, "11.0.0", at=T0, projects=("api",), commits=2)
+    deploy(org, release, "production", at=T0)
+    model = apps.get_model(label)
+    row = model.objects.filter(organization=org).first()
+    assert row is not None, label
+    base = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+
+    assert staff_client.get(base).status_code == 200
+    assert staff_client.get(f"{base}{row.pk}/change/").status_code == 200  # the view page
+    assert staff_client.get(f"{base}add/").status_code == 403
+    assert staff_client.post(f"{base}{row.pk}/change/", {}).status_code == 403
+    deleted = staff_client.post(f"{base}{row.pk}/delete/", {"post": "yes"})
+    if READ_ONLY[label]:
+        assert deleted.status_code == 403
+        assert model.objects.filter(pk=row.pk).exists()
