@@ -647,7 +647,8 @@ def main() -> int:
     # Two databases on the same server, so the two sizes can be measured in alternation.
     full_db = connection.settings_dict["NAME"]
     small_db = f"{full_db}_small"
-    ensure_database(f"{os.environ['DATABASE_URL'].split('?')[0].rsplit('/', 1)[0]}/{small_db}")
+    if not args.large_org:
+        ensure_database(f"{os.environ['DATABASE_URL'].split('?')[0].rsplit('/', 1)[0]}/{small_db}")
     tokens = {}
     # One very large organization: one database, measured against the floor and the goal.
     databases = ((full_db, args.orgs),) if args.large_org else ((small_db, args.small_orgs), (full_db, args.orgs))
