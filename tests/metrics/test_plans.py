@@ -15,9 +15,9 @@ from deployments.first_deployments import first_deployments_fill
 from deployments.models import Deployment, FirstDeployment
 from deployments.services import environment_get_or_create
 from metrics import queries
-from releases.models import Release
+from releases.models import Commit, Release, ReleaseCommit
 from releasetracker.services import organization_create
-from tests.metrics.scenario import SINCE, UNTIL, at, deploy, release
+from tests.metrics.scenario import SINCE, UNTIL, at, deploy, release, sha
 from tests.plans import explain_analyze, rows_read
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 HISTORY = 300
 NEIGHBOUR = 100 * HISTORY
 OLD_COMMITS = 100
+NEIGHBOUR_COMMITS = 3000
 
 
 @pytest.fixture
@@ -44,12 +45,24 @@ def long_history_and_a_busy_neighbour(org):
         )
         for h in range(1, HISTORY + 1)
     )
-    # ...another organization's many deployments inside it, which make "before the window" look rare...
+    # ...another organization's many deployments inside it, which make "before the window" look rare,
+    # and its thousands of commits first deployed there (so reading the whole table costs more than
+    # the index: with a few hundred rows the planner may rightly read them all)...
     busy = organization_create(slug="busy", name="Busy")
     busy_env = environment_get_or_create(organization=busy, name="production")
     Deployment.objects.bulk_create(
         Deployment(organization=busy, environment=busy_env, status="success", occurred_at=at(0) + timedelta(seconds=s))
         for s in range(NEIGHBOUR)
+    )
+    busy_release = release(busy, "busy-1", {})
+    numbers = range(50_000, 50_000 + NEIGHBOUR_COMMITS)
+    commits = Commit.objects.bulk_create(Commit(organization=busy, sha=sha(n)) for n in numbers)
+    ReleaseCommit.objects.bulk_create(
+        ReleaseCommit(organization=busy, release=busy_release, commit=commit, position=k)
+        for k, commit in enumerate(commits)
+    )
+    Deployment.objects.create(
+        organization=busy, environment=busy_env, release=busy_release, status="success", occurred_at=at(0, 1)
     )
     # ...and five releases of three commits each deployed in the window.
     for number in range(5):
