@@ -194,11 +194,9 @@ def _time_of(deployment_id: str) -> str:
 
 
 def _later(first: str, second: str) -> str:
-    """The later of two deployment ids by (time, id), either possibly NULL."""
-    first_at, second_at = _time_of(first), _time_of(second)
-    return f"""CASE WHEN {first} IS NOT NULL AND ({second} IS NULL OR {first_at} > {second_at}
-                              OR ({first_at} = {second_at} AND {first} > {second}))
-                    THEN {first} ELSE {second} END"""
+    """The later of two deployment ids by (time, id), either possibly NULL: one lookup by primary key."""
+    return f"""(SELECT t.id FROM {DEPLOYMENT} t WHERE t.id IN ({first}, {second})
+        ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1)"""  # noqa: S608
 
 
 def _attribution_window() -> str:
