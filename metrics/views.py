@@ -393,10 +393,11 @@ def link_numbers(
     org, scope: dict, since: datetime, until: datetime, tiles: list[Tile], charts: list[Chart], *, bucket: str = "week"
 ) -> None:
     span = timedelta(days=1) if bucket == "day" else BUCKET
+    incidents = incidents_link(org, scope, since, until)
     for tile in tiles:
         tile.href = deployments_link(org, scope, since, until, TILE_FILTERS[tile.key])
         if tile.key in INCIDENT_TILES:
-            tile.incidents_href = incidents_link(org, scope, since, until)
+            tile.incidents_href = incidents
     for chart in charts:
         for bar in chart.bars:
             if bar.start is not None and not bar.empty:
