@@ -23,8 +23,6 @@ from releasetracker.page_helpers import (
     DateRangeMixin,
     MetricsLinkMixin,
     OrgFilterForm,
-    day_end,
-    day_start,
     paginate,
     query_without,
 )
@@ -87,9 +85,7 @@ def deployments(request: HttpRequest) -> HttpResponse:
     now = live_now(queryset)
     if "status" in filters:
         queryset = queryset.filter(status=filters["status"])
-    days_in = form.days_tz()
-    since = day_start(filters["since"], days_in) if "since" in filters else None
-    until = day_end(filters["until"], days_in) if "until" in filters else None
+    since, until = form.bounds()
     if since is not None:
         queryset = queryset.filter(occurred_at__gte=since)
     if until is not None:
@@ -122,7 +118,7 @@ def deployments(request: HttpRequest) -> HttpResponse:
         per_page=per_page,
         page_query=query_without(request, "page"),
         csv_query=query_without(request, "page", "per_page", "format"),
-        dates_in_utc=days_in is not None,
+        dates_in_utc=form.days_tz() is not None,
         nav="deployments",
     )
     return render(request, "deployments/list.html", context, status=400 if form.errors else 200)

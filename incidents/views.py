@@ -21,8 +21,6 @@ from releasetracker.page_helpers import (
     DateRangeMixin,
     MetricsLinkMixin,
     OrgFilterForm,
-    day_end,
-    day_start,
     paginate,
     query_without,
 )
@@ -50,11 +48,11 @@ def incidents(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(environment__is_production=True)
     if "project" in filters:
         queryset = queryset.filter(project__name=filters["project"])
-    days_in = form.days_tz()
-    if "since" in filters:
-        queryset = queryset.filter(started_at__gte=day_start(filters["since"], days_in))
-    if "until" in filters:
-        queryset = queryset.filter(started_at__lt=day_end(filters["until"], days_in))
+    since, until = form.bounds()
+    if since is not None:
+        queryset = queryset.filter(started_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(started_at__lt=until)
     page, per_page = paginate(request, queryset)
     context = page_context(
         request,
@@ -63,7 +61,7 @@ def incidents(request: HttpRequest) -> HttpResponse:
         page=page,
         per_page=per_page,
         page_query=query_without(request, "page"),
-        dates_in_utc=days_in is not None,
+        dates_in_utc=form.days_tz() is not None,
         nav="incidents",
     )
     return render(request, "incidents/list.html", context, status=400 if form.errors else 200)

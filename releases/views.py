@@ -25,8 +25,6 @@ from releasetracker.page_helpers import (
     DateRangeMixin,
     OrgFilterForm,
     QueryFilterForm,
-    day_end,
-    day_start,
     paginate,
     query_without,
 )
@@ -50,15 +48,14 @@ def timeline(request: HttpRequest) -> HttpResponse:
     environments = list(environment_list(organization=org).values_list("name", flat=True))
     form = TimelineFilterForm(request.GET, projects=projects, environments=environments)
     filters = form.filters()
-    if "since" in filters:
-        filters["since"] = day_start(filters["since"])
-    if "until" in filters:
-        filters["until"] = day_end(filters["until"])
+    since, until = form.bounds()
+    # The selector takes From and To as the times they stand for (days of the organization's zone).
+    query = {**filters, "since": since, "until": until}
     if wants_csv(request) and not form.errors:
         return serializer_csv_response(
-            release_timeline(organization=org, **filters), ReleaseSerializer, filename="releases.csv"
+            release_timeline(organization=org, **query), ReleaseSerializer, filename="releases.csv"
         )
-    page, per_page = paginate(request, release_timeline(organization=org, **filters))
+    page, per_page = paginate(request, release_timeline(organization=org, **query))
     releases = list(page.object_list)
     chips = release_latest_deployments(organization=org, release_ids=[release.pk for release in releases])
     for release in releases:

@@ -72,12 +72,26 @@ class DateRangeMixin(forms.Form):
             self.add_error("until", "must be on or after the From date")
         return cleaned
 
+    def days_tz(self) -> tzinfo | None:
+        """The time zone From and To are days of (None: the page's own, the organization's)."""
+        return None
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        """From and To as the times they stand for: the start of From's day and the end of To's
+        (exclusive), in ``days_tz()``; None where the filter is not set."""
+        filters = self.filters()
+        tz = self.days_tz()
+        since = day_start(filters["since"], tz) if "since" in filters else None
+        until = day_end(filters["until"], tz) if "until" in filters else None
+        return since, until
+
 
 class MetricsLinkMixin(forms.Form):
     """The two filters the metrics page's links set on a list page besides its own: every
     production environment (the metrics' default scope), and From/To read as UTC days (the days
     the metrics count) instead of the organization's, so the list holds exactly what the number
-    counted. ``days_tz()`` is the time zone to read From/To in (None: the page's own)."""
+    counted. It comes before ``DateRangeMixin`` in a form's bases: its ``days_tz()`` is UTC when
+    the link asks for it."""
 
     is_production = forms.ChoiceField(
         required=False, label="Kind", choices=[("", "Any environment"), ("1", "Production environments")]
