@@ -198,6 +198,7 @@ def _seed_history(first: int, last: int, releases: int) -> None:
             # the visibility map, so the first measurement does not pay for the bulk load.
             cursor.execute(f"VACUUM ANALYZE {table}")
     _seed_first_deployments()
+    _seed_outcomes()
     with connection.cursor() as cursor:
         # Write the load's dirty pages out now, not in a checkpoint during the measurements.
         cursor.execute("CHECKPOINT")
@@ -216,6 +217,18 @@ def _seed_first_deployments() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")  # noqa: S608
         cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def _seed_outcomes() -> None:
+    """Each deployment's own outcome (failed change by itself, next clean success), which the
+    deployment services keep on every write, computed once for the seeded rows by the same code."""
+    from django.db import connection
+
+    from deployments.outcomes import outcomes_fill
+
+    outcomes_fill()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE deployments_deployment")
 
 
 @contextmanager

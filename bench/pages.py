@@ -267,6 +267,7 @@ def seed(report: Report) -> dict[str, object]:
     from django.utils import timezone
 
     from deployments.models import Environment
+    from deployments.outcomes import outcomes_fill
     from releases.models import Release
     from releasetracker.models import Membership
     from releasetracker.services import membership_set
@@ -301,6 +302,9 @@ def seed(report: Report) -> dict[str, object]:
             _rows_org(slugs["rows100"], 100, now=now)
             marker_at = now - timedelta(days=3650)
             Release.objects.create(organization=get(slugs["100k"]), version=SEED_VERSION, created_at=marker_at)
+            # What the deployment services keep on every write: each seeded deployment's own outcome.
+            for slug in slugs.values():
+                outcomes_fill(organization_id=get(slug).pk)
         # Fresh statistics and visibility map, as autovacuum would leave them on a real database.
         from django.db import connection
 

@@ -87,6 +87,21 @@ class Deployment(OrgOwned):
     commits_count = models.PositiveIntegerField(null=True, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created_by = models.CharField(max_length=200, blank=True)
+    # Kept by ``deployments.outcomes`` on every write: a failed change by itself (its status, an
+    # is_failure tag, a later hotfix or rollback; incidents are the metrics' to add), and the
+    # first later success of its environment and project that is not one (where recovery ends).
+    failed_alone = models.BooleanField(default=False, editable=False)
+    next_clean = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    next_clean_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Reported by the deploy workflow itself (Aviator's sync-deploy-github-action call).
     workflow_run_id = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="the GitHub Actions run that deploys it"
@@ -107,7 +122,21 @@ class Deployment(OrgOwned):
         ]
         indexes = [
             # Used by the metrics queries and the deployments page (per environment over time).
-            models.Index(fields=["organization", "environment", "occurred_at"], name="deployments_org_env_time"),
+            # The metrics read a window's rows from the index alone (PostgreSQL).
+            models.Index(
+                fields=["organization", "environment", "occurred_at"],
+                include=[
+                    "id",
+                    "project",
+                    "status",
+                    "is_fix",
+                    "is_hotfix",
+                    "failed_alone",
+                    "next_clean",
+                    "next_clean_at",
+                ],
+                name="deployments_org_env_time",
+            ),
             # Used by the API list and the metrics window scan across environments.
             models.Index(fields=["organization", "occurred_at"], name="deployments_org_time"),
             # Used by the timeline's status chips (latest deployment per release and environment),

@@ -15,6 +15,7 @@ from deployments.first_deployments import (
     first_deployments_recompute_commits,
 )
 from deployments.models import Deployment, FirstDeployment
+from deployments.outcomes import outcomes_refresh_deployment, outcomes_refresh_streams
 from deployments.services import deployment_shas_complete
 from releases.models import Commit, Project, Release, ReleaseCommit
 from releasetracker import events
@@ -67,15 +68,29 @@ def _deleted_itself(sender, origin) -> bool:
     return model is sender
 
 
+# A deleted project's deployments join the streams without a project of their environments
+# (``deployments.outcomes``): those are recomputed after it.
+JOINING = "_outcome_streams_joined"
+
+
 def before_delete(sender, instance, origin=None, **kwargs) -> None:
     if _deleted_itself(sender, origin):
         instance.__dict__[AFFECTED] = _affected_commits(instance)
+        if isinstance(instance, Project):
+            deployed = Deployment.objects.filter(organization_id=instance.organization_id, project_id=instance.pk)
+            instance.__dict__[JOINING] = list(deployed.values_list("environment_id", flat=True).distinct())
 
 
-def after_delete(sender, instance, **kwargs) -> None:
+def after_delete(sender, instance, origin=None, **kwargs) -> None:
     commit_ids = instance.__dict__.pop(AFFECTED, None)
     if commit_ids:
         first_deployments_recompute_commits(organization_id=instance.organization_id, commit_ids=commit_ids)
+    if isinstance(instance, Deployment) and _deleted_itself(sender, origin):
+        # The stretch of its stream around where it was.
+        outcomes_refresh_deployment(instance)
+    joined = instance.__dict__.pop(JOINING, None)
+    if joined:
+        outcomes_refresh_streams(organization_id=instance.organization_id, environment_ids=joined)
 
 
 DELETED_MODELS = (Deployment, Release, Project, ReleaseCommit)

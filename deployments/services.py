@@ -32,6 +32,7 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
+from deployments.outcomes import outcomes_refresh_deployment
 from deployments.selectors import (
     ReleaseSummary,
     deployment_get_by_external_id,
@@ -457,6 +458,7 @@ def deployment_record(
     )
     setattr(deployment, Deployment.HISTORY_LOADED, [change])
     first_deployments_add_deployment(deployment)
+    outcomes_refresh_deployment(deployment)
     events.publish(
         events.DEPLOYMENT_CREATED, organization=organization, deployment=deployment, requested=request_workflow
     )
@@ -490,7 +492,7 @@ def deployment_update(
         .select_related("environment", "release", "project")
         .get(pk=deployment.pk)
     )
-    previous_status = deployment.status
+    previous_status, previous_at = deployment.status, deployment.occurred_at
     now = timezone.now()
     at = clean_time(at, field="at") or now
     changed = {"updated_at", *texts}
@@ -530,6 +532,8 @@ def deployment_update(
         if previous_status == DeploymentStatus.SUCCESS:
             first_deployments_remove_deployment(deployment)
         first_deployments_add_deployment(deployment)
+        # Its own outcome and the stretch of its stream around where it was and is now.
+        outcomes_refresh_deployment(deployment, was_at=previous_at)
         events.publish(
             events.DEPLOYMENT_STATUS_CHANGED,
             organization=organization,

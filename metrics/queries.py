@@ -281,34 +281,22 @@ def _attribution_ctes(params: dict, production_ids: Sequence[int] | None, *, sin
     )"""  # noqa: S608
 
 
-def failed_change_ctes(source: str, params: dict, production_ids: Sequence[int] | None, *, since: bool = True) -> str:
-    """The CTEs ``scoped`` through ``flagged``: the deployments ``d`` of the FROM clause
-    ``source``, each with ``failed_change`` (0/1) and, when incidents are attributed to it,
-    ``has_incidents``, ``incident_start``, ``incident_end`` and ``incidents_open``.
+def incidents_ctes(params: dict, production_ids: Sequence[int] | None, linked: str, *, since: bool = True) -> str:
+    """CTEs (of a ``WITH RECURSIVE``) ending in ``incidents_of`` and ``resolved``.
 
-    The one definition of a failed change (DESIGN.md, docs/metrics.md): the metrics count it and
-    the pages list it (``metrics.selectors.failed_change_ids`` and ``deployment_recoveries``).
-    It depends only on what came after a deployment, so ``source`` may start anywhere; with
-    ``since`` the incidents read are those from ``%(since)s`` on, the earliest row of ``source``
-    or before. ``params`` needs ``org`` (and ``since``).
+    ``incidents_of``: each deployment with incidents, with ``incident_start`` (the first one's
+    start), ``incident_end`` (the last one's end) and ``incidents_open``: the incidents that name
+    a deployment ``d`` for which ``linked`` holds, and those (from ``%(since)s`` on, with
+    ``since``) attributed to one. ``resolved``: for each of those deployments, the first clean
+    success after it in its stream (``Deployment.next_clean``) that has no incident, as
+    ``next_id`` and ``next_at`` (NULL: none yet). A failed change whose ``next_clean`` has
+    incidents recovers there, not at the incident's deployment, which is a failed change too.
     """
-    return f"""
-    scoped AS (
-        SELECT d.id, d.occurred_at, d.status, d.environment_id, COALESCE(d.project_id, 0) AS project_key,
-               d.is_fix, d.is_hotfix, d.is_rollback, {_tagged_failure("d")} AS tagged_failure,
-               -- Successes so far in this environment and project: numbers each success, and gives
-               -- every other row the number of the last success at or before it.
-               SUM(CASE WHEN d.status = 'success' THEN 1 ELSE 0 END) OVER (
-                   PARTITION BY d.environment_id, COALESCE(d.project_id, 0)
-                   ORDER BY d.occurred_at, d.id ROWS UNBOUNDED PRECEDING
-               ) AS success_no
-        FROM {source}
-    ),{_attribution_ctes(params, production_ids, since=since)},
+    return f"""{_attribution_ctes(params, production_ids, since=since)},
     attributed AS (
-        -- Incidents that name one of these deployments, and those attributed to one.
         SELECT i.deployment_id, i.started_at, i.resolved_at
-        FROM {INCIDENT} i JOIN scoped s ON s.id = i.deployment_id
-        WHERE i.organization_id = %(org)s
+        FROM {INCIDENT} i JOIN {DEPLOYMENT} d ON d.id = i.deployment_id
+        WHERE i.organization_id = %(org)s AND {linked}
         UNION ALL
         SELECT deployment_id, started_at, resolved_at FROM attributed_unlinked WHERE deployment_id IS NOT NULL
     ),
@@ -318,65 +306,73 @@ def failed_change_ctes(source: str, params: dict, production_ids: Sequence[int] 
         FROM attributed
         GROUP BY deployment_id
     ),
-    remediated AS (
-        -- The last success strictly before each hotfix or rollback: a failed change. DISTINCT,
-        -- so two hotfixes after the same deployment count it once.
-        SELECT DISTINCT environment_id, project_key,
-               success_no - CASE WHEN status = 'success' THEN 1 ELSE 0 END AS success_no
-        FROM scoped
-        WHERE is_hotfix OR is_rollback
+    hops (start_id, next_id, next_at) AS (
+        -- From each deployment with incidents along next_clean, while the next one has incidents too.
+        SELECT o.deployment_id, d.next_clean_id, d.next_clean_at
+        FROM incidents_of o JOIN {DEPLOYMENT} d ON d.id = o.deployment_id
+        UNION ALL
+        SELECT h.start_id, d.next_clean_id, d.next_clean_at
+        FROM hops h JOIN incidents_of o ON o.deployment_id = h.next_id JOIN {DEPLOYMENT} d ON d.id = h.next_id
     ),
-    flagged AS (
-        SELECT s.id, s.occurred_at, s.status, s.environment_id, s.project_key, s.is_fix, s.is_hotfix,
-               CASE WHEN s.status = 'failure'
-                      OR (s.status = 'success'
-                          AND (s.tagged_failure = 1 OR r.success_no IS NOT NULL OR o.deployment_id IS NOT NULL))
-                    THEN 1 ELSE 0 END AS failed_change,
-               o.deployment_id IS NOT NULL AS has_incidents, o.incident_start, o.incident_end, o.incidents_open
-        FROM scoped s
-        LEFT JOIN remediated r
-          ON s.status = 'success' AND r.environment_id = s.environment_id
-         AND r.project_key = s.project_key AND r.success_no = s.success_no
-        LEFT JOIN incidents_of o ON o.deployment_id = s.id
+    resolved AS (
+        SELECT h.start_id, h.next_id, h.next_at
+        FROM hops h LEFT JOIN incidents_of o ON o.deployment_id = h.next_id
+        WHERE o.deployment_id IS NULL
     )"""  # noqa: S608
+
+
+def _outcome(alias: str = "d") -> str:
+    """The columns of deployment ``alias`` joined to ``incidents_of o`` and ``resolved r`` that the
+    definitions need: ``failed_change``, ``has_incidents``, ``recovered_by`` and ``recovered_at``
+    (the next success that is not a failed change), and the incidents' span."""
+    return f"""
+        CASE WHEN {alias}.failed_alone OR ({alias}.status = 'success' AND o.deployment_id IS NOT NULL)
+             THEN 1 ELSE 0 END AS failed_change,
+        CASE WHEN o.deployment_id IS NOT NULL THEN 1 ELSE 0 END AS has_incidents,
+        CASE WHEN r.start_id IS NOT NULL THEN r.next_id ELSE {alias}.next_clean_id END AS recovered_by,
+        CASE WHEN r.start_id IS NOT NULL THEN r.next_at ELSE {alias}.next_clean_at END AS recovered_at,
+        o.incident_start, o.incident_end, o.incidents_open"""
+
+
+def _outcome_joins(alias: str = "d") -> str:
+    return (
+        f"LEFT JOIN incidents_of o ON o.deployment_id = {alias}.id"
+        f" LEFT JOIN resolved r ON r.start_id = {alias}.next_clean_id"
+    )
 
 
 def changes_sql(scope: Scope) -> tuple[str, dict]:
     """Deployment frequency, change failure rate, recovery time and rework rate, per bucket and in total.
 
-    Rows from ``since`` onwards are read with no upper bound: whether a deployment in the window
-    is a failed change (a hotfix or rollback may come after ``until``) and when it was recovered
-    can only be known from what came after it. Rows before ``since`` are not needed: a
-    deployment's failed-change status depends only on later deployments.
+    Each deployment's own outcome is stored (``deployments.outcomes``: a failed change by itself,
+    and the next clean success), so only the window's rows are read; incidents are added here.
+    Those that start in the window or later are attributed (a deployment's incidents may start
+    after ``until``, and so may the incidents of the success that would recover it).
     """
     params = _params(scope)
     project_filter = " AND project_id = %(project)s" if scope.project_id is not None else ""
-    source = f"{DEPLOYMENT} d WHERE {_scope_sql('d', scope, params)} AND d.occurred_at >= %(since)s"
+    linked = f"{_scope_sql('d', scope, params)} AND d.occurred_at >= %(since)s"
     sql = f"""
-    WITH {failed_change_ctes(source, params, scope.production_ids)},
-    recovery AS (
-        -- The earliest later success that is not itself a failed change. Read newest first so
-        -- the frame only grows (PostgreSQL then aggregates it in one pass).
-        SELECT f.*, MIN(CASE WHEN f.status = 'success' AND f.failed_change = 0 THEN f.occurred_at END) OVER (
-                   PARTITION BY f.environment_id, f.project_key
-                   ORDER BY f.occurred_at DESC, f.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-               ) AS recovered_at
-        FROM flagged f
+    WITH RECURSIVE {incidents_ctes(params, scope.production_ids, linked)},
+    outcomes AS (
+        SELECT {_bucket("d.occurred_at", scope)} AS bucket, d.occurred_at, d.status,
+               CASE WHEN d.status = 'success' AND (d.is_fix OR d.is_hotfix) THEN 1 ELSE 0 END AS rework,
+               {_outcome()}
+        FROM {DEPLOYMENT} d {_outcome_joins()}
+        WHERE {_scope_sql("d", scope, params)} AND d.occurred_at >= %(since)s AND d.occurred_at < %(until)s
     ),
     windowed AS (
-        SELECT {_bucket("occurred_at", scope)} AS bucket, status, failed_change,
-               CASE WHEN status = 'success' AND (is_fix OR is_hotfix) THEN 1 ELSE 0 END AS rework,
+        SELECT bucket, status, failed_change, rework,
                -- With incidents: from the first one's start to the last one's end, none open.
                -- Without: until the next good deployment.
                CASE WHEN failed_change = 0 THEN 0
-                    WHEN has_incidents THEN CASE WHEN incidents_open > 0 THEN 1 ELSE 0 END
+                    WHEN has_incidents = 1 THEN CASE WHEN incidents_open > 0 THEN 1 ELSE 0 END
                     WHEN recovered_at IS NULL THEN 1 ELSE 0 END AS unrecovered,
                CASE WHEN failed_change = 0 THEN NULL
-                    WHEN has_incidents THEN CASE WHEN incidents_open = 0
+                    WHEN has_incidents = 1 THEN CASE WHEN incidents_open = 0
                          THEN {_seconds("incident_end", "incident_start")} END
                     WHEN recovered_at IS NOT NULL THEN {_seconds("recovered_at", "occurred_at")} END AS recovery_seconds
-        FROM recovery
-        WHERE occurred_at < %(until)s
+        FROM outcomes
     ),
     expanded AS (
         SELECT bucket AS k, status, failed_change, rework, unrecovered, recovery_seconds FROM windowed
@@ -458,68 +454,53 @@ def lead_times(scope: Scope) -> dict[int, dict]:
 
 def failed_change_ids_sql(organization_id: int, since: datetime | None, until: datetime | None) -> tuple[str, dict]:
     """The ids of the organization's failed changes in ``[since, until)`` (either end open), in
-    every environment: the deployments the metrics count as ``failed``. Rows after ``until`` are
-    read, as the metrics do (a later hotfix or rollback makes a deployment a failed change)."""
+    every environment: the deployments the metrics count as ``failed``."""
     adapt = connection.ops.adapt_datetimefield_value
     params: dict = {"org": organization_id}
-    source = f"{DEPLOYMENT} d WHERE d.organization_id = %(org)s"
+    window = "d.organization_id = %(org)s"
     if since is not None:
         params["since"] = adapt(since)
-        source += " AND d.occurred_at >= %(since)s"
-    before = ""
+        window += " AND d.occurred_at >= %(since)s"
     if until is not None:
         params["until"] = adapt(until)
-        before = " AND occurred_at < %(until)s"
-    ctes = failed_change_ctes(source, params, None, since=since is not None)
-    return f"WITH {ctes} SELECT id FROM flagged WHERE failed_change = 1{before}", params  # noqa: S608
-
-
-def recoveries_sql(
-    organization_id: int, starts: dict[tuple[int, int | None], datetime], ids: Sequence[int]
-) -> tuple[str, dict]:
-    """For the failed changes among ``ids``: the id of the deployment that recovered it (the next
-    success in its environment and project that is not a failed change), ``has_incidents`` (1
-    when incidents are attributed to it) and ``incident_seconds``, from the first one's start to
-    the last one's end (NULL while one is open): the metrics' recovery time of an incident.
-
-    ``starts`` gives each (environment, project) of the rows its earliest time: one range of the
-    ``deployments_org_env_time`` index each, with the time as a value the planner can weigh (as a
-    column of another row it guesses a third of the table, and reads all of it).
-    """
-    adapt = connection.ops.adapt_datetimefield_value
-    params: dict = {"org": organization_id, "since": adapt(min(starts.values()))}
-    parts = []
-    for index, ((environment_id, project_id), start) in enumerate(starts.items()):
-        params[f"env{index}"], params[f"from{index}"] = environment_id, adapt(start)
-        project = "d.project_id IS NULL"
-        if project_id is not None:
-            params[f"project{index}"] = project_id
-            project = f"d.project_id = %(project{index})s"
-        parts.append(
-            f"SELECT * FROM {DEPLOYMENT} d WHERE d.organization_id = %(org)s AND d.environment_id = %(env{index})s"  # noqa: S608
-            f" AND {project} AND d.occurred_at >= %(from{index})s"
-        )
+        window += " AND d.occurred_at < %(until)s"
     sql = f"""
-    WITH {failed_change_ctes(f"({' UNION ALL '.join(parts)}) d", params, None)},
-    numbered AS (
-        -- The successes that are not failed changes at or before each row: the next one recovers it.
-        SELECT f.*, SUM(CASE WHEN f.status = 'success' AND f.failed_change = 0 THEN 1 ELSE 0 END) OVER (
-                   PARTITION BY f.environment_id, f.project_key
-                   ORDER BY f.occurred_at, f.id ROWS UNBOUNDED PRECEDING
-               ) AS good_no
-        FROM flagged f
-    )
-    SELECT n.id, g.id AS recovered_by, CASE WHEN n.has_incidents THEN 1 ELSE 0 END AS has_incidents,
-           CASE WHEN n.has_incidents AND n.incidents_open = 0
-                THEN {_seconds("n.incident_end", "n.incident_start")} END AS incident_seconds
-    FROM numbered n
-    LEFT JOIN numbered g
-      ON g.environment_id = n.environment_id AND g.project_key = n.project_key
-     AND g.status = 'success' AND g.failed_change = 0 AND g.good_no = n.good_no + 1
-    WHERE n.failed_change = 1 AND n.id {_ids_in("page", ids, params)}
+    WITH RECURSIVE {incidents_ctes(params, None, window, since=since is not None)}
+    SELECT d.id FROM {DEPLOYMENT} d LEFT JOIN incidents_of o ON o.deployment_id = d.id
+    WHERE {window} AND (d.failed_alone OR (d.status = 'success' AND o.deployment_id IS NOT NULL))
     """  # noqa: S608
     return sql, params
 
 
-def recoveries(organization_id: int, starts: dict, ids: Sequence[int]) -> list[dict]:
-    return list(_fetch(*recoveries_sql(organization_id, starts, ids)).values())
+def recoveries_sql(
+    organization_id: int, since: datetime, environment_ids: Sequence[int], ids: Sequence[int]
+) -> tuple[str, dict]:
+    """For the failed changes among ``ids`` (in ``environment_ids``, none earlier than
+    ``since``): the id of the deployment that recovered it (the next success in its environment
+    and project that is not a failed change), ``has_incidents`` (1 when incidents are attributed
+    to it) and ``incident_seconds``, from the first one's start to the last one's end (NULL while
+    one is open): the metrics' recovery time of an incident.
+
+    The incidents read are those of every deployment in those environments from ``since`` on:
+    the successes that would recover a row come after it, and their incidents decide.
+    """
+    params: dict = {"org": organization_id, "since": connection.ops.adapt_datetimefield_value(since)}
+    streams = (
+        f"d.organization_id = %(org)s AND d.environment_id {_ids_in('env', environment_ids, params)}"
+        " AND d.occurred_at >= %(since)s"
+    )
+    page = f"d.organization_id = %(org)s AND d.id {_ids_in('page', ids, params)}"
+    sql = f"""
+    WITH RECURSIVE {incidents_ctes(params, None, streams)},
+    outcomes AS (SELECT d.id, {_outcome()} FROM {DEPLOYMENT} d {_outcome_joins()} WHERE {page})
+    SELECT id, recovered_by, has_incidents,
+           CASE WHEN has_incidents = 1 AND incidents_open = 0
+                THEN {_seconds("incident_end", "incident_start")} END AS incident_seconds
+    FROM outcomes
+    WHERE failed_change = 1
+    """  # noqa: S608
+    return sql, params
+
+
+def recoveries(organization_id: int, since: datetime, environment_ids: Sequence[int], ids: Sequence[int]) -> list[dict]:
+    return list(_fetch(*recoveries_sql(organization_id, since, environment_ids, ids)).values())

@@ -362,11 +362,12 @@ def deployment_recoveries(*, organization: Organization, deployments: Sequence[D
         raise ValueError("deployment_recoveries needs an organization")
     if not deployments:
         return {}
-    starts: dict[tuple[int, int | None], datetime] = {}
-    for d in deployments:
-        key = (d.environment_id, d.project_id)
-        starts[key] = min(starts.get(key, d.occurred_at), d.occurred_at)
-    rows = queries.recoveries(organization.pk, starts, [d.pk for d in deployments])
+    rows = queries.recoveries(
+        organization.pk,
+        min(d.occurred_at for d in deployments),
+        sorted({d.environment_id for d in deployments}),
+        [d.pk for d in deployments],
+    )
     wanted = {row["recovered_by"] for row in rows if row["recovered_by"] and not row["has_incidents"]}
     recovering = {
         d.pk: d

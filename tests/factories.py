@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus, DeploymentStatusChange, Environment
+from deployments.outcomes import outcomes_refresh_deployment
 from releases.models import Commit, Project, Release, ReleaseCommit, ReleaseProject, Repository
 from releasetracker.models import Membership, Organization
 from releasetracker.services import token_issue
@@ -114,10 +115,12 @@ class EnvironmentFactory(factory.django.DjangoModelFactory):
 
 
 class DeploymentFactory(factory.django.DjangoModelFactory):
-    """A raw deployment row. Tests of rules use ``deployment_record``; this is for reads."""
+    """A raw deployment row. Tests of rules use ``deployment_record``; this is for reads. Its
+    stream's stored outcomes are kept, as the services keep them."""
 
     class Meta:
         model = Deployment
+        skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
     environment = factory.SubFactory(EnvironmentFactory, organization=factory.SelfAttribute("..organization"))
@@ -125,6 +128,11 @@ class DeploymentFactory(factory.django.DjangoModelFactory):
     status = DeploymentStatus.SUCCESS
     finished_at = factory.LazyFunction(timezone.now)
     occurred_at = factory.LazyAttribute(lambda o: o.finished_at or timezone.now())
+
+    @factory.post_generation
+    def outcomes(self, create, extracted, **kwargs):
+        if create:
+            outcomes_refresh_deployment(self)
 
 
 class DeploymentStatusChangeFactory(factory.django.DjangoModelFactory):
