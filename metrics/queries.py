@@ -12,8 +12,8 @@ index (lead time: ``FirstDeployment``'s rows of the scope, through its own index
 aggregates leave the database: one row per chart bucket plus one row (``k = -1``) for the whole
 window.
 
-The two dialects differ in five places only, each behind a small function below: the seconds
-between two times, the bucket number of a time, the ``is_failure`` tag test, the percentile
+The two dialects differ in five places only, each behind a small function: the seconds
+between two times (``releasetracker.sql``), the bucket number of a time, the ``is_failure`` tag test, the percentile
 (``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite)
 and the CTEs computed once (``MATERIALIZED`` on PostgreSQL).
 
@@ -30,6 +30,7 @@ from django.db import connection
 from deployments.models import Deployment, Environment, FirstDeployment
 from incidents.models import DEFAULT_ATTRIBUTION_WINDOW, Incident, IncidentSettings
 from releases.models import Commit, ReleaseCommit
+from releasetracker.sql import seconds_between
 
 DEPLOYMENT = Deployment._meta.db_table
 COMMIT = Commit._meta.db_table
@@ -66,15 +67,9 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _seconds(later: str, earlier: str) -> str:
-    """Seconds from ``earlier`` to ``later`` as a float.
-
-    SQLite keeps datetimes as text and its date functions work in whole milliseconds, so the
-    difference is rounded to the millisecond there (PostgreSQL is exact to the microsecond).
-    """
-    if _postgres():
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))::float8"
-    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+# Seconds from ``earlier`` to ``later`` as a float (to the millisecond on SQLite): the expression
+# the first deployments' lead-time bins are computed with too.
+_seconds = seconds_between
 
 
 def _bucket(column: str, scope: Scope) -> str:
