@@ -22,6 +22,9 @@ Adding a success can only make a first deployment earlier, so the adds are one
 the new one: concurrent adds to the same row wait on its lock and both end exact. The SQL is the
 same on PostgreSQL and SQLite (3.24+). ``first_deployments_fill`` computes everything from scratch,
 for the migration, the benchmark's bulk seed and the tests that compare both.
+
+Every write stores the row's lead-time bin too (``lead_bin_sql``), from the same times it stores:
+when the first deployment moves, and when the commit's time changes.
 """
 
 from collections.abc import Sequence
@@ -31,6 +34,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus, Environment, FirstDeployment
 from releases.models import Commit, ReleaseCommit
+from releasetracker.sql import seconds_between
 
 FIRST = FirstDeployment._meta.db_table
 DEPLOYMENT = Deployment._meta.db_table
@@ -44,6 +48,45 @@ SQLITE_CHUNK = 500
 CHUNK = 20_000
 
 NEVER = "1 = 0"
+
+# Lead-time bins: (from this many seconds, bins this many seconds wide). Up to a minute, one bin
+# per second; then ever wider bins, so a few thousand bins span years and each bin holds few of
+# a window's commits. A piece's first bin follows the previous piece's last one.
+BIN_WIDTHS = ((0, 1), (60, 15), (3600, 120), (86400, 600), (7 * 86400, 3600), (90 * 86400, 86400))
+
+
+def _bin_offsets() -> list[tuple[int, int, int]]:
+    """Each piece of ``BIN_WIDTHS`` as (start, width, number of its first bin)."""
+    pieces, first = [], 0
+    for index, (start, width) in enumerate(BIN_WIDTHS):
+        pieces.append((start, width, first))
+        if index + 1 < len(BIN_WIDTHS):
+            first += (BIN_WIDTHS[index + 1][0] - start) // width
+    return pieces
+
+
+def lead_bin_sql(later: str, earlier: str) -> str:
+    """The lead-time bin of the span from ``earlier`` to ``later``: -1 when it is <= 0 seconds.
+
+    Non-decreasing in the seconds the metrics read (the same ``seconds_between`` expression,
+    integer arithmetic on it only): a bin holds a contiguous range of values, the bins in
+    ascending order hold the values in ascending order.
+    """
+    seconds = seconds_between(later, earlier)
+    cases = [f"WHEN {seconds} <= 0 THEN -1"]
+    pieces = _bin_offsets()
+    for index, (start, width, first) in enumerate(pieces):
+        offset = f"({seconds} - {start})" if start else seconds
+        if width > 1:
+            offset = f"{offset} / {width}"
+        # Non-negative in its piece, so truncation is the floor.
+        whole = f"FLOOR({offset})::int" if connection.vendor == "postgresql" else f"CAST({offset} AS INTEGER)"
+        value = f"{first} + {whole}" if first else whole
+        if index + 1 < len(pieces):
+            cases.append(f"WHEN {seconds} < {pieces[index + 1][0]} THEN {value}")
+        else:
+            cases.append(f"ELSE {value}")
+    return f"(CASE {' '.join(cases)} END)"
 
 
 def _sources(release_filter: str, bare_filter: str) -> str:
@@ -91,9 +134,9 @@ def _upsert_earliest(release_filter: str, bare_filter: str, params: dict, *, emp
     params = {**params, "now": connection.ops.adapt_datetimefield_value(timezone.now())}
     sql = f"""
     INSERT INTO {FIRST} (organization_id, commit_id, environment_key, project_key, deployment_id, occurred_at,
-                         committed_at, created_at, updated_at)
+                         committed_at, lead_bin, created_at, updated_at)
     SELECT organization_id, commit_id, environment_key, project_key, deployment_id, occurred_at, committed_at,
-           %(now)s, %(now)s
+           {lead_bin_sql("occurred_at", "committed_at")}, %(now)s, %(now)s
     FROM (
         SELECT s.*, ROW_NUMBER() OVER (
                    PARTITION BY commit_id, environment_key, project_key ORDER BY occurred_at, deployment_id
@@ -106,7 +149,7 @@ def _upsert_earliest(release_filter: str, bare_filter: str, params: dict, *, emp
         sql += f"""
     ON CONFLICT (commit_id, environment_key, project_key) DO UPDATE
     SET deployment_id = excluded.deployment_id, occurred_at = excluded.occurred_at,
-        committed_at = excluded.committed_at, updated_at = excluded.updated_at
+        committed_at = excluded.committed_at, lead_bin = excluded.lead_bin, updated_at = excluded.updated_at
     WHERE excluded.occurred_at < {FIRST}.occurred_at
        OR (excluded.occurred_at = {FIRST}.occurred_at AND excluded.deployment_id < {FIRST}.deployment_id)
     """  # noqa: S608
@@ -193,11 +236,14 @@ def first_deployments_add_commits(*, organization_id: int, commit_ids: Sequence[
 
 
 def _refresh_commit_times(organization_id: int, commit_ids: Sequence[int]) -> None:
+    """The rows of commits whose time changed take the new time, and the lead-time bin it gives."""
     params: dict = {"org": organization_id}
-    committed_at = f"(SELECT COALESCE(c.timestamp, c.created_at) FROM {COMMIT} c WHERE c.id = {FIRST}.commit_id)"  # noqa: S608
     sql = f"""
-    UPDATE {FIRST} SET committed_at = {committed_at}
-    WHERE organization_id = %(org)s AND {_in("commit_id", commit_ids, params)} AND committed_at <> {committed_at}
+    UPDATE {FIRST} SET committed_at = c.t, lead_bin = {lead_bin_sql(f"{FIRST}.occurred_at", "c.t")}
+    FROM (SELECT c.id, COALESCE(c.timestamp, c.created_at) AS t FROM {COMMIT} c
+          WHERE {_in("c.id", commit_ids, params)}) c
+    WHERE {FIRST}.organization_id = %(org)s AND {_in(f"{FIRST}.commit_id", commit_ids, params)}
+      AND {FIRST}.commit_id = c.id AND {FIRST}.committed_at <> c.t
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -219,6 +219,11 @@ class FirstDeployment(OrgOwned):
     # The commit's time (when the tracker first saw it, if unknown): lead time is the span to
     # ``occurred_at``, read without a join to the commits.
     committed_at = models.DateTimeField()
+    # The bin of its lead time (``deployments.first_deployments.lead_bin_sql``), monotone in the
+    # lead time, so exact percentiles count rows per bin and read only the bins holding the ranks
+    # they need; -1 when the lead time is <= 0, which the metrics leave out. Also the database's
+    # default, so a row inserted by SQL written before the column (migration 0011's fill) is valid.
+    lead_bin = models.IntegerField(default=-1, db_default=-1)
 
     ALL = 0
 
@@ -229,11 +234,17 @@ class FirstDeployment(OrgOwned):
             ),
         ]
         indexes = [
-            # Lead time: a scope's commits first deployed in a time range, with their commit time.
+            # Lead time's counts: a scope's commits first deployed in a time range, per bin (index only).
             models.Index(
                 fields=["organization", "environment_key", "project_key", "occurred_at"],
-                include=["committed_at"],
+                include=["committed_at", "lead_bin"],
                 name="deployments_first_scope_time",
+            ),
+            # Lead time's percentiles: the rows of one bin of a scope in a time range, with their commit time.
+            models.Index(
+                fields=["organization", "environment_key", "project_key", "lead_bin", "occurred_at"],
+                include=["committed_at"],
+                name="deployments_first_scope_bin",
             ),
             # Rows to recompute when their deployment stops being a success.
             models.Index(fields=["deployment"], name="deployments_first_deployment"),

@@ -1,35 +1,45 @@
-"""The SQL behind the DORA metrics: two aggregate statements per request, written for PostgreSQL and SQLite.
+"""The SQL behind the DORA metrics, written for PostgreSQL and SQLite: per request one aggregate
+statement for the deployments' metrics and two small ones for lead time.
 
-Why raw SQL: the definitions (DESIGN.md, "DORA metrics") need window functions (the last success
-before a hotfix, the next good success after a failure) and percentiles (lead time reads each
-commit's first deployment from ``FirstDeployment``, which the deployment services keep). The ORM cannot
-express those without loading rows into Python, which is what we must not do at a million
-deployments.
+Why raw SQL: the definitions (DESIGN.md, "DORA metrics") need a recursive walk (past successes
+that incidents fail, to the one that recovers a failed change), correlated lookups (incident
+attribution) and percentiles. The ORM cannot express those without loading rows into Python,
+which is what we must not do at a million deployments.
 
-Every statement starts from ``deployments_deployment`` filtered by organization, the environments
-in scope and the time window, so PostgreSQL walks the ``(organization, environment, occurred_at)``
-index (lead time: ``FirstDeployment``'s rows of the scope, through its own index). Only
-aggregates leave the database: one row per chart bucket plus one row (``k = -1``) for the whole
-window.
+What depends on a deployment's whole history is kept on the write path, so a request reads its
+window only: each deployment's own outcome (``deployments.outcomes``: a failed change by itself,
+and the next clean success in its environment and project) and each commit's first deployment
+in every lead-time scope (``deployments.first_deployments``, with the bin of its lead time).
+Every statement starts from ``deployments_deployment`` filtered by organization, the
+environments in scope and the time window, read from the ``(organization, environment,
+occurred_at)`` index alone on PostgreSQL (lead time: ``FirstDeployment``'s rows of the scope,
+through its own indexes). Incidents are attributed here, from ``since`` on. Only aggregates leave
+the database: one row per chart bucket plus one row (``k = -1``) for the whole window. Lead
+time's exact percentiles come from counts per bucket and lead-time bin (monotone in the lead
+time), then the one value at each rank a percentile needs, read from the one bin that holds it
+(``lead_times``).
 
-The two dialects differ in five places only, each behind a small function below: the seconds
-between two times, the bucket number of a time, the ``is_failure`` tag test, the percentile
-(``percentile_cont`` on PostgreSQL; the same linear interpolation over ``ROW_NUMBER()`` on SQLite)
-and the CTEs computed once (``MATERIALIZED`` on PostgreSQL).
+The two dialects differ in four places only, each behind a small function: the seconds between
+two times (``releasetracker.sql``, shared with the lead-time bins), the bucket number of a time,
+the percentile (``percentile_cont`` on PostgreSQL; the same linear interpolation over
+``ROW_NUMBER()`` on SQLite) and the CTEs computed once (``MATERIALIZED`` on PostgreSQL).
 
 Only table names, fixed fragments and generated placeholder names are formatted into the SQL
 (hence the ``noqa: S608``); every value, ids and times included, is a query parameter.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 
 from deployments.models import Deployment, Environment, FirstDeployment
 from incidents.models import DEFAULT_ATTRIBUTION_WINDOW, Incident, IncidentSettings
 from releases.models import Commit, ReleaseCommit
+from releasetracker.sql import seconds_between
 
 DEPLOYMENT = Deployment._meta.db_table
 COMMIT = Commit._meta.db_table
@@ -66,15 +76,9 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _seconds(later: str, earlier: str) -> str:
-    """Seconds from ``earlier`` to ``later`` as a float.
-
-    SQLite keeps datetimes as text and its date functions work in whole milliseconds, so the
-    difference is rounded to the millisecond there (PostgreSQL is exact to the microsecond).
-    """
-    if _postgres():
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))::float8"
-    return f"ROUND((julianday({later}) - julianday({earlier})) * 86400.0, 3)"
+# Seconds from ``earlier`` to ``later`` as a float (to the millisecond on SQLite): the expression
+# the first deployments' lead-time bins are computed with too.
+_seconds = seconds_between
 
 
 def _bucket(column: str, scope: Scope) -> str:
@@ -85,15 +89,6 @@ def _bucket(column: str, scope: Scope) -> str:
     return (
         f"(CAST(ROUND((julianday({column}) - julianday(%(anchor)s)) * 86400000.0) AS INTEGER)"
         f" / {scope.bucket_seconds * 1000})"
-    )
-
-
-def _tagged_failure(alias: str) -> str:
-    if _postgres():
-        return f"""(CASE WHEN {alias}.tags @> '["is_failure"]'::jsonb THEN 1 ELSE 0 END)"""
-    return (
-        f"(CASE WHEN EXISTS (SELECT 1 FROM json_each({alias}.tags) WHERE json_each.value = 'is_failure')"  # noqa: S608
-        " THEN 1 ELSE 0 END)"
     )
 
 
@@ -406,47 +401,158 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     return sql, params
 
 
-def lead_time_sql(scope: Scope) -> tuple[str, dict]:
-    """Change lead time per bucket and in total: median, p90 and the number of commits counted.
-
-    A commit counts when its first successful deployment in scope falls in the window. The
-    deployment services keep each commit's first successful deployment in every scope a request
-    can ask for (``FirstDeployment``: one environment or every production one, one project or
-    every project), with the commit's time: so the scope's commits are one range of the
-    ``deployments_first_scope_time`` index, each row already the commit's first there.
-    """
-    params = _params(scope)
-    params["environment_key"] = scope.environment_key
-    params["project_key"] = FirstDeployment.ALL if scope.project_id is None else scope.project_id
-    sql = f"""
-    WITH lead AS (
-        SELECT {_bucket("f.occurred_at", scope)} AS bucket,
-               -- An unknown commit time falls back to when the tracker first saw the commit.
-               {_seconds("f.occurred_at", "f.committed_at")} AS seconds
-        FROM {FIRST_DEPLOYMENT} f
-        WHERE f.organization_id = %(org)s AND f.environment_key = %(environment_key)s
-          AND f.project_key = %(project_key)s AND f.occurred_at >= %(since)s AND f.occurred_at < %(until)s
-    ),
-    expanded AS (
-        -- Values <= 0 (a commit time after its deployment: clock skew, rebases) are left out.
-        SELECT bucket AS k, seconds FROM lead WHERE seconds > 0
-        UNION ALL
-        SELECT {TOTAL} AS k, seconds FROM lead WHERE seconds > 0
-    ),
-    counts AS (SELECT k, COUNT(*) AS commits FROM expanded GROUP BY k),
-    medians AS ({_percentiles("expanded", "seconds", {"lead_median": 0.5, "lead_p90": 0.9})})
-    SELECT c.k, c.commits, m.lead_median, m.lead_p90
-    FROM counts c LEFT JOIN medians m ON m.k = c.k
-    """  # noqa: S608
-    return sql, params
-
-
 def changes(scope: Scope) -> dict[int, dict]:
     return _fetch(*changes_sql(scope))
 
 
+class LeadRank(NamedTuple):
+    """A lead time to read: the ``offset``-th smallest (0-based) of bin ``lead_bin`` in bucket ``k``."""
+
+    k: int
+    lead_bin: int
+    offset: int
+
+
+# The lead-time percentiles a request shows: the median per bucket and in total, the 90th in
+# total only (the series shows no per-bucket p90, so it is not read: ``None`` there).
+LEAD_PERCENTILES = {"lead_median": 0.5, "lead_p90": 0.9}
+
+# SQLite refuses a compound SELECT of more than 500 terms; a year of day buckets needs more ranks
+# than that, so they are read in nested groups of this many.
+COMPOUND_TERMS = 400
+
+
+def _lead_scope(scope: Scope, params: dict) -> str:
+    """The scope's ``FirstDeployment`` rows ``f`` first deployed in the window."""
+    params["environment_key"] = scope.environment_key
+    params["project_key"] = FirstDeployment.ALL if scope.project_id is None else scope.project_id
+    return (
+        "f.organization_id = %(org)s AND f.environment_key = %(environment_key)s"
+        " AND f.project_key = %(project_key)s AND f.occurred_at >= %(since)s AND f.occurred_at < %(until)s"
+    )
+
+
+def lead_time_counts_sql(scope: Scope) -> tuple[str, dict]:
+    """Lead time's first statement: the commits counted per bucket and lead-time bin.
+
+    A commit counts when its first successful deployment in scope falls in the window. The
+    deployment services keep each commit's first successful deployment in every scope a request
+    can ask for (``FirstDeployment``: one environment or every production one, one project or
+    every project), with the commit's time and the bin of its lead time: so the scope's commits
+    are one range of the ``deployments_first_scope_time`` index, read from the index alone, each
+    row already the commit's first there. Lead times <= 0 (a commit time after its deployment:
+    clock skew, rebases) are left out: their bin is -1.
+    """
+    params = _params(scope)
+    sql = f"""
+    SELECT {_bucket("f.occurred_at", scope)} AS bucket, f.lead_bin, COUNT(*) AS commits
+    FROM {FIRST_DEPLOYMENT} f
+    WHERE {_lead_scope(scope, params)} AND f.lead_bin >= 0
+    GROUP BY 1, 2
+    """  # noqa: S608
+    return sql, params
+
+
+def lead_time_values_sql(scope: Scope, ranks: Sequence[LeadRank]) -> tuple[str, dict]:
+    """Lead time's second statement: the lead time at each of ``ranks``, a row ``(tag, seconds)``
+    each, ``tag`` its index in ``ranks``.
+
+    Each rank reads the rows of one bin in the window (of one bucket, or of all) through the
+    ``deployments_first_scope_bin`` index and sorts them by the seconds. A bucket's rows are
+    those whose bucket number is ``k``, by the very expression the counts grouped by, so a rank
+    means the same row in both statements; the time range around the bucket, a second wider on
+    each side, only lets the index narrow the read.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    params = _params(scope)
+    where = _lead_scope(scope, params)
+    parts = []
+    for index, rank in enumerate(ranks):
+        params[f"bin{index}"], params[f"offset{index}"] = rank.lead_bin, rank.offset
+        bucket = ""
+        if rank.k != TOTAL:
+            start = scope.anchor + timedelta(seconds=scope.bucket_seconds * rank.k)
+            params[f"k{index}"] = rank.k
+            params[f"from{index}"] = adapt(start - timedelta(seconds=1))
+            params[f"to{index}"] = adapt(start + timedelta(seconds=scope.bucket_seconds + 1))
+            bucket = (
+                f" AND f.occurred_at >= %(from{index})s AND f.occurred_at < %(to{index})s"
+                f" AND {_bucket('f.occurred_at', scope)} = %(k{index})s"
+            )
+        # The ORDER BY and LIMIT sit in a subquery: SQLite allows them on a compound SELECT's whole
+        # only. An unknown commit time falls back to when the tracker first saw the commit.
+        parts.append(
+            f"""SELECT {index} AS tag, seconds FROM (
+                SELECT {_seconds("f.occurred_at", "f.committed_at")} AS seconds FROM {FIRST_DEPLOYMENT} f
+                WHERE {where} AND f.lead_bin = %(bin{index})s{bucket}
+                ORDER BY seconds LIMIT 1 OFFSET %(offset{index})s
+            ) q{index}"""  # noqa: S608
+        )
+    if len(parts) <= COMPOUND_TERMS:
+        return "\n    UNION ALL\n    ".join(parts), params
+    groups = []
+    for number, start in enumerate(range(0, len(parts), COMPOUND_TERMS)):
+        terms = " UNION ALL ".join(parts[start : start + COMPOUND_TERMS])
+        groups.append(f"SELECT * FROM ({terms}) g{number}")  # noqa: S608
+    return "\n    UNION ALL\n    ".join(groups), params
+
+
+def _locate(bins: list[tuple[int, int]], rank: int) -> tuple[int, int]:
+    """The bin holding the ``rank``-th smallest value (0-based) and its offset there, from
+    ``(bin, count)`` in ascending bin order."""
+    for lead_bin, count in bins:
+        if rank < count:
+            return lead_bin, rank
+        rank -= count
+    raise ValueError(f"rank {rank} beyond the counted values")
+
+
 def lead_times(scope: Scope) -> dict[int, dict]:
-    return _fetch(*lead_time_sql(scope))
+    """Change lead time per bucket and in total (``k = -1``): the commits counted, the median and
+    (in total) the 90th percentile.
+
+    Exact, without sorting the window: the bins are monotone in the lead time, so with the counts
+    per bin the rank a percentile needs is found in one bin, and only that bin's rows are read
+    and sorted. The percentile is PostgreSQL's ``percentile_cont`` to the bit: with ``n`` values,
+    position ``p * (n - 1)``, interpolated linearly (in floats, as its ``float8`` arithmetic) between
+    the values at its floor and ceiling. Two statements, one when nothing is counted.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(*lead_time_counts_sql(scope))
+        counted = cursor.fetchall()
+    bins: dict[int, dict[int, int]] = {}
+    for bucket, lead_bin, commits in counted:
+        for k in (bucket, TOTAL):
+            per_bin = bins.setdefault(k, {})
+            per_bin[lead_bin] = per_bin.get(lead_bin, 0) + commits
+    if not bins:
+        return {}
+
+    result: dict[int, dict] = {}
+    wanted: dict[tuple[int, str], tuple[float, int, int, LeadRank, LeadRank]] = {}
+    for k, per_bin in bins.items():
+        ordered = sorted(per_bin.items())
+        n = sum(per_bin.values())
+        result[k] = {"k": k, "commits": n, "lead_median": None, "lead_p90": None}
+        for name, p in LEAD_PERCENTILES.items():
+            if k == TOTAL or name == "lead_median":
+                position = p * (n - 1)
+                low, high = math.floor(position), math.ceil(position)
+                wanted[k, name] = (
+                    position,
+                    low,
+                    high,
+                    LeadRank(k, *_locate(ordered, low)),
+                    LeadRank(k, *_locate(ordered, high)),
+                )
+    ranks = list(dict.fromkeys(rank for *_, low_rank, high_rank in wanted.values() for rank in (low_rank, high_rank)))
+    with connection.cursor() as cursor:
+        cursor.execute(*lead_time_values_sql(scope, ranks))
+        values = {ranks[tag]: seconds for tag, seconds in cursor.fetchall()}
+    for (k, name), (position, low, high, low_rank, high_rank) in wanted.items():
+        low_value = values[low_rank]
+        result[k][name] = low_value if high == low else low_value + (values[high_rank] - low_value) * (position - low)
+    return result
 
 
 # The pages' view of the same definitions ---------------------------------------------------------

@@ -14,6 +14,7 @@ import importlib
 import random
 import statistics
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -42,7 +43,7 @@ def sha(number: int) -> str:
 def _rows(org) -> set[tuple]:
     return set(
         FirstDeployment.objects.filter(organization=org).values_list(
-            "commit_id", "environment_key", "project_key", "deployment_id", "occurred_at", "committed_at"
+            "commit_id", "environment_key", "project_key", "deployment_id", "occurred_at", "committed_at", "lead_bin"
         )
     )
 
@@ -260,8 +261,13 @@ def test_the_migration_fills_the_same_rows_for_deployments_recorded_before_it(or
     fill = importlib.import_module("deployments.migrations.0011_first_deployment_scopes").FILL
     with connection.cursor() as cursor:
         cursor.execute(fill)
+    assert {row[-1] for row in _rows(org)} == {-1}, "0011 knows no lead-time bins"
+    # 0012's fill uses only the schema editor's connection.
+    lead_bins = importlib.import_module("deployments.migrations.0013_first_deployment_lead_bin").fill
+    lead_bins(None, SimpleNamespace(connection=connection))
 
     assert kept
+    assert {row[-1] for row in kept} != {-1}, "the random writes binned some lead times"
     assert _rows(org) == kept
 
 
@@ -312,3 +318,19 @@ def test_the_kept_first_deployments_stay_exact_when_the_admin_deletes_rows_they_
     assert kept != before, "the deletion moved some first deployment"
     assert _rows(org) == kept
     assert _rows(other_org) == other
+
+
+def test_a_commit_gaining_its_time_moves_its_lead_time_bin(org):
+    full = sha(600)
+    release_create(organization=org, version="3.0", projects=[], commits=[CommitInput(sha=full, timestamp=None)])
+    deployment_record(organization=org, environment="production", release="3.0", status="success", finished_at=SINCE)
+    # Without a time the commit counts from when the tracker saw it: after the deployment.
+    assert {row[-1] for row in _rows(org)} == {-1}
+
+    commits_record(organization=org, commits=[CommitInput(sha=full, timestamp=SINCE - timedelta(hours=5))])
+    kept = _rows(org)
+    first_deployments_fill()
+
+    # 5 hours: the 120-second bins from one hour on, which start at bin 296.
+    assert {row[-1] for row in kept} == {296 + (5 * 3600 - 3600) // 120}
+    assert _rows(org) == kept

@@ -1,9 +1,10 @@
-"""The lead-time query reads the window's rows of its scope only, however long the organization's
-history (PostgreSQL).
+"""The lead-time statements read the window's rows of their scope only, however long the
+organization's history (PostgreSQL).
 
 The planner picks its indexes from estimates that other organizations' rows can make wrong by a
-hundred times; the query must still read only the commits first deployed in the window (the rows
-``FirstDeployment`` keeps for the scope), not the commits deployed before it.
+hundred times; the counts must still read only the commits first deployed in the window (the rows
+``FirstDeployment`` keeps for the scope), and the percentiles only the window's rows of the bin
+they need, not the commits deployed before it (which here have the same lead time, so the same bin).
 """
 
 from datetime import timedelta
@@ -33,7 +34,8 @@ def long_history_and_a_busy_neighbour(org):
     if connection.vendor != "postgresql":
         pytest.skip("the plans checked here are PostgreSQL's")
     production = environment_get_or_create(organization=org, name="production")
-    old = release(org, "old", {900 + k: None for k in range(OLD_COMMITS)})
+    # Committed 12 hours before their first deployment, as the commits in the window: the same bin.
+    old = release(org, "old", {900 + k: SINCE - timedelta(hours=HISTORY + 12) for k in range(OLD_COMMITS)})
     # Years of deployments of one release of 100 commits before the window...
     Deployment.objects.bulk_create(
         Deployment(
@@ -86,11 +88,22 @@ def test_lead_time_reads_only_the_commits_first_deployed_in_the_window(org, long
         anchor=SINCE,
         bucket_seconds=7 * 86400,
     )
-    sql, params = queries.lead_time_sql(scope)
-    plan = explain_analyze(sql, params)
+    counts = explain_analyze(*queries.lead_time_counts_sql(scope))
+    (twelve_hours,) = set(
+        FirstDeployment.objects.filter(organization=org, environment_key=FirstDeployment.ALL).values_list(
+            "lead_bin", flat=True
+        )
+    )
+    # The whole window's 8th value, and week 0's 2nd.
+    ranks = [queries.LeadRank(queries.TOTAL, twelve_hours, 7), queries.LeadRank(0, twelve_hours, 1)]
+    values = explain_analyze(*queries.lead_time_values_sql(scope, ranks))
 
     assert Release.objects.filter(organization=org).count() == 6
     assert FirstDeployment.objects.filter(organization=org, occurred_at__lt=SINCE).count() >= OLD_COMMITS
-    assert queries.lead_times(scope)[queries.TOTAL]["commits"] == 15
+    total = queries.lead_times(scope)[queries.TOTAL]
+    assert (total["commits"], total["lead_median"]) == (15, 12 * 3600.0)
     # The 15 commits first deployed in the window: not the 100 deployed before it, nor the history.
-    assert rows_read(plan, "f") == 15
+    assert rows_read(counts, "f") == 15
+    # Each rank reads the window's rows of its bin (all 15 here: one bin, one week), not the old ones.
+    # (PostgreSQL names the second scan of f "f_1".)
+    assert rows_read(values, "f") + rows_read(values, "f_1") == 2 * 15
