@@ -17,7 +17,8 @@ stream without a project). Only a bounded stretch of the stream is recomputed. A
 position ``p`` can change what comes before it only back to the last success before ``p``
 (``F``: a hotfix or rollback at ``p`` makes it a failed change), and the ``next_clean`` of the
 rows after the last clean success before ``F`` (``P``, which keeps its outcome: what decides it
-lies before ``F``). Nothing after ``p`` depends on ``p``. So the stretch runs from ``P`` to the
+lies before ``F``). Nothing after ``p`` depends on ``p``. So the stretch runs from ``P`` (or an
+earlier clean success: the second latest stored as clean before ``p``, one index probe) to the
 first clean success after ``p`` (``N``, whose own outcome is unchanged), read and recomputed by
 the same SQL that fills every stream from scratch (``outcomes_fill``: the migration, the
 benchmark's bulk seed and the tests that compare both). Two writes to one environment take
@@ -138,11 +139,12 @@ def _stream(organization_id: int, environment_id: int, project_id: int | None):
 
 
 def _before(at: datetime, pk: int) -> Q:
-    return Q(occurred_at__lt=at) | Q(occurred_at=at, pk__lt=pk)
+    # The first condition bounds the index range; the others pick the rows strictly before.
+    return Q(occurred_at__lte=at) & (Q(occurred_at__lt=at) | Q(pk__lt=pk))
 
 
 def _after(at: datetime, pk: int) -> Q:
-    return Q(occurred_at__gt=at) | Q(occurred_at=at, pk__gt=pk)
+    return Q(occurred_at__gte=at) & (Q(occurred_at__gt=at) | Q(pk__gt=pk))
 
 
 def _lock(environment_id: int) -> None:
@@ -160,17 +162,10 @@ def outcomes_refresh(
     low, high = positions[0], positions[-1]
     _lock(environment_id)
     stream = _stream(organization_id, environment_id, project_id)
-    successes = stream.filter(status=SUCCESS).order_by("-occurred_at", "-pk")
-    clean = successes.filter(failed_alone=False)
-    last_success = successes.filter(_before(*low)).values("occurred_at", "pk")[:1]
-    start = (
-        clean.filter(
-            Q(occurred_at__lt=last_success.values("occurred_at"))
-            | Q(occurred_at=last_success.values("occurred_at"), pk__lt=last_success.values("pk"))
-        )
-        .values_list("occurred_at", "pk")
-        .first()
-    )
+    clean = stream.filter(status=SUCCESS, failed_alone=False).order_by("-occurred_at", "-pk")
+    # The clean success before the latest one before ``low``: the latest may be ``F`` itself (its
+    # stored value is the one the change may overturn), so the one before it is ``P`` or earlier.
+    start = next(iter(clean.filter(_before(*low)).values_list("occurred_at", "pk")[1:2]), None)
     end = clean.filter(_after(*high)).order_by("occurred_at", "pk").values_list("occurred_at", "pk").first()
     adapt = connection.ops.adapt_datetimefield_value
     params: dict = {"org": organization_id, "env": environment_id}
