@@ -237,9 +237,12 @@ def _attribution_ctes(params: dict, production_ids: Sequence[int] | None, *, sin
         WHERE rc.commit_id = c.id AND d.environment_id {production} AND d.status = 'success'
           AND d.occurred_at < u.started_at
         ORDER BY d.occurred_at DESC, d.id DESC LIMIT 1)"""  # noqa: S608
+    # OFFSET 0 keeps the inner query whole on PostgreSQL: pulled up, it ran the lookup once for
+    # the filter and again for each use of its value.
+    fence = " OFFSET 0" if _postgres() else ""
     by_release = f"""(SELECT x.id FROM (
             SELECT {of_commit} AS id FROM {COMMIT} c
-            WHERE c.organization_id = %(org)s AND {sha_range.format(column="c.sha")}
+            WHERE c.organization_id = %(org)s AND {sha_range.format(column="c.sha")}{fence}
         ) x WHERE x.id IS NOT NULL
         ORDER BY {_time_of("x.id")} DESC, x.id DESC LIMIT 1)"""  # noqa: S608
     by_sha = _latest_success(
@@ -295,24 +298,27 @@ def incidents_ctes(params: dict, production_ids: Sequence[int] | None, linked: s
         UNION ALL
         SELECT deployment_id, started_at, resolved_at FROM attributed_unlinked WHERE deployment_id IS NOT NULL
     ),
-    incidents_of AS (
+    incidents_of AS {_once()}(
         SELECT deployment_id, MIN(started_at) AS incident_start, MAX(resolved_at) AS incident_end,
                SUM(CASE WHEN resolved_at IS NULL THEN 1 ELSE 0 END) AS incidents_open
         FROM attributed
         GROUP BY deployment_id
     ),
-    hops (start_id, next_id, next_at) AS (
-        -- From each deployment with incidents along next_clean, while the next one has incidents too.
+    chained AS {_once()}(
+        -- Each deployment with incidents, with the next clean success of its stream.
         SELECT o.deployment_id, d.next_clean_id, d.next_clean_at
         FROM incidents_of o JOIN {DEPLOYMENT} d ON d.id = o.deployment_id
+    ),
+    hops (start_id, next_id, next_at) AS (
+        -- From each of them along next_clean, while the next one has incidents too.
+        SELECT deployment_id, next_clean_id, next_clean_at FROM chained
         UNION ALL
-        SELECT h.start_id, d.next_clean_id, d.next_clean_at
-        FROM hops h JOIN incidents_of o ON o.deployment_id = h.next_id JOIN {DEPLOYMENT} d ON d.id = h.next_id
+        SELECT h.start_id, c.next_clean_id, c.next_clean_at FROM hops h JOIN chained c ON c.deployment_id = h.next_id
     ),
     resolved AS (
         SELECT h.start_id, h.next_id, h.next_at
-        FROM hops h LEFT JOIN incidents_of o ON o.deployment_id = h.next_id
-        WHERE o.deployment_id IS NULL
+        FROM hops h LEFT JOIN chained c ON c.deployment_id = h.next_id
+        WHERE c.deployment_id IS NULL
     )"""  # noqa: S608
 
 
@@ -340,63 +346,76 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     """Deployment frequency, change failure rate, recovery time and rework rate, per bucket and in total.
 
     Each deployment's own outcome is stored (``deployments.outcomes``: a failed change by itself,
-    and the next clean success), so only the window's rows are read; incidents are added here.
-    Those that start in the window or later are attributed (a deployment's incidents may start
-    after ``until``, and so may the incidents of the success that would recover it).
+    and the next clean success), so only the window's rows are read, once for the counts (from
+    the index alone) and once for the failed changes, which incidents join: the deployments
+    incidents are attributed to, from the window on (a deployment's incidents may start after
+    ``until``, and so may those of the success that would recover it). Only the failed changes
+    are joined to the incidents, and only their recovery times are sorted for the median.
     """
     params = _params(scope)
     project_filter = " AND project_id = %(project)s" if scope.project_id is not None else ""
-    linked = f"{_scope_sql('d', scope, params)} AND d.occurred_at >= %(since)s"
+    scoped = f"{_scope_sql('d', scope, params)} AND d.occurred_at >= %(since)s"
+    window = f"{scoped} AND d.occurred_at < %(until)s"
     sql = f"""
-    WITH RECURSIVE {incidents_ctes(params, scope.production_ids, linked)},
-    outcomes AS (
-        SELECT {_bucket("d.occurred_at", scope)} AS bucket, d.occurred_at, d.status,
-               CASE WHEN d.status = 'success' AND (d.is_fix OR d.is_hotfix) THEN 1 ELSE 0 END AS rework,
-               {_outcome()}
-        FROM {DEPLOYMENT} d {_outcome_joins()}
-        WHERE {_scope_sql("d", scope, params)} AND d.occurred_at >= %(since)s AND d.occurred_at < %(until)s
+    WITH RECURSIVE {incidents_ctes(params, scope.production_ids, scoped)},
+    counted AS (
+        SELECT {_bucket("d.occurred_at", scope)} AS k,
+               SUM(CASE WHEN d.status = 'success' THEN 1 ELSE 0 END) AS deployments,
+               SUM(CASE WHEN d.status IN ('success', 'failure') THEN 1 ELSE 0 END) AS finished,
+               SUM(CASE WHEN d.status = 'success' AND (d.is_fix OR d.is_hotfix) THEN 1 ELSE 0 END) AS rework
+        FROM {DEPLOYMENT} d
+        WHERE {window}
+        GROUP BY 1
     ),
-    windowed AS (
-        SELECT bucket, status, failed_change, rework,
-               -- With incidents: from the first one's start to the last one's end, none open.
-               -- Without: until the next good deployment.
-               CASE WHEN failed_change = 0 THEN 0
-                    WHEN has_incidents = 1 THEN CASE WHEN incidents_open > 0 THEN 1 ELSE 0 END
-                    WHEN recovered_at IS NULL THEN 1 ELSE 0 END AS unrecovered,
-               CASE WHEN failed_change = 0 THEN NULL
-                    WHEN has_incidents = 1 THEN CASE WHEN incidents_open = 0
-                         THEN {_seconds("incident_end", "incident_start")} END
-                    WHEN recovered_at IS NOT NULL THEN {_seconds("recovered_at", "occurred_at")} END AS recovery_seconds
-        FROM outcomes
-    ),
-    expanded AS (
-        SELECT bucket AS k, status, failed_change, rework, unrecovered, recovery_seconds FROM windowed
-        UNION ALL
-        SELECT {TOTAL} AS k, status, failed_change, rework, unrecovered, recovery_seconds FROM windowed
+    base AS (
+        SELECT k, deployments, finished, rework FROM counted
         UNION ALL
         -- The total row exists even with no deployment: it carries the unattributed incidents.
-        SELECT {TOTAL} AS k, NULL, 0, 0, 0, NULL
+        SELECT {TOTAL}, COALESCE(SUM(deployments), 0), COALESCE(SUM(finished), 0), COALESCE(SUM(rework), 0)
+        FROM counted
     ),
+    failed AS (
+        -- The window's failed changes: failed by themselves, or successes with incidents.
+        SELECT d.id, d.occurred_at, d.next_clean_id, d.next_clean_at
+        FROM {DEPLOYMENT} d
+        WHERE {window} AND d.failed_alone
+        UNION
+        SELECT d.id, d.occurred_at, d.next_clean_id, d.next_clean_at
+        FROM incidents_of i JOIN {DEPLOYMENT} d ON d.id = i.deployment_id
+        WHERE {window} AND d.status = 'success'
+    ),
+    recoveries AS (
+        -- With incidents: from the first one's start to the last one's end, none open.
+        -- Without: until the next clean success without incidents.
+        SELECT {_bucket("f.occurred_at", scope)} AS k,
+               CASE WHEN o.deployment_id IS NOT NULL THEN CASE WHEN o.incidents_open > 0 THEN 1 ELSE 0 END
+                    WHEN COALESCE(r.next_at, f.next_clean_at) IS NULL THEN 1 ELSE 0 END AS unrecovered,
+               CASE WHEN o.deployment_id IS NOT NULL THEN CASE WHEN o.incidents_open = 0
+                         THEN {_seconds("o.incident_end", "o.incident_start")} END
+                    WHEN r.start_id IS NOT NULL THEN {_seconds("r.next_at", "f.occurred_at")}
+                    ELSE {_seconds("f.next_clean_at", "f.occurred_at")} END AS recovery_seconds
+        FROM failed f {_outcome_joins("f")}
+    ),
+    expanded AS (
+        SELECT k, unrecovered, recovery_seconds FROM recoveries
+        UNION ALL
+        SELECT {TOTAL}, unrecovered, recovery_seconds FROM recoveries
+    ),
+    outcome_counts AS (
+        SELECT k, COUNT(*) AS failed, COUNT(recovery_seconds) AS recovered, SUM(unrecovered) AS unrecovered
+        FROM expanded
+        GROUP BY k
+    ),
+    medians AS ({_percentiles("expanded", "recovery_seconds", {"recovery_median": 0.5})}),
     unattributed AS (
         SELECT COUNT(*) AS unattributed FROM attributed_unlinked
         WHERE deployment_id IS NULL AND started_at < %(until)s
           AND environment_id {_ids_in("scope_env", scope.environment_ids, params)}{project_filter}
-    ),
-    counts AS (
-        SELECT k,
-               SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) AS deployments,
-               SUM(CASE WHEN status IN ('success', 'failure') THEN 1 ELSE 0 END) AS finished,
-               SUM(failed_change) AS failed,
-               SUM(rework) AS rework,
-               COUNT(recovery_seconds) AS recovered,
-               SUM(unrecovered) AS unrecovered
-        FROM expanded
-        GROUP BY k
-    ),
-    medians AS ({_percentiles("expanded", "recovery_seconds", {"recovery_median": 0.5})})
-    SELECT c.k, c.deployments, c.finished, c.failed, c.rework, c.recovered, c.unrecovered, m.recovery_median,
-           CASE WHEN c.k = {TOTAL} THEN u.unattributed END AS unattributed
-    FROM counts c LEFT JOIN medians m ON m.k = c.k CROSS JOIN unattributed u
+    )
+    SELECT b.k, b.deployments, b.finished, COALESCE(c.failed, 0) AS failed, b.rework,
+           COALESCE(c.recovered, 0) AS recovered, COALESCE(c.unrecovered, 0) AS unrecovered, m.recovery_median,
+           CASE WHEN b.k = {TOTAL} THEN u.unattributed END AS unattributed
+    FROM base b LEFT JOIN outcome_counts c ON c.k = b.k LEFT JOIN medians m ON m.k = b.k CROSS JOIN unattributed u
     """  # noqa: S608
     return sql, params
 
