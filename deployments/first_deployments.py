@@ -20,7 +20,7 @@ transaction:
 Adding a success can only make a first deployment earlier, so the adds are one
 ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` that keeps the earlier of the stored row and
 the new one: concurrent adds to the same row wait on its lock and both end exact. The SQL is the
-same on PostgreSQL and SQLite (3.24+). ``first_deployments_fill`` computes everything from scratch,
+same on PostgreSQL and SQLite (3.33+, for UPDATE ... FROM). ``first_deployments_fill`` computes everything from scratch,
 for the migration, the benchmark's bulk seed and the tests that compare both.
 
 Every write stores the row's lead-time bin too (``lead_bin_sql``), from the same times it stores:

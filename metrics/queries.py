@@ -84,7 +84,10 @@ _seconds = seconds_between
 def _bucket(column: str, scope: Scope) -> str:
     """The chart bucket number of a time: whole bucket lengths since the anchor."""
     if _postgres():
-        return f"FLOOR(EXTRACT(EPOCH FROM ({column} - %(anchor)s)) / {scope.bucket_seconds})::int"
+        # date_part's float8, not EXTRACT's numeric: a third of the cost over a million rows, and
+        # as exact here (a time a microsecond before a boundary is a millionth of a second off an
+        # integer; the float's error at a year of seconds is a few billionths).
+        return f"FLOOR(date_part('epoch', {column} - %(anchor)s) / {scope.bucket_seconds})::int"
     # Integer milliseconds first, so a time exactly on a bucket boundary lands in the later bucket.
     return (
         f"(CAST(ROUND((julianday({column}) - julianday(%(anchor)s)) * 86400000.0) AS INTEGER)"

@@ -311,8 +311,8 @@ def dora_metrics(
 
 # Failed changes and recoveries on the pages ------------------------------------------------------
 # The deployments view's ``failed_change`` filter and the "restored by" of the deployments view and
-# the release page use the metrics' own SQL (``queries.failed_change_ctes``), incidents included,
-# so a tile's number and the list it links to agree.
+# the release page read what the metrics read (each deployment's stored outcome, with the incidents
+# added by ``queries.incidents_ctes``), so a tile's number and the list it links to agree.
 
 
 def _positional(sql: str, params: dict) -> tuple[str, list]:
@@ -354,8 +354,8 @@ class Recovery:
 def deployment_recoveries(*, organization: Organization, deployments: Sequence[Deployment]) -> dict[int, Recovery]:
     """The failed changes among ``deployments`` (a page), by id, each with what recovered it.
 
-    Two queries whatever the page's size: the definitions over each (environment, project) of the
-    page from its earliest row there on, and the recovering deployments with their release and
+    Two queries whatever the page's size: the page's stored outcomes with the incidents of its
+    environments from its earliest row on, and the recovering deployments with their release and
     environment.
     """
     if organization is None:

@@ -135,3 +135,28 @@ def test_twenty_retries_with_one_idempotency_key_make_one_object_and_identical_a
     assert Deployment.objects.count() == 1
     assert {status for status, _ in answers} == {201}, answers
     assert all(data == answers[0][1] for _, data in answers)
+
+
+def test_deployments_recorded_at_once_to_one_environment_keep_their_outcomes_exact(live_server, token):
+    from deployments.outcomes import outcomes_fill
+
+    # Out of time order and with hotfixes and failures among them, so each write's stretch of the
+    # stream overlaps the others': each must see the ones committed before it.
+    bodies = [
+        {
+            "environment": "production",
+            "commit_sha": f"{n:040x}",
+            "status": "failure" if n % 5 == 0 else "success",
+            "is_hotfix": n % 3 == 0,
+            "finished_at": f"2026-10-01T{(n * 7) % THREADS:02d}:00:00Z",
+        }
+        for n in range(THREADS)
+    ]
+    answers = send_at_once(f"{live_server.url}/api/v1/deployments/", token, bodies)
+    assert [status for status, _ in answers] == [201] * THREADS, answers
+    kept = set(Deployment.objects.values_list("id", "failed_alone", "next_clean_id", "next_clean_at"))
+
+    outcomes_fill()
+
+    assert set(Deployment.objects.values_list("id", "failed_alone", "next_clean_id", "next_clean_at")) == kept
+    assert Deployment.objects.filter(failed_alone=True).count() > THREADS // 5
