@@ -137,6 +137,13 @@ class Deployment(OrgOwned):
                 ],
                 name="deployments_org_env_time",
             ),
+            # The metrics' failed changes of a window: the few deployments failed by themselves.
+            models.Index(
+                fields=["organization", "environment", "occurred_at"],
+                include=["id", "project", "next_clean", "next_clean_at"],
+                condition=models.Q(failed_alone=True),
+                name="deployments_failed_alone",
+            ),
             # Used by the API list and the metrics window scan across environments.
             models.Index(fields=["organization", "occurred_at"], name="deployments_org_time"),
             # Used by the timeline's status chips (latest deployment per release and environment),

@@ -122,4 +122,13 @@ class Migration(migrations.Migration):
                 name="deployments_org_env_time",
             ),
         ),
+        migrations.AddIndex(
+            model_name="deployment",
+            index=models.Index(
+                condition=models.Q(("failed_alone", True)),
+                fields=["organization", "environment", "occurred_at"],
+                include=("id", "project", "next_clean", "next_clean_at"),
+                name="deployments_failed_alone",
+            ),
+        ),
     ]
