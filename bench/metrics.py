@@ -562,12 +562,13 @@ def _write_report(*, command: str, figures: list[tuple[str, str]], targets: list
         " call by call, each on its own open connection, the 100,000-deployment one against a second database"
         " (`<name>_small`, the first 10 organizations of the same data) on the same server, so load from"
         " elsewhere on the shared machine hits them alike. The endpoint is called through Django's test"
-        " client (middleware, token authentication, parameter checks, the two metric queries, JSON"
+        " client (middleware, token authentication, parameter checks, the three metric queries, JSON"
         " rendering); the floor is one hand-written PostgreSQL"
         " query (`FLOOR_SQL` in bench/metrics.py) computing the same counts and percentiles, whose answers the"
-        " run checks against the endpoint's (the floor recomputes every commit's first deployment from the"
-        " deployments; the endpoint reads the `FirstDeployment` rows the deployment services keep, seeded here"
-        " by `first_deployments_fill`, so the comparison also checks those rows).",
+        " run checks against the endpoint's (the floor recomputes every commit's first deployment and every"
+        " deployment's outcome from the deployments; the endpoint reads what the deployment services keep:"
+        " the `FirstDeployment` rows and each deployment's own outcome, seeded here by `first_deployments_fill`"
+        " and `outcomes_fill`, so the comparison also checks those).",
         "",
         "Targets:",
         "",
