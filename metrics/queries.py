@@ -483,9 +483,23 @@ def lead_time_counts_sql(scope: Scope) -> tuple[str, dict]:
     return sql, params
 
 
+def lead_runs(ranks: Sequence[LeadRank]) -> list[tuple[LeadRank, int]]:
+    """The ranks as runs of consecutive offsets in one bin of one bucket, ``(first, length)``: a
+    median's two neighbours are mostly one run, read by one subquery."""
+    runs: list[tuple[LeadRank, int]] = []
+    for rank in sorted(set(ranks)):
+        if runs:
+            first, length = runs[-1]
+            if (first.k, first.lead_bin, first.offset + length) == (rank.k, rank.lead_bin, rank.offset):
+                runs[-1] = (first, length + 1)
+                continue
+        runs.append((rank, 1))
+    return runs
+
+
 def lead_time_values_sql(scope: Scope, ranks: Sequence[LeadRank]) -> tuple[str, dict]:
-    """Lead time's second statement: the lead time at each of ``ranks``, a row ``(tag, seconds)``
-    each, ``tag`` its index in ``ranks``.
+    """Lead time's second statement: the lead times at ``ranks``, rows ``(tag, seconds)``, ``tag``
+    the index of their run in ``lead_runs(ranks)`` (a run's values in any order).
 
     Each rank reads the rows of one bin in the window (of one bucket, or of all) through the
     ``deployments_first_scope_bin`` index and sorts them by the seconds. A bucket's rows are
@@ -497,8 +511,9 @@ def lead_time_values_sql(scope: Scope, ranks: Sequence[LeadRank]) -> tuple[str, 
     params = _params(scope)
     where = _lead_scope(scope, params)
     parts = []
-    for index, rank in enumerate(ranks):
+    for index, (rank, length) in enumerate(lead_runs(ranks)):
         params[f"bin{index}"], params[f"offset{index}"] = rank.lead_bin, rank.offset
+        params[f"limit{index}"] = length
         bucket = ""
         if rank.k != TOTAL:
             start = scope.anchor + timedelta(seconds=scope.bucket_seconds * rank.k)
@@ -515,7 +530,7 @@ def lead_time_values_sql(scope: Scope, ranks: Sequence[LeadRank]) -> tuple[str, 
             f"""SELECT {index} AS tag, seconds FROM (
                 SELECT {_seconds("f.occurred_at", "f.committed_at")} AS seconds FROM {FIRST_DEPLOYMENT} f
                 WHERE {where} AND f.lead_bin = %(bin{index})s{bucket}
-                ORDER BY seconds LIMIT 1 OFFSET %(offset{index})s
+                ORDER BY seconds LIMIT %(limit{index})s OFFSET %(offset{index})s
             ) q{index}"""  # noqa: S608
         )
     if len(parts) <= COMPOUND_TERMS:
@@ -578,7 +593,14 @@ def lead_times(scope: Scope) -> dict[int, dict]:
     ranks = list(dict.fromkeys(rank for *_, low_rank, high_rank in wanted.values() for rank in (low_rank, high_rank)))
     with connection.cursor() as cursor:
         cursor.execute(*lead_time_values_sql(scope, ranks))
-        values = {ranks[tag]: seconds for tag, seconds in cursor.fetchall()}
+        rows = cursor.fetchall()
+    read: dict[int, list[float]] = {}
+    for tag, seconds in rows:
+        read.setdefault(tag, []).append(seconds)
+    values = {}
+    for tag, (first, _) in enumerate(lead_runs(ranks)):
+        for index, seconds in enumerate(sorted(read[tag])):
+            values[first._replace(offset=first.offset + index)] = seconds
     for (k, name), (position, low, high, low_rank, high_rank) in wanted.items():
         low_value = values[low_rank]
         result[k][name] = low_value if high == low else low_value + (values[high_rank] - low_value) * (position - low)
