@@ -458,10 +458,11 @@ def deployment_record(
     )
     setattr(deployment, Deployment.HISTORY_LOADED, [change])
     first_deployments_add_deployment(deployment)
-    outcomes_refresh_deployment(deployment)
     events.publish(
         events.DEPLOYMENT_CREATED, organization=organization, deployment=deployment, requested=request_workflow
     )
+    # Last, so its environment's lock (writes to one environment take turns) is held briefly.
+    outcomes_refresh_deployment(deployment)
     return deployment, True
 
 
@@ -532,14 +533,15 @@ def deployment_update(
         if previous_status == DeploymentStatus.SUCCESS:
             first_deployments_remove_deployment(deployment)
         first_deployments_add_deployment(deployment)
-        # Its own outcome and the stretch of its stream around where it was and is now.
-        outcomes_refresh_deployment(deployment, was_at=previous_at)
         events.publish(
             events.DEPLOYMENT_STATUS_CHANGED,
             organization=organization,
             deployment=deployment,
             previous_status=previous_status,
         )
+        # Its own outcome and the stretch of its stream around where it was and is now; last, so
+        # its environment's lock is held briefly.
+        outcomes_refresh_deployment(deployment, was_at=previous_at)
     return deployment
 
 

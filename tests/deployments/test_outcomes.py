@@ -93,21 +93,21 @@ def test_the_kept_outcomes_equal_a_computation_from_scratch_after_random_writes(
     assert rows.filter(next_clean__isnull=False).exists(), "and clean successes after them"
 
 
-def test_a_project_deleted_joins_its_deployments_to_the_stream_without_a_project(org):
-    def deploy(hour: int, project, **flags) -> Deployment:
-        deployment, _ = deployment_record(
-            organization=org,
-            environment="production",
-            commit_sha=f"{hour:07x}" + "f" * 33,
-            project=project,
-            finished_at=START + timedelta(hours=hour),
-            **flags,
-        )
-        return deployment
+def _deploy(org, at: datetime, **fields) -> Deployment:
+    """A deployment to production finished at ``at`` (a success unless ``status`` says otherwise)."""
+    deployment, _ = deployment_record(
+        organization=org, environment="production", commit_sha=f"{at:%d%H%M}" + "f" * 34, finished_at=at, **fields
+    )
+    return deployment
 
-    bare = deploy(1, None)
-    hotfix = deploy(2, "web", is_hotfix=True)
-    next_bare = deploy(3, None)
+
+def test_a_project_deleted_joins_its_deployments_to_the_stream_without_a_project(org):
+    def deploy(hour: int, **fields) -> Deployment:
+        return _deploy(org, START + timedelta(hours=hour), **fields)
+
+    bare = deploy(1)
+    hotfix = deploy(2, project="web", is_hotfix=True)
+    next_bare = deploy(3)
     bare.refresh_from_db()
     assert not bare.failed_alone and bare.next_clean_id == next_bare.pk
 
@@ -204,17 +204,10 @@ def test_failure_rate_and_recovery_after_random_writes_are_what_the_definitions_
 
 
 def test_a_failure_recovers_at_the_first_clean_success_without_incidents(org):
-    def deploy(hour: int, status: str = DeploymentStatus.SUCCESS) -> Deployment:
-        deployment, _ = deployment_record(
-            organization=org,
-            environment="production",
-            commit_sha=f"{hour:07x}" + "c" * 33,
-            status=status,
-            finished_at=SINCE + timedelta(hours=hour),
-        )
-        return deployment
+    def deploy(hour: int, **fields) -> Deployment:
+        return _deploy(org, SINCE + timedelta(hours=hour), **fields)
 
-    failure = deploy(1, DeploymentStatus.FAILURE)
+    failure = deploy(1, status=DeploymentStatus.FAILURE)
     for hour in (2, 3):  # two clean successes in a row, each blamed by an incident
         started = SINCE + timedelta(hours=hour, minutes=10)
         incident_create(
