@@ -137,6 +137,11 @@ class Deployment(OrgOwned):
                 ],
                 name="deployments_org_env_time",
             ),
+            # A stream (environment and project) in time order: the stretch the outcome upkeep
+            # recomputes, which the index above could only filter by project row by row.
+            models.Index(
+                fields=["organization", "environment", "project", "occurred_at"], name="deployments_stream_time"
+            ),
             # The metrics' failed changes of a window: the few deployments failed by themselves.
             models.Index(
                 fields=["organization", "environment", "occurred_at"],

@@ -13,7 +13,8 @@ deployments: their order (``occurred_at``, then id), status, tags and hotfix and
 Every write that can change one of those calls ``outcomes_refresh`` in its own transaction: a
 deployment recorded, a status change (which can also move it in time, or clear a detected
 rollback), and the admin's deletion of a deployment or of a project (whose deployments join the
-stream without a project). Only a bounded stretch of the stream is recomputed. A change at
+stream without a project). Each takes its environment's lock (``outcomes_lock``) before it locks
+any deployment row. Only a bounded stretch of the stream is recomputed. A change at
 position ``p`` can change what comes before it only back to the last success before ``p``
 (``F``: a hotfix or rollback at ``p`` makes it a failed change), and the ``next_clean`` of the
 rows after the last clean success before ``F`` (``P``, which keeps its outcome: what decides it
@@ -147,9 +148,17 @@ def _after(at: datetime, pk: int) -> Q:
     return Q(occurred_at__gte=at) & (Q(occurred_at__gt=at) | Q(pk__gt=pk))
 
 
-def _lock(environment_id: int) -> None:
-    """Writes to one environment's outcomes take turns (PostgreSQL; SQLite writes one at a time)."""
-    list(Environment.objects.select_for_update().filter(pk=environment_id).values_list("pk", flat=True))
+def outcomes_lock(environment_ids: Iterable[int]) -> None:
+    """Writes to one environment's outcomes take turns (PostgreSQL; SQLite writes one at a time).
+
+    Taken before any deployment row of the environment is locked, by every write that will
+    recompute outcomes there (the services and the admin's deletions call it first): a stretch's
+    ``UPDATE`` locks deployment rows while holding it, so taking it after one would deadlock with
+    a write waiting for that row. Several environments are locked in id order; taking it again in
+    the same transaction costs nothing.
+    """
+    ids = sorted(set(environment_ids))
+    list(Environment.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
 
 
 def outcomes_refresh(
@@ -160,7 +169,7 @@ def outcomes_refresh(
     the stream they can change (the module's docstring says why it is enough)."""
     positions = sorted(positions)
     low, high = positions[0], positions[-1]
-    _lock(environment_id)
+    outcomes_lock([environment_id])
     stream = _stream(organization_id, environment_id, project_id)
     clean = stream.filter(status=SUCCESS, failed_alone=False).order_by("-occurred_at", "-pk")
     # The clean success before the latest one before ``low``: the latest may be ``F`` itself (its
@@ -200,8 +209,9 @@ def outcomes_refresh_deployment(deployment: Deployment, *, was_at: datetime | No
 def outcomes_refresh_streams(*, organization_id: int, environment_ids: Iterable[int]) -> None:
     """Recompute the streams without a project of these environments from scratch: a deleted
     project's deployments joined them."""
-    for environment_id in sorted(set(environment_ids)):
-        _lock(environment_id)
+    environment_ids = sorted(set(environment_ids))
+    outcomes_lock(environment_ids)
+    for environment_id in environment_ids:
         _update(
             "d.organization_id = %(org)s AND d.environment_id = %(env)s AND d.project_id IS NULL",
             {"org": organization_id, "env": environment_id},

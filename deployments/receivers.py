@@ -15,7 +15,7 @@ from deployments.first_deployments import (
     first_deployments_recompute_commits,
 )
 from deployments.models import Deployment, FirstDeployment
-from deployments.outcomes import outcomes_refresh_deployment, outcomes_refresh_streams
+from deployments.outcomes import outcomes_lock, outcomes_refresh_deployment, outcomes_refresh_streams
 from deployments.services import deployment_shas_complete
 from releases.models import Commit, Project, Release, ReleaseCommit
 from releasetracker import events
@@ -75,10 +75,14 @@ JOINING = "_outcome_streams_joined"
 
 def before_delete(sender, instance, origin=None, **kwargs) -> None:
     if _deleted_itself(sender, origin):
-        instance.__dict__[AFFECTED] = _affected_commits(instance)
+        # The environments whose outcomes the deletion recomputes are locked before its rows.
+        if isinstance(instance, Deployment):
+            outcomes_lock([instance.environment_id])
         if isinstance(instance, Project):
             deployed = Deployment.objects.filter(organization_id=instance.organization_id, project_id=instance.pk)
             instance.__dict__[JOINING] = list(deployed.values_list("environment_id", flat=True).distinct())
+            outcomes_lock(instance.__dict__[JOINING])
+        instance.__dict__[AFFECTED] = _affected_commits(instance)
 
 
 def after_delete(sender, instance, origin=None, **kwargs) -> None:

@@ -32,7 +32,7 @@ from deployments.models import (
     DeploymentStatusChange,
     Environment,
 )
-from deployments.outcomes import outcomes_refresh_deployment
+from deployments.outcomes import outcomes_lock, outcomes_refresh_deployment
 from deployments.selectors import (
     ReleaseSummary,
     deployment_get_by_external_id,
@@ -457,6 +457,8 @@ def deployment_record(
         organization=organization, deployment=deployment, status=status, at=_status_time(deployment, now)
     )
     setattr(deployment, Deployment.HISTORY_LOADED, [change])
+    # Before the first deployments' rows: the order every outcome write takes its locks in.
+    outcomes_lock([deployment.environment_id])
     first_deployments_add_deployment(deployment)
     events.publish(
         events.DEPLOYMENT_CREATED, organization=organization, deployment=deployment, requested=request_workflow
@@ -486,6 +488,9 @@ def deployment_update(
     if unknown:
         raise DomainError("cannot be changed", field=sorted(unknown)[0])
     texts = _clean_texts(text_fields)
+    if status is not None:
+        # A status change recomputes outcomes in its environment: that lock comes first.
+        outcomes_lock([deployment.environment_id])
     # Lock the row so two concurrent status changes are applied one after the other.
     deployment = (
         Deployment.objects.for_organization(organization)
@@ -1051,7 +1056,9 @@ def deployment_status_report(
             created_at=created_at,
             **fields,
         )
-    # Locked, so two reports of the same deployment are placed one after the other.
+    # Locked, so two reports of the same deployment are placed one after the other (its
+    # environment first: a status it moves to recomputes outcomes there).
+    outcomes_lock([existing.environment_id])
     deployment = Deployment.objects.for_organization(organization).select_for_update(of=("self",)).get(pk=existing.pk)
     history = sorted(deployment.status_changes.all(), key=lambda change: (_when(change.status, change.at), change.pk))
     if not history or _when(status, at) > _when(history[-1].status, history[-1].at):

@@ -400,7 +400,8 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
         -- Without: until the next clean success without incidents.
         SELECT {_bucket("f.occurred_at", scope)} AS k,
                CASE WHEN o.deployment_id IS NOT NULL THEN CASE WHEN o.incidents_open > 0 THEN 1 ELSE 0 END
-                    WHEN COALESCE(r.next_at, f.next_clean_at) IS NULL THEN 1 ELSE 0 END AS unrecovered,
+                    WHEN CASE WHEN r.start_id IS NOT NULL THEN r.next_at ELSE f.next_clean_at END IS NULL
+                    THEN 1 ELSE 0 END AS unrecovered,
                CASE WHEN o.deployment_id IS NOT NULL THEN CASE WHEN o.incidents_open = 0
                          THEN {_seconds("o.incident_end", "o.incident_start")} END
                     WHEN r.start_id IS NOT NULL THEN {_seconds("r.next_at", "f.occurred_at")}

@@ -125,6 +125,12 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="deployment",
             index=models.Index(
+                fields=["organization", "environment", "project", "occurred_at"], name="deployments_stream_time"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="deployment",
+            index=models.Index(
                 condition=models.Q(("failed_alone", True)),
                 fields=["organization", "environment", "occurred_at"],
                 include=("id", "project", "next_clean", "next_clean_at"),

@@ -222,3 +222,17 @@ def test_a_failure_recovers_at_the_first_clean_success_without_incidents(org):
     assert body["change_failure_rate"]["failed"] == 1
     assert body["recovery_time"]["median_seconds"] == 4 * 3600
     assert recoveries[failure.pk].recovered_by == recovering
+
+
+def test_a_failure_whose_only_later_clean_success_has_incidents_is_unrecovered(org):
+    failure = _deploy(org, SINCE + timedelta(hours=1), status=DeploymentStatus.FAILURE)
+    started = SINCE + timedelta(hours=2, minutes=10)
+    blamed = _deploy(org, SINCE + timedelta(hours=2))
+    incident_create(organization=org, title="Down", deployment=blamed, started_at=started, resolved_at=started)
+
+    body = dora_metrics(organization=org, since=SINCE, until=SINCE + timedelta(hours=2), environment="production")
+    recoveries = deployment_recoveries(organization=org, deployments=[failure])
+
+    recovery = body["recovery_time"]
+    assert (body["change_failure_rate"]["failed"], recovery["recovered"], recovery["unrecovered"]) == (1, 0, 1)
+    assert recoveries[failure.pk].recovered_by is None and recoveries[failure.pk].seconds is None

@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -160,3 +161,66 @@ def test_deployments_recorded_at_once_to_one_environment_keep_their_outcomes_exa
 
     assert set(Deployment.objects.values_list("id", "failed_alone", "next_clean_id", "next_clean_at")) == kept
     assert Deployment.objects.filter(failed_alone=True).count() > THREADS // 5
+
+
+def test_status_changes_and_new_deployments_at_once_in_one_environment_neither_deadlock_nor_drift(
+    live_server, token, org
+):
+    from deployments.outcomes import outcomes_fill
+    from deployments.services import deployment_record
+
+    # Pending deployments whose successes, reported at once with new deployments between them,
+    # move rows that the new deployments' upkeep rewrites (and the other way round).
+    pending = [
+        deployment_record(
+            organization=org,
+            environment="production",
+            commit_sha=f"{n:040x}",
+            status="pending",
+            started_at=datetime(2026, 10, 1, 2 * n, tzinfo=UTC),
+        )[0]
+        for n in range(THREADS // 2)
+    ]
+    requests = [
+        (
+            f"{live_server.url}/api/v1/deployments/{d.public_id}/",
+            "PATCH",
+            {"status": "success", "at": f"2026-10-01T{2 * n:02d}:30:00Z"},
+        )
+        for n, d in enumerate(pending)
+    ] + [
+        (
+            f"{live_server.url}/api/v1/deployments/",
+            "POST",
+            {
+                "environment": "production",
+                "commit_sha": f"{100 + n:040x}",
+                "is_hotfix": n % 3 == 0,
+                "finished_at": f"2026-10-01T{2 * n + 1:02d}:00:00Z",
+            },
+        )
+        for n in range(THREADS // 2)
+    ]
+    barrier = threading.Barrier(len(requests))
+
+    def one(url: str, method: str, body: dict) -> int:
+        request = urllib.request.Request(  # noqa: S310 - our own live server
+            url,
+            data=json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        barrier.wait(timeout=30)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our live server
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        statuses = list(pool.map(lambda args: one(*args), requests))
+
+    assert statuses == [200] * (THREADS // 2) + [201] * (THREADS // 2)
+    kept = set(Deployment.objects.values_list("id", "failed_alone", "next_clean_id", "next_clean_at"))
+    outcomes_fill()
+    assert set(Deployment.objects.values_list("id", "failed_alone", "next_clean_id", "next_clean_at")) == kept
