@@ -457,14 +457,14 @@ def deployment_record(
         organization=organization, deployment=deployment, status=status, at=_status_time(deployment, now)
     )
     setattr(deployment, Deployment.HISTORY_LOADED, [change])
-    # Before the first deployments' rows: the order every outcome write takes its locks in.
-    outcomes_lock([deployment.environment_id])
-    first_deployments_add_deployment(deployment)
     events.publish(
         events.DEPLOYMENT_CREATED, organization=organization, deployment=deployment, requested=request_workflow
     )
-    # Last, so its environment's lock (writes to one environment take turns) is held briefly.
+    # Its stream's outcomes (which take its environment's lock: writes to one environment take
+    # turns from here), then its commits' first deployments: the lock before those rows, the order
+    # every write that recomputes outcomes takes them in, and late, so it is held briefly.
     outcomes_refresh_deployment(deployment)
+    first_deployments_add_deployment(deployment)
     return deployment, True
 
 
