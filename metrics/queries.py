@@ -311,7 +311,7 @@ def incidents_ctes(params: dict, production_ids: Sequence[int] | None, linked: s
         -- Each deployment with incidents, with the next clean success of its stream (and what
         -- the failed changes read of it: one lookup each).
         SELECT o.deployment_id, d.next_clean_id, d.next_clean_at, d.organization_id, d.environment_id,
-               d.project_id, d.occurred_at, d.status
+               d.project_id, d.occurred_at, d.status, d.failed_alone
         FROM incidents_of o JOIN {DEPLOYMENT} d ON d.id = o.deployment_id
     ),
     hops (start_id, next_id, next_at) AS (
@@ -327,17 +327,24 @@ def incidents_ctes(params: dict, production_ids: Sequence[int] | None, linked: s
     )"""  # noqa: S608
 
 
+def _failed_change(alias: str) -> str:
+    """Deployment ``alias``, joined to ``incidents_of o``, is a failed change: by itself, or a
+    success that incidents are attributed to."""
+    return f"({alias}.failed_alone OR ({alias}.status = 'success' AND o.deployment_id IS NOT NULL))"
+
+
 def _outcome(alias: str = "d") -> str:
     """The columns of deployment ``alias`` joined to ``incidents_of o`` and ``resolved r`` that the
     definitions need: ``failed_change``, ``has_incidents``, ``recovered_by`` and ``recovered_at``
-    (the next success that is not a failed change), and the incidents' span."""
+    (the next success that is not a failed change), ``incidents_open`` and ``incident_seconds``
+    (from the first incident's start to the last one's end; NULL while one is open)."""
     return f"""
-        CASE WHEN {alias}.failed_alone OR ({alias}.status = 'success' AND o.deployment_id IS NOT NULL)
-             THEN 1 ELSE 0 END AS failed_change,
+        CASE WHEN {_failed_change(alias)} THEN 1 ELSE 0 END AS failed_change,
         CASE WHEN o.deployment_id IS NOT NULL THEN 1 ELSE 0 END AS has_incidents,
         CASE WHEN r.start_id IS NOT NULL THEN r.next_id ELSE {alias}.next_clean_id END AS recovered_by,
         CASE WHEN r.start_id IS NOT NULL THEN r.next_at ELSE {alias}.next_clean_at END AS recovered_at,
-        o.incident_start, o.incident_end, o.incidents_open"""
+        o.incidents_open,
+        CASE WHEN o.incidents_open = 0 THEN {_seconds("o.incident_end", "o.incident_start")} END AS incident_seconds"""
 
 
 def _outcome_joins(alias: str = "d") -> str:
@@ -387,26 +394,27 @@ def changes_sql(scope: Scope) -> tuple[str, dict]:
     ),
     failed AS (
         -- The window's failed changes: failed by themselves, or successes with incidents.
-        SELECT d.id, d.occurred_at, d.next_clean_id, d.next_clean_at
+        SELECT d.id, d.occurred_at, d.status, d.failed_alone, d.next_clean_id, d.next_clean_at
         FROM {DEPLOYMENT} d
         WHERE {window} AND d.failed_alone
         UNION
-        SELECT d.deployment_id, d.occurred_at, d.next_clean_id, d.next_clean_at
+        SELECT d.deployment_id, d.occurred_at, d.status, d.failed_alone, d.next_clean_id, d.next_clean_at
         FROM chained d
         WHERE {window} AND d.status = 'success'
+    ),
+    outcomes AS (
+        SELECT {_bucket("f.occurred_at", scope)} AS k, f.occurred_at, {_outcome("f")}
+        FROM failed f {_outcome_joins("f")}
     ),
     recoveries AS (
         -- With incidents: from the first one's start to the last one's end, none open.
         -- Without: until the next clean success without incidents.
-        SELECT {_bucket("f.occurred_at", scope)} AS k,
-               CASE WHEN o.deployment_id IS NOT NULL THEN CASE WHEN o.incidents_open > 0 THEN 1 ELSE 0 END
-                    WHEN CASE WHEN r.start_id IS NOT NULL THEN r.next_at ELSE f.next_clean_at END IS NULL
-                    THEN 1 ELSE 0 END AS unrecovered,
-               CASE WHEN o.deployment_id IS NOT NULL THEN CASE WHEN o.incidents_open = 0
-                         THEN {_seconds("o.incident_end", "o.incident_start")} END
-                    WHEN r.start_id IS NOT NULL THEN {_seconds("r.next_at", "f.occurred_at")}
-                    ELSE {_seconds("f.next_clean_at", "f.occurred_at")} END AS recovery_seconds
-        FROM failed f {_outcome_joins("f")}
+        SELECT k,
+               CASE WHEN has_incidents = 1 THEN CASE WHEN incidents_open > 0 THEN 1 ELSE 0 END
+                    WHEN recovered_at IS NULL THEN 1 ELSE 0 END AS unrecovered,
+               CASE WHEN has_incidents = 1 THEN incident_seconds
+                    ELSE {_seconds("recovered_at", "occurred_at")} END AS recovery_seconds
+        FROM outcomes
     ),
     expanded AS (
         SELECT k, unrecovered, recovery_seconds FROM recoveries
@@ -626,7 +634,7 @@ def failed_change_ids_sql(organization_id: int, since: datetime | None, until: d
     sql = f"""
     WITH RECURSIVE {incidents_ctes(params, None, window, since=since is not None)}
     SELECT d.id FROM {DEPLOYMENT} d LEFT JOIN incidents_of o ON o.deployment_id = d.id
-    WHERE {window} AND (d.failed_alone OR (d.status = 'success' AND o.deployment_id IS NOT NULL))
+    WHERE {window} AND {_failed_change("d")}
     """  # noqa: S608
     return sql, params
 
@@ -652,9 +660,7 @@ def recoveries_sql(
     sql = f"""
     WITH RECURSIVE {incidents_ctes(params, None, streams)},
     outcomes AS (SELECT d.id, {_outcome()} FROM {DEPLOYMENT} d {_outcome_joins()} WHERE {page})
-    SELECT id, recovered_by, has_incidents,
-           CASE WHEN has_incidents = 1 AND incidents_open = 0
-                THEN {_seconds("incident_end", "incident_start")} END AS incident_seconds
+    SELECT id, recovered_by, has_incidents, incident_seconds
     FROM outcomes
     WHERE failed_change = 1
     """  # noqa: S608
