@@ -133,10 +133,18 @@ def outcomes_fill(*, organization_id: int | None = None) -> None:
         _update("d.organization_id = %(org)s", {"org": organization_id})
 
 
-def _stream(organization_id: int, environment_id: int, project_id: int | None):
-    return Deployment.objects.filter(
-        organization_id=organization_id, environment_id=environment_id, project_id=project_id
-    )
+def _streams_sql(organization_id: int, environment_ids: Iterable[int], project_id: int | None) -> tuple[str, dict]:
+    """The deployments ``d`` of one project (or of none) in these environments: whole streams."""
+    params: dict = {"org": organization_id}
+    names = []
+    for index, environment_id in enumerate(environment_ids):
+        params[f"env{index}"] = environment_id
+        names.append(f"%(env{index})s")
+    where = f"d.organization_id = %(org)s AND d.environment_id IN ({', '.join(names)})"
+    if project_id is None:
+        return f"{where} AND d.project_id IS NULL", params
+    params["project"] = project_id
+    return f"{where} AND d.project_id = %(project)s", params
 
 
 def _before(at: datetime, pk: int) -> Q:
@@ -170,20 +178,16 @@ def outcomes_refresh(
     positions = sorted(positions)
     low, high = positions[0], positions[-1]
     outcomes_lock([environment_id])
-    stream = _stream(organization_id, environment_id, project_id)
+    stream = Deployment.objects.filter(
+        organization_id=organization_id, environment_id=environment_id, project_id=project_id
+    )
     clean = stream.filter(status=SUCCESS, failed_alone=False).order_by("-occurred_at", "-pk")
     # The clean success before the latest one before ``low``: the latest may be ``F`` itself (its
     # stored value is the one the change may overturn), so the one before it is ``P`` or earlier.
     start = next(iter(clean.filter(_before(*low)).values_list("occurred_at", "pk")[1:2]), None)
     end = clean.filter(_after(*high)).order_by("occurred_at", "pk").values_list("occurred_at", "pk").first()
     adapt = connection.ops.adapt_datetimefield_value
-    params: dict = {"org": organization_id, "env": environment_id}
-    where = "d.organization_id = %(org)s AND d.environment_id = %(env)s"
-    if project_id is None:
-        where += " AND d.project_id IS NULL"
-    else:
-        params["project"] = project_id
-        where += " AND d.project_id = %(project)s"
+    where, params = _streams_sql(organization_id, [environment_id], project_id)
     if start is not None:
         params.update(start_at=adapt(start[0]), start_id=start[1])
         where += " AND d.occurred_at >= %(start_at)s AND (d.occurred_at > %(start_at)s OR d.id >= %(start_id)s)"
@@ -211,8 +215,4 @@ def outcomes_refresh_streams(*, organization_id: int, environment_ids: Iterable[
     project's deployments joined them."""
     environment_ids = sorted(set(environment_ids))
     outcomes_lock(environment_ids)
-    for environment_id in environment_ids:
-        _update(
-            "d.organization_id = %(org)s AND d.environment_id = %(env)s AND d.project_id IS NULL",
-            {"org": organization_id, "env": environment_id},
-        )
+    _update(*_streams_sql(organization_id, environment_ids, None))
